@@ -400,3 +400,36 @@ TABLE_NAMES: tuple[str, ...] = tuple(TABLES)
 PII_COLUMNS: dict[str, tuple[str, ...]] = {
     name: t.pii_columns for name, t in TABLES.items() if t.pii_columns
 }
+
+
+def markdown() -> str:
+    """The data model as Markdown tables (data/README.md embeds it; a test keeps it in step)."""
+    out = []
+    for t in TABLES.values():
+        need = "required" if t.required else "optional"
+        out.append(f"### `{t.name}` ({need})\n\nOne row = {t.grain}. Key: `{', '.join(t.key)}`.")
+        if t.foreign_keys:
+            refs = "; ".join(
+                f"`{', '.join(fk.columns)}` → `{fk.ref_table}.{', '.join(fk.ref_columns)}`"
+                for fk in t.foreign_keys
+            )
+            out[-1] += f" References: {refs}."
+        rows = ["| column | type | rules |", "|---|---|---|"]
+        for name, c in t.columns.items():
+            rules = []
+            rules.append("nullable" if c.nullable else "required")
+            if c.min_value is not None:
+                rules.append(f">= {c.min_value:g}")
+            if c.allowed:
+                rules.append("one of " + ", ".join(c.allowed))
+            if c.not_after_today:
+                rules.append("not in the future")
+            if c.pii:
+                rules.append("**personal data**")
+            if c.description:
+                rules.append(c.description)
+            rows.append(f"| `{name}` | {c.dtype} | {'; '.join(rules)} |")
+        for pair in t.ordered:
+            rows.append(f"| | | `{pair.later}` not before `{pair.earlier}` |")
+        out.append("\n".join(rows))
+    return "\n\n".join(out) + "\n"

@@ -1,0 +1,88 @@
+# B2B e-commerce operations analytics. `make` alone lists the targets.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+SAMPLE := data/sample
+SCALE ?= 1
+SEED ?= 42
+JOBS ?= 2
+NAME ?=
+PARAMS ?=
+DATA ?=
+
+# Re-install only when the package's declared dependencies change.
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[dev,spark]'
+	@touch $@
+
+$(SAMPLE)/manifest.json: | $(VENV)/.installed
+	$(PY) -m helpers.data generate --scale $(SCALE) --seed $(SEED) --out $(SAMPLE)
+
+## help: list the targets with what they do
+.PHONY: help
+help:
+	@echo "Targets (make <target>):"
+	@awk -F': ' '/^## /{sub(/^## /, "", $$1); printf "  %-9s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+## setup: create .venv and install the helpers package and its dependencies
+.PHONY: setup
+setup: $(VENV)/.installed
+
+## data: generate the sample dataset in data/sample if it is missing (SCALE=1 SEED=42)
+.PHONY: data
+data: $(SAMPLE)/manifest.json
+
+## reports: build every report in reports.yml into reports/ (FORCE=1 rebuilds all, DATA=dir)
+.PHONY: reports
+reports: setup data
+	$(PY) -m helpers.reports build --jobs $(JOBS) $(if $(FORCE),--force) $(if $(DATA),--data $(DATA))
+
+## report: build one report, e.g. make report NAME=overview PARAMS="start=2025-01-01"
+.PHONY: report
+report: setup data
+	@test -n "$(NAME)" || { echo 'usage: make report NAME=overview [PARAMS="key=value ..."]'; exit 2; }
+	$(PY) -m helpers.reports build --only $(NAME) $(foreach p,$(PARAMS),--param $(p)) \
+		$(if $(FORCE),--force) $(if $(DATA),--data $(DATA))
+
+## test: install the dev extras and run the whole test suite (unit, notebooks, end to end)
+.PHONY: test
+test: $(VENV)/.installed-dev
+	$(PY) -m pytest
+
+## lint: ruff check and format check of the package and tests
+.PHONY: lint
+lint: $(VENV)/.installed-dev
+	$(PY) -m ruff check src tests benchmarks
+	$(PY) -m ruff format --check src tests benchmarks
+
+## format: apply ruff's formatting and safe fixes
+.PHONY: format
+format: $(VENV)/.installed-dev
+	$(PY) -m ruff check --fix src tests benchmarks
+	$(PY) -m ruff format src tests benchmarks
+
+## lab: open JupyterLab on the notebooks
+.PHONY: lab
+lab: setup data
+	$(VENV)/bin/jupyter lab notebooks
+
+## bench: run the benchmarks and write benchmarks/RESULTS.md
+.PHONY: bench
+bench: $(VENV)/.installed-dev
+	$(PY) benchmarks/run.py
+
+## clean: remove generated reports and caches (keeps .venv and data)
+.PHONY: clean
+clean:
+	find reports -mindepth 1 ! -name README.md -exec rm -rf {} +
+	rm -rf .pytest_cache .ruff_cache data/.cache
+	find . -name __pycache__ -not -path './.venv/*' -exec rm -rf {} +

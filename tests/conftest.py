@@ -1,0 +1,47 @@
+"""Test-session set-up: a small generated sample that the notebook tests (nbval) run on.
+
+The sample is cached under data/.cache (git-ignored) and made again when the generator's source
+changes. ``HELPERS_DATA_DIR`` points every notebook kernel at it, since nbval runs notebooks
+with their default parameters (``data_dir = None``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+
+import pytest
+
+from helpers.config import DATA_DIR, DATA_DIR_ENV, PROJ_ROOT
+
+SMALL_SCALE = 0.1
+SMALL_SEED = 7
+
+
+def _small_sample():
+    from helpers.data import generate
+
+    source = (PROJ_ROOT / "src/helpers/data/generate.py").read_bytes()
+    stamp = hashlib.sha256(source + f"{SMALL_SCALE}/{SMALL_SEED}".encode()).hexdigest()[:12]
+    out = DATA_DIR / ".cache" / f"test-sample-{stamp}"
+    if not (out / "manifest.json").is_file():
+        for old in (DATA_DIR / ".cache").glob("test-sample-*"):
+            shutil.rmtree(old, ignore_errors=True)
+        generate.generate(out, scale=SMALL_SCALE, seed=SMALL_SEED, progress=False)
+    return out
+
+
+def pytest_configure(config):
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    if DATA_DIR_ENV not in os.environ:
+        os.environ[DATA_DIR_ENV] = str(_small_sample())
+
+
+@pytest.fixture(scope="session")
+def small_sample():
+    """The small generated dataset the notebook tests use (a folder of Parquet tables)."""
+    from pathlib import Path
+
+    return Path(os.environ[DATA_DIR_ENV])
