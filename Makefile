@@ -44,14 +44,14 @@ data: $(SAMPLE)/manifest.json
 ## reports: build every report in reports.yml into reports/ (FORCE=1 rebuilds all, DATA=dir)
 .PHONY: reports
 reports: setup data
-	$(PY) -m helpers.reports build --jobs $(JOBS) $(if $(FORCE),--force) $(if $(DATA),--data $(DATA))
+	$(PY) -m helpers.reports build --jobs $(JOBS) $(if $(DATA),--data $(DATA))
 
 ## report: build one report, e.g. make report NAME=overview PARAMS="start=2025-01-01"
 .PHONY: report
 report: setup data
 	@test -n "$(NAME)" || { echo 'usage: make report NAME=overview [PARAMS="key=value ..."]'; exit 2; }
 	$(PY) -m helpers.reports build --only $(NAME) $(foreach p,$(PARAMS),--param $(p)) \
-		$(if $(FORCE),--force) $(if $(DATA),--data $(DATA))
+		$(if $(filter 1 yes true,$(FORCE)),--force) $(if $(DATA),--data $(DATA))
 
 ## test: install the dev extras and run the whole test suite (unit, notebooks, end to end)
 .PHONY: test

@@ -1,0 +1,169 @@
+"""``reports/index.html`` (one card per report, self-contained) and ``reports/index.json``."""
+
+from __future__ import annotations
+
+import json
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from . import atomic
+from .config import ReportSpec
+
+CSS = """
+:root { color-scheme: light; }
+body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
+  margin: 0; background: #f6f8fa; color: #1f2328; }
+header, main, footer { max-width: 72rem; margin: 0 auto; padding: 1rem 1.5rem; }
+h1 { font-size: 1.6rem; margin: 1rem 0 .2rem; }
+.sub { color: #57606a; margin: 0; }
+.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(21rem, 1fr));
+  gap: 1rem; padding: 0; list-style: none; }
+.card { background: #fff; border: 1px solid #d0d7de; border-left: 6px solid #1a7f37;
+  border-radius: 6px; padding: .8rem 1rem; }
+.card.failed { border-color: #b42318; border-left-color: #b42318; background: #fff5f4; }
+.card.missing { border-left-color: #8c959f; }
+.card h2 { font-size: 1.1rem; margin: 0 0 .3rem; }
+.badge { display: inline-block; font-size: .75rem; font-weight: 700; padding: .05rem .45rem;
+  border-radius: 1rem; background: #dafbe1; color: #1a7f37; vertical-align: middle; }
+.failed .badge { background: #b42318; color: #fff; }
+.missing .badge { background: #eaeef2; color: #57606a; }
+.finding { margin: .4rem 0; }
+.error { color: #b42318; font-family: ui-monospace, monospace; font-size: .85rem;
+  white-space: pre-wrap; word-break: break-word; }
+dl { display: grid; grid-template-columns: max-content 1fr; gap: .1rem .8rem; margin: .5rem 0 0;
+  font-size: .85rem; }
+dt { color: #57606a; }
+dd { margin: 0; word-break: break-word; }
+code { font-size: .85em; }
+table.figures { border-collapse: collapse; font-size: .85rem; margin: .4rem 0; }
+table.figures td { padding: .05rem .6rem .05rem 0; }
+table.figures td.v { text-align: right; font-variant-numeric: tabular-nums; }
+footer { color: #57606a; font-size: .85rem; }
+"""
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return "—" if value is None else str(value)
+
+
+def _row(label: str, value: str) -> str:
+    return f"<dt>{escape(label)}</dt><dd>{value}</dd>"
+
+
+def _card(spec: ReportSpec, record: dict[str, Any] | None) -> str:
+    title = escape(spec.title)
+    if record is None:
+        return (
+            f'<li class="card missing"><h2>{title} <span class="badge">not built</span></h2>'
+            f'<p class="finding">Run <code>python -m helpers.reports build --only '
+            f"{escape(spec.name)}</code>.</p></li>"
+        )
+    failed = record.get("status") != "ok"
+    html = record.get("html")
+    link = f'<a href="{escape(html)}">{title}</a>' if html else title
+    badge = "FAILED" if failed else "ok"
+    parts = [f'<li class="card{" failed" if failed else ""}" id="{escape(spec.name)}">']
+    parts.append(f'<h2>{link} <span class="badge">{badge}</span></h2>')
+    if failed:
+        parts.append(f'<p class="error">{escape(record.get("error") or "failed")}</p>')
+        links = []
+        if html:
+            links.append(f'<a href="{escape(html)}">the failing notebook</a>')
+        last = record.get("last_good")
+        if last and last.get("html"):
+            links.append(
+                f'<a href="{escape(last["html"])}">last good build</a> '
+                f"({escape(str(last.get('built_at') or ''))})"
+            )
+        if links:
+            parts.append(f"<p>See {' and '.join(links)}.</p>")
+    if record.get("finding"):
+        parts.append(f'<p class="finding">{escape(record["finding"])}</p>')
+    figures = record.get("figures") or {}
+    if figures:
+        rows = "".join(
+            f'<tr><td>{escape(k)}</td><td class="v">{escape(_fmt(v))}</td></tr>'
+            for k, v in list(figures.items())[:8]
+        )
+        parts.append(f'<table class="figures">{rows}</table>')
+    params = {k: v for k, v in (record.get("parameters") or {}).items() if k != "data_dir"}
+    period = record.get("period") or {}
+    rows = [
+        _row("built", escape(str(record.get("built_at") or "—"))),
+        _row("run time", f"{float(record.get('build_seconds') or 0):.1f} s"),
+        _row(
+            "parameters",
+            ", ".join(
+                f"<code>{escape(k)}={escape(json.dumps(v))}</code>" for k, v in params.items()
+            )
+            or "defaults",
+        ),
+        _row(
+            "data period",
+            f"{escape(str(period.get('start')))} – {escape(str(period.get('end')))}"
+            if period
+            else "—",
+        ),
+        _row(
+            "data",
+            f"<code>{escape(str(record.get('data_fingerprint') or '—'))}</code> "
+            f"{escape(str(record.get('data_dir') or ''))}",
+        ),
+        _row("git commit", f"<code>{escape(str(record.get('git_commit') or '—'))}</code>"),
+    ]
+    if record.get("ipynb"):
+        rows.append(
+            _row("notebook", f'<a href="{escape(record["ipynb"])}">{escape(record["ipynb"])}</a>')
+        )
+    parts.append(f"<dl>{''.join(rows)}</dl></li>")
+    return "".join(parts)
+
+
+def write_index(out_dir: Path, specs: list[ReportSpec]) -> Path:
+    """Rewrite ``index.html`` and ``index.json`` from the ``<name>.json`` of every report in
+    the config (reports not built in this run keep their last state)."""
+    from .build import now_iso
+
+    records = []
+    cards = []
+    for spec in specs:
+        record = None
+        path = out_dir / f"{spec.name}.json"
+        if path.is_file():
+            try:
+                record = json.loads(path.read_text(encoding="utf-8"))
+            except ValueError:
+                record = None
+        cards.append(_card(spec, record))
+        records.append(record or {"name": spec.name, "title": spec.title, "status": "not built"})
+    generated = now_iso()
+    n_failed = sum(r.get("status") == "failed" for r in records)
+    summary = f"{len(records)} reports" + (f", {n_failed} failed" if n_failed else "")
+    page = f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Reports</title>
+<style>{CSS}</style>
+</head>
+<body>
+<header><h1>Reports</h1><p class="sub">{escape(summary)} &middot; index written {escape(generated)}
+</p></header>
+<main><ul class="cards">
+{chr(10).join(cards)}
+</ul></main>
+<footer>Generated by <code>python -m helpers.reports build</code> from
+<code>reports.yml</code>; machine-readable: <a href="index.json">index.json</a>.</footer>
+</body>
+</html>
+"""
+    atomic.write_json(out_dir / "index.json", {"generated_at": generated, "reports": records})
+    index = out_dir / "index.html"
+    atomic.write_text(index, page)
+    return index
