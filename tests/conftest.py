@@ -45,3 +45,13 @@ def small_sample():
     from pathlib import Path
 
     return Path(os.environ[DATA_DIR_ENV])
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local Spark session (local[2], loopback) shared by every test that needs Spark."""
+    from helpers.data import spark_session
+
+    session = spark_session("helpers-tests")
+    yield session
+    session.stop()

@@ -9,17 +9,10 @@ import pandas as pd
 import pytest
 from tiny import tiny_tables, write_tables
 
-from helpers.data import open_dataset, spark_session
+from helpers.data import open_dataset
 
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 TODAY = dt.date(2026, 11, 25)
-
-
-@pytest.fixture(scope="module")
-def spark():
-    session = spark_session("helpers-tests")
-    yield session
-    session.stop()
 
 
 @pytest.fixture(scope="module")
