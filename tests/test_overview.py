@@ -49,11 +49,13 @@ def test_monthly_kpis_by_hand(ds_and_root):
     assert k.loc["2025-03", "orders"] == 2 and k.loc["2025-03", "active_accounts"] == 2
     assert k.loc["2025-03", "aov"] == pytest.approx(185.0)
     assert k.loc["2025-03", "gross_margin_rate"] == pytest.approx(130 / 370)
-    assert k.loc["2025-03", "new_accounts"] == 2 and k.loc["2025-03", "repeat_rate"] == 0
+    assert k.loc["2025-03", "new_accounts"] == 2
+    assert pd.isna(k.loc["2025-03", "repeat_rate"])  # the first month has no history
     # April: order 3 = 10 x 20 x 0.5 + 1 x 100 = 200 (cost 120 + 60); account 1 repeats
     assert k.loc["2025-04", "gmv"] == pytest.approx(200.0)
     assert k.loc["2025-04", "gross_margin"] == pytest.approx(20.0)
     assert k.loc["2025-04", "repeat_rate"] == 1.0 and k.loc["2025-04", "new_accounts"] == 0
+    assert overview.repeat_share(k) == 1.0
 
 
 def test_on_time_delivery_by_hand(ds_and_root):
@@ -62,6 +64,14 @@ def test_on_time_delivery_by_hand(ds_and_root):
     assert d.on_time.tolist() == [2, 0] and d.delivered.tolist() == [2, 1]
     assert d.on_time_rate.tolist() == [1.0, 0.0]
     assert (d.ci_low <= d.on_time_rate).all() and (d.on_time_rate <= d.ci_high).all()
+
+
+def test_promises_after_the_last_order_are_left_out(tmp_path):
+    t = tiny_tables()
+    t["orders"].loc[1, "promised_delivery"] = pd.Timestamp("2025-03-09")  # after the last delivery
+    t["shipments"].loc[1, "delivered_at"] = pd.Timestamp("2025-03-08")
+    d = overview.on_time_delivery(open_dataset(write_tables(t, tmp_path), today=TODAY))
+    assert d.delivered.tolist() == [1]
 
 
 def test_headline_and_partial_month(ds_and_root):

@@ -44,7 +44,8 @@ def monthly_kpis(ds, start: str | None = None, end: str | None = None) -> pd.Dat
     - active_accounts: accounts with at least one order in the month; aov = gmv / orders
     - gross_margin = gmv − cogs; gross_margin_rate = gross_margin / gmv
     - repeat_accounts: active accounts whose first order came in an earlier month;
-      repeat_rate = repeat_accounts / active_accounts
+      repeat_rate = repeat_accounts / active_accounts (undefined, NaN, in the data's first
+      month, which has no earlier history)
     - new_accounts: accounts whose signup_date falls in the month
 
     ``start``/``end`` (ISO dates, inclusive) restrict the months shown; the repeat test still
@@ -72,6 +73,8 @@ def monthly_kpis(ds, start: str | None = None, end: str | None = None) -> pd.Dat
     out["gross_margin"] = out.gmv - out.cogs
     out["gross_margin_rate"] = out.gross_margin / out.gmv.where(out.gmv > 0)
     out["repeat_rate"] = out.repeat_accounts / out.active_accounts.where(out.active_accounts > 0)
+    # The first month of the data has no earlier history to repeat from: not a rate of zero.
+    out.loc[out.month == out.month[out.orders > 0].min(), "repeat_rate"] = float("nan")
     return _between(out, start, end)
 
 
@@ -100,9 +103,12 @@ def on_time_delivery(ds, start: str | None = None, end: str | None = None) -> pd
 
     on_time_rate = on_time / delivered, with a 95 % Wilson interval; the month is that of the
     promise. Shipments not yet delivered are counted apart (``undelivered``), not as late.
+    Promises due after the data's last delivery are left out: a late delivery of those cannot
+    be seen yet, so counting them would flatter the last month.
     """
     sh, orders = ds.shipments, ds.orders
     j = sh.join(orders, "order_id")
+    j = j.filter(j.promised_delivery <= sh.delivered_at.max())
     delivered = j.delivered_at.notnull()
     monthly = j.group_by(month=_month(j.promised_delivery)).aggregate(
         delivered=delivered.sum(),
@@ -152,6 +158,12 @@ def headline(kpis: pd.DataFrame, delivery: pd.DataFrame, data_end: pd.Timestamp)
         "last_month_repeat_rate": float(last.repeat_rate),
         "prev_month_gmv": float(prev.gmv) if prev is not None else float("nan"),
     }
+
+
+def repeat_share(kpis: pd.DataFrame) -> float:
+    """Σ repeat accounts / Σ active accounts over the months that have a repeat rate."""
+    known = kpis[kpis.repeat_rate.notna()]
+    return float(known.repeat_accounts.sum() / known.active_accounts.sum())
 
 
 def best_month(kpis: pd.DataFrame, column: str = "gmv") -> pd.Series:

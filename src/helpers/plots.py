@@ -19,6 +19,16 @@ PALETTE = "colorblind"
 CJK_FONTS = ["WenQuanYi Micro Hei", "Noto Sans CJK SC", "Noto Sans SC", "SimHei"]
 
 
+def short_number(x: float) -> str:
+    """1234567 -> '1.23M' (K, M, B suffixes): the one way large amounts are written."""
+    sign = "-" if x < 0 else ""
+    x = abs(float(x))
+    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if x >= size:
+            return f"{sign}{x / size:.2f}{suffix}"
+    return f"{sign}{x:,.0f}"
+
+
 def set_theme() -> None:
     """Apply the project's seaborn theme (CJK-capable fonts first when installed)."""
     from matplotlib import font_manager
@@ -94,10 +104,12 @@ def line(
     hue: str | None = None,
     band: tuple[str, str] | None = None,
     percent: bool = False,
+    money: bool = False,
 ):
     """A line chart of ``y`` over ``x`` (one line per ``hue``), with an optional shaded
-    interval between the two columns named in ``band``. Returns the figure."""
-    from matplotlib.ticker import PercentFormatter
+    interval between the two columns named in ``band``; ``percent`` or ``money`` format the
+    y axis as 12% or 1.5M. Returns the figure."""
+    from matplotlib.ticker import FuncFormatter, PercentFormatter
 
     fig, ax = figure()
     sns.lineplot(data=df, x=x, y=y, hue=hue, marker="o", ax=ax)
@@ -106,6 +118,8 @@ def line(
         ax.legend(loc="best")
     if percent:
         ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    if money:
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: short_number(v)))
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     fig.autofmt_xdate()
     return fig

@@ -12,9 +12,9 @@ import pandas as pd
 from IPython.display import HTML, Markdown, display
 
 from helpers.data.schema import PII_COLUMNS
-from helpers.plots import set_theme
+from helpers.plots import set_theme, short_number
 
-LONG_TABLE_ROWS = 15
+LONG_TABLE_ROWS = 20
 _PII = {c for cols in PII_COLUMNS.values() for c in cols}
 _itables_ready = False
 
@@ -34,12 +34,7 @@ def setup() -> None:
 
 def money(x: float, unit: str = "") -> str:
     """1234567 -> '1.23M' (K, M, B suffixes), with an optional currency unit after it."""
-    sign = "-" if x < 0 else ""
-    x = abs(float(x))
-    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if x >= size:
-            return f"{sign}{x / size:.2f}{suffix}{unit}"
-    return f"{sign}{x:,.0f}{unit}"
+    return f"{short_number(x)}{unit}"
 
 
 def pct(x: float, digits: int = 1) -> str:
