@@ -143,7 +143,8 @@ def write_index(out_dir: Path, specs: list[ReportSpec]) -> Path:
         records.append(record or {"name": spec.name, "title": spec.title, "status": "not built"})
     generated = now_iso()
     n_failed = sum(r.get("status") == "failed" for r in records)
-    summary = f"{len(records)} reports" + (f", {n_failed} failed" if n_failed else "")
+    noun = "report" if len(records) == 1 else "reports"
+    summary = f"{len(records)} {noun}" + (f", {n_failed} failed" if n_failed else "")
     page = f"""<!DOCTYPE html>
 <html lang="en">
 <head>
