@@ -73,7 +73,11 @@ def table(df: pd.DataFrame, caption: str = "", formats: Mapping[str, str] | None
     if pii:
         raise ValueError(f"table would show personal data columns {pii}: export them instead")
     shown = df.copy()
-    for column, fmt in (formats or {}).items():
+    formats = dict(formats or {})
+    for column in shown.columns:
+        if column not in formats and pd.api.types.is_integer_dtype(shown[column]):
+            formats[column] = "{:,}"  # thousands separators for counts
+    for column, fmt in formats.items():
         shown[column] = shown[column].map(lambda v, f=fmt: "" if pd.isna(v) else f.format(v))
     if len(shown) > LONG_TABLE_ROWS:
         import itables
