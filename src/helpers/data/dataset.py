@@ -38,6 +38,7 @@ import ibis.expr.datatypes as idt
 import pandas as pd
 
 from helpers.config import resolve_data_dir
+from helpers.data.fingerprint import data_fingerprint
 from helpers.data.schema import TABLES, Column, Table
 
 REASON = "_reason"
@@ -314,21 +315,6 @@ class Dataset:
         t = self[table]
         lo, hi = t.aggregate(lo=t[column].min(), hi=t[column].max()).to_pandas().iloc[0]
         return pd.Timestamp(lo), pd.Timestamp(hi)
-
-
-def data_fingerprint(path: str | os.PathLike) -> str:
-    """A short, fast fingerprint of a dataset folder: sha256 over each file's relative path,
-    size and modification time (not its content, so it stays instant at 100x scale)."""
-    root = Path(path)
-    digest = hashlib.sha256()
-    if root.is_dir():
-        for p in sorted(root.rglob("*")):
-            if p.is_file():
-                st = p.stat()
-                digest.update(f"{p.relative_to(root)}|{st.st_size}|{st.st_mtime_ns}\n".encode())
-    else:
-        digest.update(str(path).encode())
-    return digest.hexdigest()[:12]
 
 
 def _order(tables: Mapping[str, Table]) -> list[str]:

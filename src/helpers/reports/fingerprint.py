@@ -4,45 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
 from pathlib import Path
 from typing import Any
 
-SHORT = 12
+from helpers.data.fingerprint import data_fingerprint, short
+
+__all__ = ["cache_key", "data_fingerprint", "file_sha256", "git_commit", "source_hash"]
+
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # src/helpers
-
-
-def short(digest: str) -> str:
-    return digest[:SHORT]
-
-
-def data_fingerprint(data_dir: Path) -> str:
-    """A short hex id of a dataset folder, fast even for gigabytes of data.
-
-    ``sha256`` over ``(relative path, size, mtime_ns)`` of every file under ``data_dir``
-    (hidden files and folders skipped), plus the content of ``data_dir/manifest.json`` if it
-    exists. File contents are never read: touching a file counts as a change.
-    """
-    data_dir = Path(data_dir)
-    h = hashlib.sha256()
-    for root, dirs, files in os.walk(data_dir):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
-            if name.startswith("."):
-                continue
-            path = Path(root, name)
-            try:
-                st = path.stat()
-            except FileNotFoundError:  # removed while we walk
-                continue
-            rel = path.relative_to(data_dir).as_posix()
-            h.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    manifest = data_dir / "manifest.json"
-    if manifest.is_file():
-        h.update(b"manifest\0")
-        h.update(manifest.read_bytes())
-    return short(h.hexdigest())
 
 
 def file_sha256(path: Path) -> str:
