@@ -199,3 +199,17 @@ def test_period_of_kept_orders(tmp_path):
     ds = _open(tmp_path, tiny_tables())
     lo, hi = ds.period("orders")
     assert (lo, hi) == (pd.Timestamp("2025-03-01 10:00"), pd.Timestamp("2025-03-02 10:00"))
+
+
+def test_second_open_reuses_the_validation_and_sees_changes(tmp_path):
+    tables = tiny_tables()
+    tables["order_lines"].loc[1, "unit_price"] = -20.0
+    root = write_tables(tables, tmp_path / "ds")
+    first = open_dataset(root, today=TODAY)
+    again = open_dataset(root, today=TODAY)
+    pd.testing.assert_frame_equal(first.quality, again.quality)
+    assert again.quarantine["order_lines"].count().execute() == 1
+    tables["orders"].loc[0, "account_id"] = 999  # the data changes: validated afresh
+    write_tables(tables, root)
+    changed = open_dataset(root, today=TODAY)
+    assert _reasons(changed, "orders") == {"account_id: no matching accounts.account_id": 1}

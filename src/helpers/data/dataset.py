@@ -37,12 +37,13 @@ import ibis
 import ibis.expr.datatypes as idt
 import pandas as pd
 
-from helpers.config import resolve_data_dir
+from helpers.config import DATA_DIR, resolve_data_dir
 from helpers.data.fingerprint import data_fingerprint
 from helpers.data.schema import TABLES, Column, Table
 
 REASON = "_reason"
 EXAMPLES_PER_REASON = 5
+CACHE_ENTRIES = 200  # validation results kept in data/.cache/validation (newest first)
 
 
 class DataValidationError(ValueError):
@@ -317,6 +318,51 @@ class Dataset:
         return pd.Timestamp(lo), pd.Timestamp(hi)
 
 
+def _validation_cache(root: Path, tables: list[str], today: dt.date) -> Path:
+    """Where the row-rule counts of this dataset are kept between opens.
+
+    The rules are re-evaluated when the data (its fingerprint), the rules (this module and
+    the schema), the tables opened or the date ("in the future" moves with it) change. Opening
+    a clean dataset a second time then runs no query at all.
+    """
+    here = Path(__file__).resolve().parent
+    code = b"".join((here / f).read_bytes() for f in ("dataset.py", "schema.py"))
+    key = hashlib.sha256(
+        code + f"{data_fingerprint(root)}|{root}|{sorted(tables)}|{today}".encode()
+    ).hexdigest()[:16]
+    return DATA_DIR / ".cache" / "validation" / f"{key}.json"
+
+
+def _read_cache(path: Path | None) -> dict[str, TableQuality]:
+    if path is None or not path.is_file():
+        return {}
+    try:
+        return {q["table"]: TableQuality(**q) for q in json.loads(path.read_text("utf-8"))}
+    except (ValueError, TypeError, KeyError):
+        return {}
+
+
+def _write_cache(path: Path | None, quality: dict[str, TableQuality]) -> None:
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    records = [
+        {
+            "table": q.table,
+            "rows_read": q.rows_read,
+            "set_aside": q.set_aside,
+            "examples": q.examples,
+        }
+        for q in quality.values()
+    ]
+    tmp.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, path)
+    old = sorted(path.parent.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for stale in old[CACHE_ENTRIES:]:
+        stale.unlink(missing_ok=True)
+
+
 def _order(tables: Mapping[str, Table]) -> list[str]:
     """Tables with every foreign-key parent before its children."""
     done: list[str] = []
@@ -401,26 +447,32 @@ def open_dataset(
     if problems:
         raise DataValidationError(problems)
 
+    cache_file = _validation_cache(root, list(conformed), today) if root is not None else None
+    cached = _read_cache(cache_file)
     kept, quarantine, quality = {}, {}, {}
     for name in _order({n: wanted[n] for n in conformed}):
         spec, t = wanted[name], conformed[name]
         flags = {c: t[f"_unparsed_{c}"] for c in unparseable[name]}
         flagged = _flag(t, _row_rules(spec, t, flags, today, kept))
-        counts = flagged.group_by(REASON).aggregate(n=flagged.count()).to_pandas()
-        rows_read = int(counts["n"].sum())
-        bad = counts[counts[REASON].notna()].sort_values("n", ascending=False)
-        set_aside = {str(r): int(n) for r, n in zip(bad[REASON], bad["n"], strict=True)}
         internal = [c for c in flagged.columns if c.startswith("_unparsed_")]
-        if set_aside:
+        if name in cached:
+            q = cached[name]
+        else:
+            counts = flagged.group_by(REASON).aggregate(n=flagged.count()).to_pandas()
+            bad = counts[counts[REASON].notna()].sort_values("n", ascending=False)
+            set_aside = {str(r): int(n) for r, n in zip(bad[REASON], bad["n"], strict=True)}
+            q = TableQuality(name, int(counts["n"].sum()), set_aside)
+        if q.set_aside:
             flagged = flagged.drop(*internal).cache()
             kept[name] = flagged.filter(flagged[REASON].isnull()).drop(REASON)
             quarantine[name] = flagged.filter(flagged[REASON].notnull())
-            examples = _examples(flagged, spec.key, list(set_aside))
+            if not q.examples:
+                q.examples = _examples(flagged, spec.key, list(q.set_aside))
         else:
             kept[name] = t.drop(*internal) if internal else t
             quarantine[name] = flagged.drop(*internal).limit(0)
-            examples = {}
-        quality[name] = TableQuality(name, rows_read, set_aside, examples)
+        quality[name] = q
+    _write_cache(cache_file, quality)
 
     if strict:
         strict_problems = [
