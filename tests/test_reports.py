@@ -569,3 +569,106 @@ def test_cli_start_up_does_not_import_heavy_libraries() -> None:
         "assert not heavy, heavy"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ------------------------------------------------------------------ requires: not applicable
+
+REQUIRES_YML = """\
+reports:
+  - name: sales
+    notebook: simple.ipynb
+    title: Sales report
+    requires: [orders]
+  - name: funnel
+    notebook: simple.ipynb
+    title: Funnel report
+    requires: [orders, web_events]
+  - name: free
+    notebook: simple.ipynb
+    title: Needs nothing
+"""
+
+
+def test_report_missing_a_required_table_is_not_applicable(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    paths = make_project(tmp_path, REQUIRES_YML, {"simple": GOOD_CELLS})  # data: orders only
+    (paths["data"] / "web_events").mkdir()  # an empty folder is no table
+    assert run(paths, "--jobs", "1") == 0  # not applicable is not a failure
+    err = capsys.readouterr().err
+    assert "n/a     funnel" in err and "not applicable: no web_events table" in err
+    assert "1 not applicable" in err
+    out = paths["out"]
+    record = json.loads(read(out / "funnel.json"))
+    assert record["status"] == "not_applicable"
+    assert record["reason"] == "not applicable: no web_events table"
+    assert record["missing_tables"] == ["web_events"]
+    assert record["requires"] == ["orders", "web_events"]
+    assert record["html"] is None and record["error"] is None
+    assert not (out / "funnel.html").exists() and not (out / "funnel.failed.html").exists()
+    for name in ("sales", "free"):
+        assert json.loads(read(out / f"{name}.json"))["status"] == "ok"
+    # the index marks it, visibly but not as a failure
+    index = read(out / "index.html")
+    card = re.search(r'<li class="card na" id="funnel">.*?</li>', index, re.S)
+    assert card, "no not-applicable card"
+    assert "not applicable: no web_events table" in card.group(0)
+    assert "FAILED" not in card.group(0) and "failed" not in card.group(0)
+    assert "1 not applicable" in index and "failed" not in body_of(index)
+    machine = json.loads(read(out / "index.json"))
+    assert {r["name"]: r["status"] for r in machine["reports"]} == {
+        "sales": "ok",
+        "funnel": "not_applicable",
+        "free": "ok",
+    }
+    # once the table is there, the report applies and is built (not "up to date")
+    (paths["data"] / "web_events.csv").write_text("event_id\n1\n")
+    assert run(paths, "--jobs", "1") == 0
+    assert json.loads(read(out / "funnel.json"))["status"] == "ok"
+    assert (out / "funnel.html").is_file()
+
+
+def test_not_applicable_names_every_missing_table(tmp_path: Path) -> None:
+    paths = make_project(
+        tmp_path,
+        "reports:\n  - name: ov\n    notebook: simple.ipynb\n"
+        "    requires: [accounts, orders, shipments]\n",
+        {"simple": GOOD_CELLS},
+    )
+    assert run(paths, "--jobs", "1") == 0
+    record = json.loads(read(paths["out"] / "ov.json"))
+    assert record["reason"] == "not applicable: no accounts, shipments tables"
+
+
+def test_has_table_accepts_the_layouts_open_dataset_reads(tmp_path: Path) -> None:
+    assert not build_mod.has_table(tmp_path, "orders")
+    (tmp_path / "orders").mkdir()
+    assert not build_mod.has_table(tmp_path, "orders")
+    (tmp_path / "orders" / "part-00000.parquet").write_bytes(b"")
+    assert build_mod.has_table(tmp_path, "orders")
+    (tmp_path / "accounts.csv").write_text("account_id\n")
+    (tmp_path / "returns.parquet").write_bytes(b"")
+    assert build_mod.has_table(tmp_path, "accounts") and build_mod.has_table(tmp_path, "returns")
+
+
+@pytest.mark.parametrize(
+    ("requires", "expected"),
+    [("[web_event]", "unknown table 'web_event'"), ("orders", "list of table names")],
+)
+def test_bad_requires_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture, requires: str, expected: str
+) -> None:
+    (tmp_path / "data").mkdir()
+    write_notebook(tmp_path / "a.ipynb", [("code", "x = 1")])
+    config = tmp_path / "reports.yml"
+    config.write_text(f"reports:\n  - {{name: a, notebook: a.ipynb, requires: {requires}}}\n")
+    code = main(["build", "--config", str(config), "--data", str(tmp_path / "data")])
+    assert code == 2
+    assert expected in capsys.readouterr().err
+
+
+def test_repository_overview_requires_its_tables() -> None:
+    from helpers.config import PROJ_ROOT
+
+    specs = {s.name: s for s in load_config(PROJ_ROOT / "reports.yml")}
+    assert set(specs["overview"].requires) == {"orders", "order_lines", "accounts", "shipments"}

@@ -138,3 +138,238 @@ def stacked_bars(wide, *, title: str, xlabel: str, ylabel: str, date_format: str
     ax.legend(title=wide.columns.name, ncols=2, fontsize="small")
     ax.tick_params(axis="x", rotation=90)
     return fig
+
+
+def whale_curve(
+    curve,
+    *,
+    title: str,
+    xlabel: str = "Accounts, most to least profitable (% of accounts)",
+    ylabel: str = "Cumulative contribution (currency units)",
+):
+    """The whale curve (Kaplan & Narayanan 2001): cumulative contribution against the share of
+    accounts sorted from most to least profitable, from a frame with ``account_share``,
+    ``cumulative_contribution`` and ``contribution``. Marks the peak (where value-destroying
+    accounts start) and the total (where the curve ends)."""
+    from matplotlib.ticker import FuncFormatter, PercentFormatter
+
+    fig, ax = figure()
+    x = [0.0, *curve["account_share"]]
+    y = [0.0, *curve["cumulative_contribution"]]
+    ax.plot(x, y, color=sns.color_palette(PALETTE)[0], label="Cumulative contribution")
+    total = float(curve["contribution"].sum())
+    ax.axhline(total, color="grey", linestyle="--", linewidth=1, label="Total contribution")
+    pos = curve[curve["contribution"] >= 0]
+    if len(pos) and len(pos) < len(curve):
+        px = float(pos["account_share"].iloc[-1])
+        py = float(pos["cumulative_contribution"].iloc[-1])
+        ax.axvline(px, color=sns.color_palette(PALETTE)[3], linestyle=":", linewidth=1)
+        ax.plot([px], [py], "o", color=sns.color_palette(PALETTE)[3],
+                label=f"Peak: value destroyed beyond {px:.0%} of accounts")  # fmt: skip
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: short_number(v)))
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.legend(loc="lower center", fontsize="small")
+    return fig
+
+
+def interval_bars(
+    df,
+    label: str,
+    value: str,
+    *,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    low: str | None = None,
+    high: str | None = None,
+    percent: bool = False,
+    money: bool = False,
+    reference: float | None = None,
+):
+    """Horizontal bars of ``value`` per ``label`` (in the frame's order), with optional error
+    bars from the ``low``/``high`` columns and a dashed vertical ``reference`` line; negative
+    values are drawn in a second colour."""
+    import numpy as np
+    from matplotlib.ticker import FuncFormatter, PercentFormatter
+
+    fig, ax = figure(height=max(2.5, 0.45 * len(df) + 1.2))
+    labels = [str(v) for v in df[label]]
+    vals = np.asarray(df[value], dtype=float)
+    colours = [sns.color_palette(PALETTE)[3 if v < 0 else 0] for v in vals]
+    err = None
+    if low is not None and high is not None:
+        err = np.vstack([vals - np.asarray(df[low], float), np.asarray(df[high], float) - vals])
+        err = np.where(np.isfinite(err), np.clip(err, 0, None), 0)
+    ax.barh(labels, vals, xerr=err, color=colours, capsize=3)
+    if reference is not None:
+        ax.axvline(reference, color="grey", linestyle="--", linewidth=1)
+    if percent:
+        ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    if money:
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: short_number(v)))
+    ax.invert_yaxis()
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    return fig
+
+
+def log_histogram(
+    df,
+    low: str,
+    high: str,
+    share: str,
+    *,
+    hue: str,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    target: float | None = None,
+):
+    """Pre-binned shares on a log x axis, one step line per ``hue`` group (bins from the
+    ``low``/``high`` columns), with an optional dashed vertical ``target`` line."""
+    from matplotlib.ticker import FuncFormatter, PercentFormatter
+
+    fig, ax = figure()
+    for colour, (name, g) in zip(sns.color_palette(PALETTE), df.groupby(hue), strict=False):
+        g = g.sort_values(low)
+        xs = [*g[low], g[high].iloc[-1]]
+        ys = [*g[share], g[share].iloc[-1]]
+        ax.step(xs, ys, where="post", color=colour, label=str(name))
+    if target is not None:
+        ax.axvline(
+            target, color="black", linestyle="--", linewidth=1, label=f"Target ({target:g} h)"
+        )
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.legend(title=hue, fontsize="small")
+    return fig
+
+
+def heatmap(
+    matrix,
+    *,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    fmt: str = "d",
+    center: float | None = None,
+    cmap: str = "Blues",
+    width: float = 10,
+    height: float = 6,
+):
+    """A seaborn heat map of a (small) wide table with every cell annotated with its value
+    (no colour bar: ``show`` requires labelled axes, so the unit goes in the title);
+    ``center`` (e.g. 0 for standardised values) switches to a diverging palette."""
+    fig, ax = figure(width, height)
+    sns.heatmap(
+        matrix,
+        annot=True,
+        fmt=fmt,
+        cmap="vlag" if center is not None else cmap,
+        center=center,
+        cbar=False,
+        linewidths=0.5,
+        ax=ax,
+    )
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.tick_params(axis="x", rotation=45)
+    for label in ax.get_xticklabels():
+        label.set_horizontalalignment("right")
+    return fig
+
+
+def paired_hbars(df, label: str, columns: dict, *, title: str, xlabel: str, ylabel: str):
+    """Horizontal bars, one group per row of ``df`` (labelled by column ``label``) and one bar
+    per entry of ``columns`` ({column: legend text}); values are shares shown in percent."""
+    from matplotlib.ticker import PercentFormatter
+
+    fig, ax = figure(9, 0.45 * len(df) + 1.5)
+    height = 0.8 / len(columns)
+    colours = sns.color_palette(PALETTE, len(columns))
+    for i, ((column, text), colour) in enumerate(zip(columns.items(), colours, strict=True)):
+        y = [row + i * height for row in range(len(df))]
+        ax.barh(y, df[column], height=height, label=text, color=colour)
+    middle = height * (len(columns) - 1) / 2
+    ax.set_yticks([row + middle for row in range(len(df))], df[label])
+    ax.invert_yaxis()
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.legend(loc="lower right")
+    return fig
+
+
+def scatter(df, x: str, y: str, hue: str, *, title: str, xlabel: str, ylabel: str):
+    """A scatter plot of ``y`` against ``x`` coloured by ``hue`` (categorical)."""
+    fig, ax = figure(8, 6)
+    sns.scatterplot(data=df, x=x, y=y, hue=hue, palette=PALETTE, s=18, alpha=0.7, ax=ax)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.legend(title=hue, loc="best", fontsize="small")
+    return fig
+
+
+def grouped_bars(df, label: str, columns: dict, *, title: str, xlabel: str, ylabel: str):
+    """Vertical bars side by side, one group per row of ``df`` (x labels from ``label``) and
+    one bar per entry of ``columns`` ({column: legend text}); plain values."""
+    import numpy as np
+
+    fig, ax = figure()
+    width = 0.8 / len(columns)
+    colours = sns.color_palette(PALETTE, len(columns))
+    x = np.arange(len(df))
+    for i, ((column, text), colour) in enumerate(zip(columns.items(), colours, strict=True)):
+        ax.bar(x + (i - (len(columns) - 1) / 2) * width, df[column], width, label=text,
+               color=colour)  # fmt: skip
+    ax.set_xticks(x, [str(v) for v in df[label]])
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.legend(loc="best")
+    return fig
+
+
+def annotated_heatmap(
+    matrix,
+    *,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    fmt: str = ".0%",
+    cmap: str = "Blues",
+    width: float = 12,
+    height: float = 8,
+):
+    """A heat map whose cells are labelled with their values, so it needs no colour bar (a
+    colour-bar axis would fail ``show``'s label check); the units belong in the title."""
+    fig, ax = figure(width, height)
+    sns.heatmap(matrix, annot=True, fmt=fmt, cmap=cmap, cbar=False, linewidths=0.5, ax=ax,
+                annot_kws={"fontsize": 8})  # fmt: skip
+    ax.grid(False)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    return fig
+
+
+def money_axis(fig, axis: str = "y") -> None:
+    """Write the ``axis`` ("x" or "y") tick labels of every axes of ``fig`` as 1.5M / 300K."""
+    from matplotlib.ticker import FuncFormatter
+
+    for ax in fig.axes:
+        target = ax.yaxis if axis == "y" else ax.xaxis
+        target.set_major_formatter(FuncFormatter(lambda v, _: short_number(v)))
+
+
+def funnel_chart(df, *, title: str, xlabel: str, ylabel: str, step: str = "step"):
+    """A funnel: one horizontal bar per step (top to bottom) of ``entrants``, each labelled
+    with its count, its share of the first step and its conversion from the step before
+    (columns of ``helpers.funnel.funnel_conversion``)."""
+    fig, ax = figure(height=max(2.5, 0.5 * len(df) + 1.2))
+    labels = [str(s).replace("_", " ") for s in df[step]]
+    ax.barh(labels, df["entrants"], color=sns.color_palette(PALETTE)[0])
+    top = float(df["entrants"].max()) or 1.0
+    cols = df[["entrants", "conversion_from_first", "conversion_from_previous"]]
+    for i, (n, first, prev) in enumerate(cols.itertuples(index=False)):
+        text = f"{int(n):,}  ({first:.1%} of first" + (f", {prev:.1%} of previous)" if i else ")")
+        ax.text(n + top * 0.01, i, text, va="center", fontsize="small")
+    ax.set_xlim(0, top * 1.45)
+    ax.invert_yaxis()
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    return fig

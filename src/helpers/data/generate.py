@@ -21,6 +21,12 @@ Order values - Gamma-Gamma (Fader, Hardie & Lee 2005, "RFM and CLV: using iso-va
     ``z ~ Gamma(p, rate nu_i)``, so ``E[z | nu_i] = p / nu_i`` and ``E[z] = p gamma / (q - 1)``.
     The order's lines are built so that their revenue ``sum(quantity * unit_price * (1 -
     discount))`` approximates ``z`` (the truth records the realised relative error).
+Account clusters - a planted firmographic + behavioural grouping, separate from the archetypes
+    and independent of the purchase process: each account draws a cluster (CLUSTERS) from its
+    own random stream; its industry and region are the cluster's with probability
+    CLUSTER_PURITY, and its order lines favour the cluster's preferred product category
+    (weight x CLUSTER_CATEGORY_MULTIPLIER). ``truth["accounts"]["cluster"]`` and
+    ``truth["clusters"]`` record them; segmentation tests check KMeans recovers them.
 Marketing response - per campaign-day ``E[clicks] = a_c * spend ** b_c`` with ``b_c < 1``
     (diminishing returns); ``impressions ~ Poisson(E[clicks] / ctr_c)``, ``clicks ~
     Binomial(impressions, ctr_c)``. Paid clicks become web journeys of that channel and weight
@@ -70,7 +76,7 @@ from tqdm import tqdm
 
 from helpers.data import schema
 
-GENERATOR_VERSION = "1.0.0"
+GENERATOR_VERSION = "1.1.0"
 DEFAULT_END_DATE = "2026-10-31"
 
 US_SEC = 1_000_000
@@ -126,6 +132,22 @@ CHINESE_NAME_SHARE = 0.30
 
 INDUSTRY_PROBS = (0.30, 0.12, 0.16, 0.16, 0.16, 0.10)  # order of schema.INDUSTRIES
 REGION_PROBS = (0.32, 0.20, 0.24, 0.10, 0.14)  # order of schema.REGIONS
+
+# Planted account clusters (firmographic + behavioural), independent of the purchase process:
+# name -> (share of accounts, industry, region, preferred product category). With probability
+# CLUSTER_PURITY an account takes its cluster's industry (and, independently, its region), else
+# keeps the independent draw from INDUSTRY_PROBS / REGION_PROBS; its lines' category weights
+# are multiplied by CLUSTER_CATEGORY_MULTIPLIER on the cluster's preferred category.
+CLUSTERS = {  # the shares and industries reproduce INDUSTRY_PROBS; regions roughly REGION_PROBS
+    "east_manufacturing": (0.30, "manufacturing", "east", "fasteners"),
+    "north_agriculture": (0.12, "agriculture", "north", "agri_supplies"),
+    "central_services": (0.16, "services", "central", "office"),
+    "south_retail": (0.16, "retail", "south", "packaging"),
+    "west_construction": (0.16, "construction", "west", "safety"),
+    "north_healthcare": (0.10, "healthcare", "north", "lab_medical"),
+}
+CLUSTER_PURITY = 0.97
+CLUSTER_CATEGORY_MULTIPLIER = 30.0
 
 CATEGORIES = (
     "fasteners",
@@ -826,16 +848,22 @@ def _sku_sampler(cat: Catalogue) -> np.ndarray:
 
 
 def _category_probs(cal_months: int = 12) -> np.ndarray:
-    """P(category | month, industry) as cumulative sums, shape (12, industries, categories)."""
+    """P(category | month, industry, cluster) as cumulative sums, shape (12, industries,
+    clusters, categories): base share x month x industry affinity x the cluster's preferred
+    category multiplier (CLUSTER_CATEGORY_MULTIPLIER)."""
     base = np.array([CATEGORY_SPEC[c][2] for c in CATEGORIES])
     season = np.array([CATEGORY_MONTHLY[c] for c in CATEGORIES]).T  # (12, C)
     aff = np.ones((len(schema.INDUSTRIES), len(CATEGORIES)))
     for i, ind in enumerate(schema.INDUSTRIES):
         for c, m in INDUSTRY_AFFINITY.get(ind, {}).items():
             aff[i, CATEGORIES.index(c)] = m
-    p = base[None, None, :] * season[:, None, :] * aff[None, :, :]
-    p /= p.sum(axis=2, keepdims=True)
-    return np.cumsum(p, axis=2)
+    pref = np.ones((len(CLUSTERS), len(CATEGORIES)))
+    for k, (_, _, _, category) in enumerate(CLUSTERS.values()):
+        pref[k, CATEGORIES.index(category)] = CLUSTER_CATEGORY_MULTIPLIER
+    p = base[None, None, None, :] * season[:, None, None, :] * aff[None, :, None, :]
+    p = p * pref[None, None, :, :]
+    p /= p.sum(axis=3, keepdims=True)
+    return np.cumsum(p, axis=3)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -939,6 +967,7 @@ class Accounts:
     last_order_us: np.ndarray
     archetype: np.ndarray
     cost_to_serve: np.ndarray
+    cluster: np.ndarray  # index into CLUSTERS
     n_contacts: np.ndarray
     names: list[str] = field(default_factory=list)
 
@@ -1022,16 +1051,43 @@ class OrderBook:
     starts: np.ndarray  # first row per account
 
 
+def assign_clusters(
+    rng: np.random.Generator, industry: np.ndarray, region: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(cluster, industry, region): a cluster per account drawn with the CLUSTERS shares; with
+    probability CLUSTER_PURITY the industry (and, independently, the region) becomes the
+    cluster's, else the independent draw stays. Uses its own random stream, so the purchase
+    process draws are the same as without clusters."""
+    n = len(industry)
+    cluster = _choice(rng, n, [v[0] for v in CLUSTERS.values()])
+    c_ind = np.array([schema.INDUSTRIES.index(v[1]) for v in CLUSTERS.values()])
+    c_reg = np.array([schema.REGIONS.index(v[2]) for v in CLUSTERS.values()])
+    take_ind = rng.random(n) < CLUSTER_PURITY
+    take_reg = rng.random(n) < CLUSTER_PURITY
+    industry = np.where(take_ind, c_ind[cluster], industry)
+    region = np.where(take_reg, c_reg[cluster], region)
+    return cluster, industry, region
+
+
 def make_accounts(
-    rng: np.random.Generator, cal: Calendar, n: int, weights: dict
+    rng: np.random.Generator,
+    cal: Calendar,
+    n: int,
+    weights: dict,
+    cluster_rng: np.random.Generator | None = None,
 ) -> tuple[Accounts, OrderBook]:
-    """Accounts with signups, firmographics, BG/NBD and Gamma-Gamma latents, and their orders."""
+    """Accounts with signups, firmographics, BG/NBD and Gamma-Gamma latents, and their orders.
+
+    The planted clusters (:func:`assign_clusters`) draw from ``cluster_rng``."""
     day, channel = draw_signups(rng, weights, n)
     tod_first = _time_of_day(rng, n, ORDER_HOURS)
     order = np.lexsort((tod_first, day))
     day, channel, tod_first = day[order], channel[order], tod_first[order]
     industry = _choice(rng, n, INDUSTRY_PROBS)
     region = _choice(rng, n, REGION_PROBS)
+    cluster, industry, region = assign_clusters(
+        cluster_rng if cluster_rng is not None else np.random.default_rng(0), industry, region
+    )
     chinese = rng.random(n) < CHINESE_NAME_SHARE
     home_wh = np.array([REGION_WAREHOUSE[r] for r in schema.REGIONS])[region]
     lam = rng.gamma(BGNBD["r"], 1.0 / BGNBD["alpha"], n)
@@ -1088,6 +1144,7 @@ def make_accounts(
         last_order_us=last_us,
         archetype=archetype,
         cost_to_serve=cts,
+        cluster=cluster,
         n_contacts=n_contacts,
     )
     accounts.names = company_names(rng, industry, region, chinese)
@@ -1185,11 +1242,13 @@ def build_order_lines(
     month: np.ndarray,
     industry: np.ndarray,
     size_band: np.ndarray,
+    cluster: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Lines whose revenue approximates each order's drawn value ``z``.
 
     ``n_lines = 1 + Poisson(4 (z / E[z]) ** 0.4)`` (capped at 20, duplicate SKUs merged);
-    category ~ P(category | month, industry) (seasonal mix x industry affinity), SKU ~ popularity
+    category ~ P(category | month, industry, cluster) (seasonal mix x industry affinity x the
+    planted cluster's preferred category), SKU ~ popularity
     within the category; discount from the size band's tiers; the order's value is split over
     lines with weights ``Gamma(1) * net_list ** 0.7`` (lines worth under half a unit are dropped
     and the value re-split, keeping at least the cheapest line);
@@ -1202,7 +1261,8 @@ def build_order_lines(
     n_lines = 1 + rng.poisson(LINES_MU * (value / mean_z) ** LINES_ELASTICITY)
     n_lines = np.minimum(n_lines, MAX_LINES)
     pos = np.repeat(np.arange(len(value)), n_lines)
-    c = _choice_rows(rng, ctx.cat_cum[month[pos], industry[pos]])
+    cluster = np.zeros(len(value), dtype=np.int64) if cluster is None else cluster
+    c = _choice_rows(rng, ctx.cat_cum[month[pos], industry[pos], cluster[pos]])
     sku = np.searchsorted(ctx.sku_keys, c + rng.random(len(pos)), side="right")
     sku = np.minimum(sku, cat.n_sku - 1)
     key = np.unique(pos * cat.n_sku + sku)
@@ -1258,7 +1318,9 @@ def make_orders_chunk(rng: np.random.Generator, ctx: Context, lo: int, hi: int) 
     value = rng.gamma(GAMMA_GAMMA["p"], 1.0 / acc.nu[owner])
     day = (ts - cal.start_us) // US_DAY
     month = cal.month[day]
-    lines = build_order_lines(rng, ctx, value, month, acc.industry[owner], acc.size_band[owner])
+    lines = build_order_lines(
+        rng, ctx, value, month, acc.industry[owner], acc.size_band[owner], acc.cluster[owner]
+    )
     ship_day = (shipped_at - cal.start_us) // US_DAY
     ok = shipped_at < cal.end_us
     lp = lines["pos"]
@@ -2121,6 +2183,7 @@ STREAM = {
     "media": 2,
     "accounts": 3,
     "crm": 4,
+    "clusters": 5,
     "orders": 10,
     "contacts": 11,
     "leads": 12,
@@ -2228,7 +2291,13 @@ def _generate_into(
     media = simulate_paid_media(_rng(seed, STREAM["media"]), cal, scale)
     unpaid = unpaid_journeys_per_day(cal, scale)
     weights = signup_weights(cal, media, unpaid)
-    accounts, book = make_accounts(_rng(seed, STREAM["accounts"]), cal, n["accounts"], weights)
+    accounts, book = make_accounts(
+        _rng(seed, STREAM["accounts"]),
+        cal,
+        n["accounts"],
+        weights,
+        cluster_rng=_rng(seed, STREAM["clusters"]),
+    )
     crm = make_crm_campaigns(_rng(seed, STREAM["crm"]), cal)
     work = root / "_work"
     work.mkdir()
@@ -2543,6 +2612,29 @@ def build_truth(
             "n_orders": acc.n_orders,
             "cost_to_serve": acc.cost_to_serve,
             "contribution": np.round(contribution, 2),
+            "cluster": [list(CLUSTERS)[k] for k in acc.cluster],
+        },
+        "clusters": {
+            "names": list(CLUSTERS),
+            "profiles": {
+                name: {"share": v[0], "industry": v[1], "region": v[2], "preferred_category": v[3]}
+                for name, v in CLUSTERS.items()
+            },
+            "purity": CLUSTER_PURITY,
+            "category_multiplier": CLUSTER_CATEGORY_MULTIPLIER,
+            "rule": (
+                "cluster ~ Categorical(shares), independent of the purchase process; industry and "
+                "region each equal the cluster's with probability purity (else the independent "
+                "draw); each line's category weight is multiplied by category_multiplier on the "
+                "cluster's preferred category"
+            ),
+            "counts": dict(
+                zip(
+                    list(CLUSTERS),
+                    np.bincount(acc.cluster, minlength=len(CLUSTERS)).tolist(),
+                    strict=True,
+                )
+            ),
         },
         "funnel": {
             "steps": FUNNEL_STEPS,

@@ -106,7 +106,7 @@ _table(
             "company_name": _c("string", description="legal name; may be Chinese or English"),
             "industry": _c("string"),
             "region": _c("string"),
-            "size_band": _c("string", allowed=SIZE_BANDS),
+            "size_band": _c("string", allowed=(*SIZE_BANDS, "unknown")),
             "signup_date": _c("date", **TS),
             "acquisition_channel": _c("string"),
         },

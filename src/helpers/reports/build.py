@@ -13,6 +13,9 @@ reports folder (never in place), renders it to HTML, then moves both into place:
 
 A report is skipped when its notebook, the helpers package source, its title, parameters and
 the data fingerprint all equal those of its last good build (``force`` rebuilds anyway).
+A report whose ``requires:`` names a table the dataset does not have is not run: its
+``<name>.json`` says ``not_applicable`` with the reason ("no web_events table"), the index shows
+it as such, and it does not make the build fail.
 Heavy libraries (papermill, nbconvert) are only imported by a report that actually runs.
 """
 
@@ -64,14 +67,16 @@ class Job:
 
 @dataclass
 class Result:
-    """How one report's build went. ``status`` is ``ok``, ``failed`` or ``skipped`` (up to
-    date; its files and ``<name>.json`` are those of the last good build)."""
+    """How one report's build went. ``status`` is ``ok``, ``failed``, ``skipped`` (up to
+    date; its files and ``<name>.json`` are those of the last good build) or ``not_applicable``
+    (the dataset lacks a table in the report's ``requires``; listed in ``missing``)."""
 
     name: str
     status: str
     seconds: float = 0.0
     error: str | None = None
     html: str | None = None
+    missing: tuple[str, ...] = ()
 
 
 @dataclass
@@ -113,6 +118,23 @@ def _relative(path: Path, base: Path) -> str:
 # --------------------------------------------------------------------------- planning
 
 
+def has_table(data_dir: Path, table: str) -> bool:
+    """Whether the dataset folder holds ``table``, in a layout ``open_dataset`` reads:
+    ``table/*.parquet``, ``table/*.csv``, ``table.parquet`` or ``table.csv`` (the same rule as
+    ``helpers.data.dataset._table_files``, repeated here to keep the runner free of Ibis)."""
+    folder = data_dir / table
+    if folder.is_dir() and (any(folder.glob("*.parquet")) or any(folder.glob("*.csv"))):
+        return True
+    return (data_dir / f"{table}.parquet").is_file() or (data_dir / f"{table}.csv").is_file()
+
+
+def not_applicable_reason(missing: Iterable[str]) -> str:
+    """``"not applicable: no web_events table"`` (``tables`` when several are missing)."""
+    missing = list(missing)
+    noun = "table" if len(missing) == 1 else "tables"
+    return f"not applicable: no {', '.join(missing)} {noun}"
+
+
 def plan(
     specs: Iterable[ReportSpec],
     *,
@@ -137,6 +159,10 @@ def plan(
     jobs: list[Job] = []
     skipped: list[Result] = []
     for spec in specs:
+        missing = tuple(t for t in spec.requires if not has_table(data_dir, t))
+        if missing:
+            skipped.append(Result(spec.name, "not_applicable", missing=missing))
+            continue
         parameters = {**spec.parameters, **overrides, "data_dir": str(data_dir)}
         key = cache_key(
             {
@@ -344,6 +370,42 @@ def _run_job(job: Job, started: float, log: Log) -> Result:
     return Result(job.name, status, seconds, error, html)
 
 
+def _write_not_applicable(
+    spec: ReportSpec,
+    result: Result,
+    *,
+    out_dir: Path,
+    data_dir: Path,
+    overrides: dict[str, Any],
+    base_dir: Path,
+) -> None:
+    """``<name>.json`` of a report that does not apply to this dataset (its pages, if any,
+    stay from the last build that ran; the index does not link them)."""
+    reason = not_applicable_reason(result.missing)
+    record: dict[str, Any] = {
+        "name": spec.name,
+        "title": spec.title,
+        "status": "not_applicable",
+        "reason": reason,
+        "requires": list(spec.requires),
+        "missing_tables": list(result.missing),
+        "notebook": _relative(spec.notebook, base_dir),
+        "html": None,
+        "ipynb": None,
+        "parameters": {**spec.parameters, **overrides, "data_dir": str(data_dir)},
+        "data_dir": str(data_dir),
+        "data_fingerprint": data_fingerprint(data_dir),
+        "period": None,
+        "build_seconds": 0.0,
+        "git_commit": git_commit(base_dir),
+        "built_at": now_iso(),
+        "figures": {},
+        "finding": "",
+        "error": None,
+    }
+    atomic.write_json(out_dir / f"{spec.name}.json", record)
+
+
 # --------------------------------------------------------------------------- the build
 
 
@@ -403,11 +465,28 @@ def build(
     out_dir.mkdir(parents=True, exist_ok=True)
     total = len(chosen)
     parallel = f", {min(workers, len(todo))} at a time" if todo else ""
-    log(f"reports: {len(todo)} to build, {len(skipped)} up to date{parallel} -> {out_dir}")
+    n_na = sum(r.status == "not_applicable" for r in skipped)
+    na = f", {n_na} not applicable" if n_na else ""
+    log(
+        f"reports: {len(todo)} to build, {len(skipped) - n_na} up to date{na}{parallel} "
+        f"-> {out_dir}"
+    )
     outcome = Outcome()
+    by_name = {spec.name: spec for spec in chosen}
     for result in skipped:
         outcome.results.append(result)
-        log(f"  skip    {result.name:<28} up to date")
+        if result.status == "not_applicable":
+            _write_not_applicable(
+                by_name[result.name],
+                result,
+                out_dir=out_dir,
+                data_dir=data_dir,
+                overrides=dict(overrides or {}),
+                base_dir=config.parent,
+            )
+            log(f"  n/a     {result.name:<28} {not_applicable_reason(result.missing)}")
+        else:
+            log(f"  skip    {result.name:<28} up to date")
     for result in _run_all(todo, workers, log):
         outcome.results.append(result)
         done = len(outcome.results)
@@ -422,10 +501,12 @@ def build(
     outcome.results.sort(key=lambda r: order.get(r.name, len(order)))
     outcome.index = write_index(out_dir, specs)
     outcome.seconds = time.perf_counter() - started
-    counts = {s: sum(r.status == s for r in outcome.results) for s in ("ok", "failed", "skipped")}
+    statuses = ("ok", "failed", "skipped", "not_applicable")
+    counts = {s: sum(r.status == s for r in outcome.results) for s in statuses}
+    na = f", {counts['not_applicable']} not applicable" if counts["not_applicable"] else ""
     log(
         f"summary: {counts['ok']} ok, {counts['failed']} failed, {counts['skipped']} skipped "
-        f"(up to date) in {outcome.seconds:.1f}s; index: {outcome.index}"
+        f"(up to date){na} in {outcome.seconds:.1f}s; index: {outcome.index}"
     )
     for result in outcome.failed:
         where = f" -> {out_dir / result.html}" if result.html else ""

@@ -10,12 +10,16 @@ The format (also documented at the top of the project's ``reports.yml``)::
           start: 2024-01-01                # dates are passed as ISO strings
         timeout: 1800                      # optional; seconds a single cell may run
         kernel: python3                    # optional; Jupyter kernel name (default python3)
+        requires: [orders, order_lines]    # optional; tables the dataset must have, else the
+                                           #   report is "not applicable" (not run, not failed)
         variants:                          # optional; one report per entry INSTEAD of one
           - name: north                    #   -> report "overview-north"
             title: Overview, North region  #   optional; default "<title> (north)"
             parameters: {region: north}    #   merged over the report's parameters
 
-``data_dir`` is reserved: the runner injects it (``--data``) into every report.
+``data_dir`` is reserved: the runner injects it (``--data``) into every report. ``requires``
+names tables of :mod:`helpers.data.schema`; a dataset without one of them (no folder or file
+for it) gets the report marked ``not_applicable`` instead of a failed build.
 """
 
 from __future__ import annotations
@@ -30,9 +34,20 @@ from typing import Any
 
 import yaml
 
+from helpers.data.schema import TABLE_NAMES  # cheap: no Ibis, no pandas
+
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 RESERVED_PARAMETERS = frozenset({"data_dir"})
-REPORT_KEYS = {"name", "notebook", "title", "parameters", "variants", "timeout", "kernel"}
+REPORT_KEYS = {
+    "name",
+    "notebook",
+    "title",
+    "parameters",
+    "variants",
+    "timeout",
+    "kernel",
+    "requires",
+}
 VARIANT_KEYS = {"name", "title", "parameters"}
 DEFAULT_KERNEL = "python3"
 
@@ -52,6 +67,7 @@ class ReportSpec:
     base: str = ""  # the reports.yml entry a variant came from ("" for a plain report)
     timeout: int | None = None
     kernel: str = DEFAULT_KERNEL
+    requires: tuple[str, ...] = ()  # tables the dataset must have for the report to apply
 
 
 def plain(value: Any, where: str) -> Any:
@@ -110,6 +126,20 @@ def _parameters(value: Any, where: str) -> dict[str, Any]:
     return plain(value, f"{where}.parameters")
 
 
+def _requires(value: Any, where: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: 'requires' must be a list of table names, e.g. [orders]")
+    unknown = [v for v in value if v not in TABLE_NAMES]
+    if unknown:
+        raise ConfigError(
+            f"{where}: 'requires' names unknown table {unknown[0]!r} "
+            f"(tables: {', '.join(TABLE_NAMES)})"
+        )
+    return tuple(dict.fromkeys(value))
+
+
 def _name(value: Any, where: str) -> str:
     if not isinstance(value, str) or not NAME_RE.match(value):
         raise ConfigError(f"{where}: 'name' must be letters, digits, '-' or '_' (got {value!r})")
@@ -160,7 +190,8 @@ def parse_config(data: Any, base_dir: Path, source: str = "reports.yml") -> list
             raise ConfigError(f"{where}: 'kernel' must be a kernel name such as python3")
         params = _parameters(entry.get("parameters"), where)
         path = (base_dir / notebook).resolve()
-        common = {"notebook": path, "timeout": timeout, "kernel": kernel}
+        requires = _requires(entry.get("requires"), where)
+        common = {"notebook": path, "timeout": timeout, "kernel": kernel, "requires": requires}
 
         variants = entry.get("variants")
         if variants is None:

@@ -23,11 +23,14 @@ h1 { font-size: 1.6rem; margin: 1rem 0 .2rem; }
   border-radius: 6px; padding: .8rem 1rem; }
 .card.failed { border-color: #b42318; border-left-color: #b42318; background: #fff5f4; }
 .card.missing { border-left-color: #8c959f; }
+.card.na { border-left-color: #8c959f; background: #f6f8fa; }
 .card h2 { font-size: 1.1rem; margin: 0 0 .3rem; }
 .badge { display: inline-block; font-size: .75rem; font-weight: 700; padding: .05rem .45rem;
   border-radius: 1rem; background: #dafbe1; color: #1a7f37; vertical-align: middle; }
 .failed .badge { background: #b42318; color: #fff; }
 .missing .badge { background: #eaeef2; color: #57606a; }
+.na .badge { background: #ddf4ff; color: #0969da; }
+.na .reason { color: #57606a; font-style: italic; margin: .4rem 0; }
 .finding { margin: .4rem 0; }
 .error { color: #b42318; font-family: ui-monospace, monospace; font-size: .85rem;
   white-space: pre-wrap; word-break: break-word; }
@@ -55,6 +58,13 @@ def _row(label: str, value: str) -> str:
     return f"<dt>{escape(label)}</dt><dd>{value}</dd>"
 
 
+def _data(record: dict[str, Any]) -> str:
+    return (
+        f"<code>{escape(str(record.get('data_fingerprint') or '—'))}</code> "
+        f"{escape(str(record.get('data_dir') or ''))}"
+    )
+
+
 def _card(spec: ReportSpec, record: dict[str, Any] | None) -> str:
     title = escape(spec.title)
     if record is None:
@@ -63,7 +73,17 @@ def _card(spec: ReportSpec, record: dict[str, Any] | None) -> str:
             f'<p class="finding">Run <code>python -m helpers.reports build --only '
             f"{escape(spec.name)}</code>.</p></li>"
         )
-    failed = record.get("status") != "ok"
+    status = record.get("status")
+    if status == "not_applicable":
+        reason = record.get("reason") or "not applicable"
+        return (
+            f'<li class="card na" id="{escape(spec.name)}"><h2>{title} '
+            f'<span class="badge">not applicable</span></h2>'
+            f'<p class="reason">{escape(reason)}</p>'
+            f"<dl>{_row('data', _data(record))}"
+            f"{_row('checked', escape(str(record.get('built_at') or '—')))}</dl></li>"
+        )
+    failed = status != "ok"
     html = record.get("html")
     link = f'<a href="{escape(html)}">{title}</a>' if html else title
     badge = "FAILED" if failed else "ok"
@@ -109,11 +129,7 @@ def _card(spec: ReportSpec, record: dict[str, Any] | None) -> str:
             if period
             else "—",
         ),
-        _row(
-            "data",
-            f"<code>{escape(str(record.get('data_fingerprint') or '—'))}</code> "
-            f"{escape(str(record.get('data_dir') or ''))}",
-        ),
+        _row("data", _data(record)),
         _row("git commit", f"<code>{escape(str(record.get('git_commit') or '—'))}</code>"),
     ]
     if record.get("ipynb"):
@@ -145,6 +161,8 @@ def write_index(out_dir: Path, specs: list[ReportSpec]) -> Path:
     n_failed = sum(r.get("status") == "failed" for r in records)
     noun = "report" if len(records) == 1 else "reports"
     summary = f"{len(records)} {noun}" + (f", {n_failed} failed" if n_failed else "")
+    n_na = sum(r.get("status") == "not_applicable" for r in records)
+    summary += f", {n_na} not applicable to this dataset" if n_na else ""
     page = f"""<!DOCTYPE html>
 <html lang="en">
 <head>

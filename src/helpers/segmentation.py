@@ -1,0 +1,585 @@
+"""Who our accounts are, which carry the revenue, which are slipping away: the segmentation
+report's helpers.
+
+- **RFM** (Hughes 1994, *Strategic Database Marketing*): per-account recency, frequency and
+  monetary value in a lookback window, aggregated as Ibis expressions (DuckDB or Spark); only
+  the one-row-per-account result reaches pandas, where the quantile scores and the named
+  segments (the usual 11-segment grid on R and the mean of F and M) are assigned.
+- **Migration**: the segments at two dates one period apart, as a transition matrix.
+- **Clustering**: a scikit-learn Pipeline (log + standard scaling of the RFM numbers, the
+  product-category revenue mix as proportions, one-hot firmographics, KMeans), k chosen by the
+  silhouette (Rousseeuw 1987) with the elbow (inertia) shown beside it.
+- **Actions**: per segment, the accounts, their contacts who consented, and a suggested action,
+  written as CSV files (personal data) under ``helpers.config.EXPORTS_DIR``; the report shows
+  counts only.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from helpers.stats import wilson_interval
+
+# ----------------------------------------------------------------------------- RFM
+
+NO_SEGMENT = "No orders in window"
+
+#: The named-segment grid: (segment, R scores, FM scores, description, suggested action),
+#: on the 1-5 scale, FM = the mean of F and M rounded half up. First match wins; the grid covers
+#: every (R, FM) pair exactly once (a test checks).
+SEGMENT_RULES: tuple[tuple[str, tuple[int, ...], tuple[int, ...], str, str], ...] = (
+    (
+        "Champions",
+        (5,),
+        (4, 5),
+        "bought very recently, often and for a lot",
+        "Reward them: early access to new lines, volume pricing, ask for referrals.",
+    ),
+    (
+        "Loyal",
+        (3, 4),
+        (4, 5),
+        "buy often and for a lot, a little less recently",
+        "Upsell higher tiers and adjacent categories; offer a framework contract.",
+    ),
+    (
+        "Potential loyalists",
+        (4, 5),
+        (2, 3),
+        "recent buyers with average frequency and spend",
+        "Offer a loyalty programme or account manager; recommend related products.",
+    ),
+    (
+        "New",
+        (5,),
+        (1,),
+        "bought very recently, but little so far",
+        "Onboard them: welcome call, catalogue walkthrough, first-reorder reminder.",
+    ),
+    (
+        "Promising",
+        (4,),
+        (1,),
+        "recent buyers who have spent little",
+        "Build the relationship: targeted offers in the categories they bought.",
+    ),
+    (
+        "Need attention",
+        (3,),
+        (3,),
+        "average recency, frequency and spend",
+        "Send a limited-time offer based on their purchase history.",
+    ),
+    (
+        "About to sleep",
+        (3,),
+        (1, 2),
+        "below-average recency, frequency and spend",
+        "Reactivate with a relevant recommendation before they go quiet.",
+    ),
+    (
+        "At risk",
+        (1, 2),
+        (3, 4),
+        "bought often and for a fair amount, but not for a long time",
+        "Contact personally: ask what changed, offer a renewal incentive.",
+    ),
+    (
+        "Cannot lose them",
+        (1, 2),
+        (5,),
+        "were among the biggest, most frequent buyers, but have not bought for a long time",
+        "Escalate to the account manager: call, review service issues, win them back.",
+    ),
+    (
+        "Hibernating",
+        (1, 2),
+        (1, 2),
+        "last bought long ago, rarely and for little",
+        "Include in low-cost reactivation campaigns; do not over-invest.",
+    ),
+    (
+        "Lost",
+        (1,),
+        (1,),
+        "lowest recency, frequency and spend",
+        "Leave out of paid outreach; keep in occasional newsletters only.",
+    ),
+)
+SEGMENTS: tuple[str, ...] = tuple(r[0] for r in SEGMENT_RULES)
+ACTIONS: dict[str, str] = {r[0]: r[4] for r in SEGMENT_RULES}
+
+
+def _segment_of(r: int, fm: int) -> str:
+    # "Lost" is the one exception carved out of "Hibernating": test it first.
+    if r == 1 and fm == 1:
+        return "Lost"
+    for name, rs, fms, _, _ in SEGMENT_RULES:
+        if r in rs and fm in fms:
+            return name
+    raise ValueError(f"no segment for R={r}, FM={fm} (scores must be 1 to 5)")
+
+
+def segment_rules() -> pd.DataFrame:
+    """The named-segment grid as a table (segment, R scores, FM scores, meaning, action)."""
+
+    def span(v: tuple[int, ...]) -> str:
+        return str(v[0]) if len(v) == 1 else f"{v[0]}–{v[-1]}"
+
+    rows = []
+    for name, rs, fms, text, action in SEGMENT_RULES:
+        fm = span(fms) + (", except R 1 with FM 1 (Lost)" if name == "Hibernating" else "")
+        rows.append({"segment": name, "R": span(rs), "FM": fm, "meaning": text, "action": action})
+    return pd.DataFrame(rows)
+
+
+def resolve_window(ds, analysis_date=None, lookback_days: int = 365) -> tuple:
+    """(window start, analysis date) as timestamps. ``analysis_date`` is exclusive: orders
+    placed before it count; ``None`` means the day after the last kept order."""
+    if lookback_days is None or int(lookback_days) < 1:
+        raise ValueError(f"parameter lookback_days must be a positive number, got {lookback_days}")
+    if analysis_date in (None, ""):
+        _, last = ds.period("orders")
+        end = pd.Timestamp(last).normalize() + pd.Timedelta(days=1)
+    else:
+        end = pd.Timestamp(analysis_date).normalize()
+    return end - pd.Timedelta(days=int(lookback_days)), end
+
+
+def order_revenue(ds):
+    """Ibis: one row per order (account_id, order_id, order_ts, revenue), where
+    revenue = Σ quantity · unit_price · (1 − discount) over the order's kept lines."""
+    lines = ds.order_lines
+    per_order = lines.group_by("order_id").aggregate(
+        revenue=(lines.quantity * lines.unit_price * (1 - lines.discount)).sum()
+    )
+    orders = ds.orders
+    return orders.join(per_order, "order_id").select(
+        "account_id", "order_id", "order_ts", revenue=per_order.revenue
+    )
+
+
+def rfm_expr(ds, start: pd.Timestamp, end: pd.Timestamp):
+    """Ibis: per account with at least one order in ``[start, end)``:
+
+    - recency_days = ⌊(end − last order time) / 1 day⌋ (0 = bought on the last day)
+    - frequency = number of distinct orders in the window
+    - monetary = Σ order revenue in the window
+    - tenure_days = ⌊(end − first order time) / 1 day⌋ over the whole history
+    """
+    ov = order_revenue(ds)
+    first = ov.group_by("account_id").aggregate(first_ts=ov.order_ts.min())
+    w = ov.filter((ov.order_ts >= ibis.timestamp(start)) & (ov.order_ts < ibis.timestamp(end)))
+    agg = w.group_by("account_id").aggregate(
+        last_ts=w.order_ts.max(), frequency=w.order_id.nunique(), monetary=w.revenue.sum()
+    )
+    agg = agg.join(first, "account_id")
+    end_s = int(pd.Timestamp(end).timestamp())
+    day = 86400
+    return agg.select(
+        "account_id",
+        recency_days=((end_s - agg.last_ts.epoch_seconds()) / day).floor().cast("int64"),
+        frequency=agg.frequency.cast("int64"),
+        monetary=agg.monetary.cast("float64"),
+        tenure_days=((end_s - agg.first_ts.epoch_seconds()) / day).floor().cast("int64"),
+    )
+
+
+def quantile_scores(values: pd.Series, n_bins: int = 5, higher_is_better: bool = True):
+    """Quantile score 1..n_bins: score = 1 + ⌊n_bins · (rank_min − 1) / n⌋, where rank_min is the
+    1-based rank with ties given their lowest rank (pandas ``rank(method="min")``), ascending in
+    goodness. Equal values always get the same score, whatever the row order (deterministic
+    ties); a tie block can therefore skip scores (if most accounts bought once, they all get
+    F = 1 and the next score is higher). Hand-written because ``pandas.qcut`` fails on
+    repeated bin edges when many values tie.
+    """
+    if int(n_bins) < 2:
+        raise ValueError(f"parameter n_bins must be at least 2, got {n_bins}")
+    if values.isna().any():
+        raise ValueError(f"column '{values.name}' has missing values: cannot score it")
+    n = len(values)
+    if n == 0:
+        return values.astype("int64")
+    goodness = values if higher_is_better else -values
+    rank = goodness.rank(method="min")
+    return (1 + np.floor(n_bins * (rank - 1) / n)).astype("int64")
+
+
+def to_five(score: pd.Series, n_bins: int) -> pd.Series:
+    """A 1..n_bins score on the 1..5 scale of the segment grid: ⌈score · 5 / n_bins⌉."""
+    return np.ceil(score * 5 / n_bins).astype("int64").clip(1, 5)
+
+
+def rfm(ds, analysis_date=None, lookback_days: int = 365, n_bins: int = 5) -> pd.DataFrame:
+    """Per-account RFM table with scores and named segment, sorted by account_id.
+
+    Columns: account_id, recency_days, frequency, monetary, tenure_days, R, F, M (1..n_bins,
+    :func:`quantile_scores`; R is higher for more recent), FM = ⌊(F₅ + M₅)/2 + ½⌋ on the 1-5
+    scale, segment (:data:`SEGMENT_RULES` on R₅ and FM). Raises ValueError when no order falls in
+    the window.
+    """
+    start, end = resolve_window(ds, analysis_date, lookback_days)
+    df = rfm_expr(ds, start, end).to_pandas()
+    if df.empty:
+        raise ValueError(
+            f"table 'orders' has no order between {start:%Y-%m-%d} and {end:%Y-%m-%d} "
+            f"(analysis_date {end:%Y-%m-%d}, lookback_days {lookback_days}): "
+            "move analysis_date or widen lookback_days"
+        )
+    return score_rfm(df, n_bins)
+
+
+def score_rfm(df: pd.DataFrame, n_bins: int = 5) -> pd.DataFrame:
+    """Add R, F, M, FM and segment to a table of recency_days, frequency and monetary."""
+    missing = {"account_id", "recency_days", "frequency", "monetary"} - set(df.columns)
+    if missing:
+        raise ValueError(f"RFM table is missing column(s) {sorted(missing)}")
+    df = df.sort_values("account_id").reset_index(drop=True)
+    df["R"] = quantile_scores(df.recency_days, n_bins, higher_is_better=False)
+    df["F"] = quantile_scores(df.frequency, n_bins)
+    df["M"] = quantile_scores(df.monetary, n_bins)
+    r5, f5, m5 = (to_five(df[c], n_bins) for c in ("R", "F", "M"))
+    df["FM"] = np.floor((f5 + m5) / 2 + 0.5).astype("int64")
+    df["segment"] = [_segment_of(r, fm) for r, fm in zip(r5, df.FM, strict=True)]
+    return df
+
+
+def segment_summary(scored: pd.DataFrame) -> pd.DataFrame:
+    """Per segment (grid order): accounts, share of accounts with a 95 % Wilson interval,
+    revenue, revenue share = segment monetary / total monetary, mean recency/frequency."""
+    total_n, total_rev = len(scored), float(scored.monetary.sum())
+    g = scored.groupby("segment")
+    out = pd.DataFrame(
+        {
+            "accounts": g.size(),
+            "revenue": g.monetary.sum(),
+            "mean_recency_days": g.recency_days.mean(),
+            "mean_frequency": g.frequency.mean(),
+        }
+    ).reindex(list(SEGMENTS))
+    out["accounts"] = out.accounts.fillna(0).astype("int64")
+    out["revenue"] = out.revenue.fillna(0.0)
+    out["account_share"] = out.accounts / total_n
+    out["ci_low"], out["ci_high"] = wilson_interval(out.accounts, np.full(len(out), total_n))
+    out["revenue_share"] = out.revenue / total_rev if total_rev > 0 else np.nan
+    return out.rename_axis("segment").reset_index()
+
+
+# ----------------------------------------------------------------------------- migration
+
+
+def migration(previous: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
+    """Transition matrix of counts: rows = segment at the earlier date, columns = segment at the
+    later one; an account with no order in a window is in ``NO_SEGMENT`` there."""
+    both = pd.merge(
+        previous[["account_id", "segment"]],
+        current[["account_id", "segment"]],
+        on="account_id",
+        how="outer",
+        suffixes=("_before", "_after"),
+    ).fillna({"segment_before": NO_SEGMENT, "segment_after": NO_SEGMENT})
+    order = [*SEGMENTS, NO_SEGMENT]
+    m = pd.crosstab(both.segment_before, both.segment_after)
+    return m.reindex(index=order, columns=order, fill_value=0).astype("int64")
+
+
+def moved_into(matrix: pd.DataFrame, segment: str) -> pd.DataFrame:
+    """Where the accounts now in ``segment`` came from (excluding those already in it): per
+    earlier segment, accounts that moved in, the earlier segment's size, and the rate
+    moved / size with a 95 % Wilson interval. Sorted by accounts moved, largest first."""
+    if segment not in matrix.columns:
+        raise ValueError(f"segment {segment!r} is not in the transition matrix")
+    moved = matrix[segment].drop(segment)
+    size = matrix.sum(axis=1).drop(segment)
+    out = pd.DataFrame({"from_segment": moved.index, "accounts": moved.values, "of": size.values})
+    out = out[out.of > 0]
+    out["rate"] = out.accounts / out.of
+    out["ci_low"], out["ci_high"] = wilson_interval(out.accounts, out.of)
+    return out.sort_values("accounts", ascending=False, kind="stable").reset_index(drop=True)
+
+
+# ----------------------------------------------------------------------------- clustering
+
+RFM_NUMERIC = ("recency_days", "frequency", "monetary", "tenure_days", "avg_order_value")
+FIRMOGRAPHICS = ("industry", "region", "size_band", "acquisition_channel")
+CATEGORY_MIX = "category_mix"
+MIX_PREFIX = "mix_"
+
+
+def account_features(ds, analysis_date=None, lookback_days: int = 365) -> pd.DataFrame:
+    """One row per account with an order in the window: the RFM numbers, avg_order_value =
+    monetary / frequency, the revenue share of each product category in the window
+    (``mix_<category>``, summing to 1 per account), and the firmographics of ``accounts``."""
+    start, end = resolve_window(ds, analysis_date, lookback_days)
+    base = rfm_expr(ds, start, end).to_pandas()
+    if base.empty:
+        raise ValueError(
+            f"table 'orders' has no order between {start:%Y-%m-%d} and {end:%Y-%m-%d}: "
+            "no account to cluster"
+        )
+    lines, orders, products = ds.order_lines, ds.orders, ds.products
+    o = orders.filter(
+        (orders.order_ts >= ibis.timestamp(start)) & (orders.order_ts < ibis.timestamp(end))
+    )
+    j = lines.join(o, "order_id").join(products, "sku")
+    mix = (
+        j.group_by([j.account_id, j.category])
+        .aggregate(revenue=(j.quantity * j.unit_price * (1 - j.discount)).sum())
+        .to_pandas()
+        .pivot_table(index="account_id", columns="category", values="revenue", fill_value=0.0)
+    )
+    mix = mix.div(mix.sum(axis=1).where(lambda s: s > 0), axis=0).fillna(0.0)
+    mix.columns = [f"{MIX_PREFIX}{c}" for c in mix.columns]
+    acc = ds.accounts.select("account_id", *FIRMOGRAPHICS).to_pandas()
+    out = base.merge(mix.reset_index(), on="account_id", how="left").merge(acc, on="account_id")
+    mix_cols = [c for c in out.columns if c.startswith(MIX_PREFIX)]
+    out[mix_cols] = out[mix_cols].fillna(0.0)
+    out["avg_order_value"] = out.monetary / out.frequency
+    return out.sort_values("account_id").reset_index(drop=True)
+
+
+@dataclass
+class FeatureSpec:
+    """Which columns feed the clustering, by how they are transformed."""
+
+    numeric: list[str]
+    mix: list[str]
+    categorical: list[str]
+
+    @property
+    def names(self) -> list[str]:
+        return [*self.numeric, *self.mix, *self.categorical]
+
+
+def feature_spec(features: list[str], table: pd.DataFrame) -> FeatureSpec:
+    """Split the ``features`` parameter into numeric RFM columns, the category mix (the word
+    ``category_mix`` stands for every ``mix_`` column) and categorical firmographics."""
+    if not features:
+        raise ValueError("parameter cluster_features is empty: name at least one feature")
+    numeric, mix, categorical = [], [], []
+    for f in features:
+        if f in RFM_NUMERIC:
+            numeric.append(f)
+        elif f == CATEGORY_MIX:
+            mix = sorted(c for c in table.columns if c.startswith(MIX_PREFIX))
+        elif f in FIRMOGRAPHICS:
+            categorical.append(f)
+        else:
+            allowed = ", ".join([*RFM_NUMERIC, CATEGORY_MIX, *FIRMOGRAPHICS])
+            raise ValueError(
+                f"unknown cluster feature {f!r} (parameter cluster_features): use {allowed}"
+            )
+    return FeatureSpec(numeric, mix, categorical)
+
+
+def cluster_pipeline(spec: FeatureSpec, k: int, seed: int = 0):
+    """scikit-learn Pipeline: numeric RFM columns → log1p → StandardScaler (they are heavily
+    right-skewed); category-mix shares kept as proportions (already on one 0–1 scale;
+    standardising would blow up the noise of rare categories); firmographics → OneHotEncoder;
+    then KMeans(k, n_init=10, random_state=seed) (Lloyd's algorithm, k-means++ start)."""
+    from sklearn.cluster import KMeans
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline, make_pipeline
+    from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+
+    parts = []
+    if spec.numeric:
+        log = FunctionTransformer(np.log1p, feature_names_out="one-to-one")
+        parts.append(("numeric", make_pipeline(log, StandardScaler()), spec.numeric))
+    if spec.mix:
+        parts.append(("mix", "passthrough", spec.mix))
+    if spec.categorical:
+        onehot = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
+        parts.append(("firmographics", onehot, spec.categorical))
+    return Pipeline(
+        [
+            ("prepare", ColumnTransformer(parts)),
+            ("kmeans", KMeans(n_clusters=int(k), n_init=10, random_state=seed)),
+        ]
+    )
+
+
+def choose_k(table: pd.DataFrame, spec: FeatureSpec, k_range, seed: int = 0) -> pd.DataFrame:
+    """For each k: inertia (within-cluster sum of squares, the elbow) and the mean silhouette
+    s = mean over accounts of (b − a) / max(a, b) (Rousseeuw 1987; sklearn
+    ``silhouette_score``). The chosen k has the highest silhouette (``best`` column)."""
+    from sklearn.metrics import silhouette_score
+
+    ks = sorted({int(k) for k in k_range})
+    if not ks or ks[0] < 2:
+        raise ValueError(f"parameter k_range needs values of at least 2, got {list(k_range)}")
+    if ks[-1] >= len(table):
+        raise ValueError(f"k_range goes up to {ks[-1]} but only {len(table)} accounts to cluster")
+    rows = []
+    for k in ks:
+        pipe = cluster_pipeline(spec, k, seed)
+        labels = pipe.fit_predict(table)
+        x = pipe[:-1].transform(table)
+        rows.append(
+            {"k": k, "inertia": pipe[-1].inertia_, "silhouette": silhouette_score(x, labels)}
+        )
+    out = pd.DataFrame(rows)
+    out["best"] = out.silhouette == out.silhouette.max()
+    return out
+
+
+def fit_clusters(table: pd.DataFrame, spec: FeatureSpec, k: int, seed: int = 0):
+    """Fit the pipeline with ``k`` clusters; returns (fitted pipeline, labels 0..k−1 ordered by
+    descending cluster size, so cluster 0 is the largest; ties broken by the KMeans label)."""
+    if len(table) <= k:
+        raise ValueError(f"{len(table)} accounts cannot make {k} clusters")
+    pipe = cluster_pipeline(spec, k, seed)
+    raw = pipe.fit_predict(table)
+    sizes = np.bincount(raw, minlength=k)
+    order = sorted(range(k), key=lambda c: (-sizes[c], c))
+    relabel = np.empty(k, dtype=np.int64)
+    relabel[order] = np.arange(k)
+    return pipe, relabel[raw]
+
+
+def cluster_profiles(table: pd.DataFrame, labels, spec: FeatureSpec) -> pd.DataFrame:
+    """Per cluster: accounts, revenue share, medians of the numeric RFM columns, the mean
+    category mix, and the most common value of each firmographic with its share."""
+    t = table.assign(cluster=np.asarray(labels))
+    g = t.groupby("cluster")
+    out = pd.DataFrame({"accounts": g.size(), "revenue_share": g.monetary.sum() / t.monetary.sum()})
+    for c in RFM_NUMERIC:
+        out[f"median_{c}"] = g[c].median()
+    mix = [c for c in t.columns if c.startswith(MIX_PREFIX)]
+    for c in mix:
+        out[c] = g[c].mean()
+    for c in spec.categorical or list(FIRMOGRAPHICS[:3]):
+        top = g[c].agg(lambda s: s.value_counts().sort_index().idxmax())
+        out[f"top_{c}"] = top
+        out[f"top_{c}_share"] = [(t.loc[t.cluster == k, c] == v).mean() for k, v in top.items()]
+    return out.reset_index()
+
+
+def standardised_means(table: pd.DataFrame, labels, spec: FeatureSpec) -> pd.DataFrame:
+    """Heat-map matrix: rows = clusters, columns = features, value = (cluster mean − overall
+    mean) / overall standard deviation, on the transformed numeric columns (log1p), the mix
+    shares and each one-hot firmographic level (``industry=retail``)."""
+    cols = {}
+    for c in spec.numeric:
+        cols[c] = np.log1p(table[c])
+    for c in spec.mix:
+        cols[c.removeprefix(MIX_PREFIX)] = table[c]
+    for c in spec.categorical:
+        for v in sorted(table[c].unique()):
+            cols[f"{c}={v}"] = (table[c] == v).astype(float)
+    x = pd.DataFrame(cols)
+    sd = x.std(ddof=0).replace(0, np.nan)
+    z = (x.groupby(np.asarray(labels)).mean() - x.mean()) / sd
+    return z.fillna(0.0).rename_axis("cluster")
+
+
+def describe_clusters(profiles: pd.DataFrame, table: pd.DataFrame) -> pd.Series:
+    """One computed sentence per cluster: size, dominant firmographics (shown when ≥ 50 % of
+    the cluster), the largest category of its revenue mix, and its median monetary value
+    against the median of all accounts."""
+    overall = float(table.monetary.median())
+    mix = [c for c in profiles.columns if c.startswith(MIX_PREFIX)]
+    out = {}
+    for _, p in profiles.iterrows():
+        parts = [f"{int(p.accounts)} accounts"]
+        firmo = [
+            f"{p[f'top_{c}']} {c.replace('_', ' ')} ({p[f'top_{c}_share']:.0%})"
+            for c in FIRMOGRAPHICS
+            if f"top_{c}" in p and p[f"top_{c}_share"] >= 0.5
+        ]
+        if firmo:
+            parts.append("mostly " + ", ".join(firmo))
+        if mix:
+            top = max(mix, key=lambda c: p[c])
+            parts.append(f"{p[top]:.0%} of revenue in {top.removeprefix(MIX_PREFIX)}")
+        ratio = p.median_monetary / overall if overall > 0 else math.nan
+        parts.append(f"median spend {ratio:.1f}× the median account")
+        out[int(p.cluster)] = "; ".join(parts)
+    return pd.Series(out, name="description").rename_axis("cluster")
+
+
+def pca_map(pipe, table: pd.DataFrame, labels) -> tuple[pd.DataFrame, np.ndarray]:
+    """2-D PCA of the pipeline's transformed features (sklearn PCA): (frame of pc1, pc2,
+    cluster; explained variance ratio of the two components)."""
+    from sklearn.decomposition import PCA
+
+    x = pipe[:-1].transform(table)
+    pca = PCA(n_components=2, random_state=0).fit(x)
+    xy = pca.transform(x)
+    frame = pd.DataFrame({"pc1": xy[:, 0], "pc2": xy[:, 1], "cluster": np.asarray(labels)})
+    return frame, pca.explained_variance_ratio_
+
+
+# ----------------------------------------------------------------------------- exports
+
+EXPORT_COLUMNS = (
+    "account_id",
+    "company_name",
+    "segment",
+    "R",
+    "F",
+    "M",
+    "recency_days",
+    "frequency",
+    "monetary",
+    "suggested_action",
+    "contact_id",
+    "name",
+    "email",
+    "phone",
+    "consent_email",
+    "consent_sms",
+)
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+def export_actions(ds, scored: pd.DataFrame, out_dir) -> pd.DataFrame:
+    """Write one CSV per segment to ``out_dir/segment_<name>.csv``: each account of the
+    segment with its suggested action and one row per contact who consented to email or SMS
+    (email shown only with email consent, phone only with SMS consent; an account without a
+    consenting contact keeps one row with empty contact fields). Personal data: these files
+    never go into the report. Returns counts per segment (accounts, contacts, file name)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    c = ds.contacts
+    contacts = (
+        c.filter(c.consent_email | c.consent_sms)
+        .select(
+            "contact_id", "account_id", "name", "email", "phone", "consent_email", "consent_sms"
+        )
+        .to_pandas()
+    )
+    contacts["email"] = contacts.email.where(contacts.consent_email)
+    contacts["phone"] = contacts.phone.where(contacts.consent_sms)
+    names = ds.accounts.select("account_id", "company_name").to_pandas()
+    rows = []
+    for segment in SEGMENTS:
+        acc = scored[scored.segment == segment].merge(names, on="account_id", how="left")
+        acc = acc.assign(suggested_action=ACTIONS[segment])
+        full = acc.merge(contacts, on="account_id", how="left")
+        full = full.sort_values(["account_id", "contact_id"], na_position="last")
+        file = out_dir / f"segment_{_slug(segment)}.csv"
+        full[list(EXPORT_COLUMNS)].to_csv(file, index=False)
+        rows.append(
+            {
+                "segment": segment,
+                "accounts": len(acc),
+                "accounts_with_contact": int(
+                    full.dropna(subset=["contact_id"]).account_id.nunique()
+                ),
+                "contacts_with_consent": int(full.contact_id.notna().sum()),
+                "suggested_action": ACTIONS[segment],
+                "file": file.name,
+            }
+        )
+    return pd.DataFrame(rows)
