@@ -16,7 +16,40 @@ import matplotlib.pyplot as plt  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 PALETTE = "colorblind"
-CJK_FONTS = ["WenQuanYi Micro Hei", "Noto Sans CJK SC", "Noto Sans SC", "SimHei"]
+# Chinese company names and labels: the Noto Sans CJK SC file shipped by the ``mplfonts``
+# package (a dependency; the font is under the SIL Open Font License) is registered by path, so
+# it works on any machine without a system font or a rebuild of matplotlib's font cache. Fonts
+# installed system-wide (Debian's fonts-wqy-microhei...) are used when mplfonts is missing.
+CJK_FONT_FILE = "fonts/NotoSansCJKsc-Regular.otf"  # inside the mplfonts package
+CJK_FONTS = ["Noto Sans CJK SC", "WenQuanYi Micro Hei", "Noto Sans SC", "Source Han Sans SC"]
+LATIN_FONT = "DejaVu Sans"  # matplotlib's own font: the Latin look of every chart
+_cjk_registered = False
+
+
+def register_cjk_font() -> str | None:
+    """Register mplfonts' Noto Sans CJK SC with matplotlib (once) and return the name of the
+    CJK family charts fall back to, or None when no CJK font is available.
+
+    ``matplotlib.font_manager.fontManager.addfont(path)`` adds one font file to the running
+    font manager; no font-cache rebuild is needed (a system font installed after matplotlib
+    built its cache is invisible until the cache is rebuilt, which is why a file is shipped).
+    """
+    global _cjk_registered
+    import importlib.util
+    from pathlib import Path
+
+    from matplotlib import font_manager
+
+    if not _cjk_registered:
+        _cjk_registered = True
+        spec = importlib.util.find_spec("mplfonts")
+        for folder in (spec and spec.submodule_search_locations) or []:
+            path = Path(folder) / CJK_FONT_FILE
+            if path.is_file():
+                font_manager.fontManager.addfont(str(path))
+                break
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    return next((f for f in CJK_FONTS if f in installed), None)
 
 
 def short_number(x: float) -> str:
@@ -30,11 +63,16 @@ def short_number(x: float) -> str:
 
 
 def set_theme() -> None:
-    """Apply the project's seaborn theme (CJK-capable fonts first when installed)."""
-    from matplotlib import font_manager
+    """Apply the project's seaborn theme.
 
-    installed = {f.name for f in font_manager.fontManager.ttflist}
-    cjk = [f for f in CJK_FONTS if f in installed]
+    Fonts: ``font.family`` is the list [DejaVu Sans, Noto Sans CJK SC]; matplotlib (3.6+)
+    falls back glyph by glyph along that list, so Latin text keeps DejaVu Sans and Chinese
+    characters come from the CJK font, with no "Glyph ... missing from font" warning. (A
+    generic ``"sans-serif"`` family would not fall back: matplotlib takes only the first
+    installed font of ``font.sans-serif``.)
+    """
+    cjk = register_cjk_font()
+    families = [LATIN_FONT, *([cjk] if cjk else [])]
     sns.set_theme(
         context="notebook",
         style="whitegrid",
@@ -44,8 +82,8 @@ def set_theme() -> None:
             "figure.dpi": 100,
             "axes.titleweight": "bold",
             "axes.titlesize": 13,
-            "font.family": "sans-serif",
-            "font.sans-serif": [*cjk, "DejaVu Sans"],
+            "font.family": families,
+            "font.sans-serif": families,
         },
     )
 

@@ -1,0 +1,349 @@
+"""Tests of helpers.funnel: hand-made event logs worked out by hand, a hand-written DuckDB SQL
+query, Spark, and the funnel step probabilities the generator planted."""
+
+from __future__ import annotations
+
+import json
+
+import ibis
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import funnel
+from helpers.data import open_dataset
+from helpers.stats import chi_square_proportions, pairwise_proportion_tests
+
+T = pd.Timestamp("2025-03-03 10:00")
+S3 = ["visit", "product_view", "add_to_cart"]
+
+
+def _t(minutes=0.0, days=0.0, seconds=0.0):
+    return (
+        T + pd.Timedelta(minutes=minutes) + pd.Timedelta(days=days) + pd.Timedelta(seconds=seconds)
+    )
+
+
+def hand_log() -> pd.DataFrame:
+    """Nine visitors, each testing one rule (window 1 day, steps visit > view > cart)."""
+    rows = [
+        (1, _t(0), "visit", "sem"),  # the plain path: +60 s, +240 s
+        (1, _t(1), "product_view", "sem"),
+        (1, _t(5), "add_to_cart", "sem"),
+        (2, _t(-60), "add_to_cart", "email"),  # out of order: the cart came before the entry
+        (2, _t(0), "visit", "email"),
+        (2, _t(10), "product_view", "email"),
+        (3, _t(-120), "visit", "sem"),  # repeated events: the first of each counts
+        (3, _t(-60), "visit", "direct"),
+        (3, _t(-30), "product_view", "direct"),
+        (3, _t(-20), "product_view", "direct"),
+        (3, _t(0), "add_to_cart", "direct"),
+        (4, _t(0), "visit", "sem"),  # outside the window by one second
+        (4, _t(days=1, seconds=1), "product_view", "direct"),
+        (5, _t(0), "visit", "email"),  # exactly at the end of the window: inside
+        (5, _t(days=1), "product_view", "email"),
+        (6, _t(0), "visit", "sem"),  # skips the product view
+        (6, _t(1), "add_to_cart", "sem"),
+        (7, _t(0), "visit", "email"),  # cart before the view: strict 2 steps, any order 3
+        (7, _t(1), "add_to_cart", "email"),
+        (7, _t(2), "product_view", "email"),
+        (8, _t(0), "visit", "sem"),  # every step at the same instant
+        (8, _t(0), "product_view", "sem"),
+        (8, _t(0), "add_to_cart", "sem"),
+        (9, _t(0), "product_view", "sem"),  # never visits: not in the funnel
+        (9, _t(1), "add_to_cart", "sem"),
+        (1, _t(2), "signup", "sem"),  # an event that is not a step is ignored
+    ]
+    df = pd.DataFrame(rows, columns=["visitor_id", "ts", "event", "channel"])
+    df["ts"] = df.ts.astype("datetime64[us]")
+    return df
+
+
+def test_strict_order_by_hand():
+    r = funnel.funnel_conversion(hand_log(), S3, "1D").set_index("step")
+    # entrants: visit 1-8; view 1,2,3,5,7,8; cart 1,3,8
+    assert r.entrants.tolist() == [8, 6, 3]
+    assert r.dropoff.tolist() == [0, 2, 3]
+    assert r.conversion_from_previous.tolist() == pytest.approx([1, 6 / 8, 3 / 6])
+    assert r.conversion_from_first.tolist() == pytest.approx([1, 6 / 8, 3 / 8])
+    assert r.dropoff_rate.tolist() == pytest.approx([0, 2 / 8, 3 / 6])
+    # view - visit: 60, 600, 5400, 86400, 120, 0 s -> sorted 0 60 120 600 5400 86400
+    assert r.loc["product_view", "median_seconds"] == pytest.approx((120 + 600) / 2)
+    assert r.loc["product_view", "p90_seconds"] == pytest.approx(5400 + 0.5 * (86400 - 5400))
+    # cart - view: 240 (v1), 1800 (v3), 0 (v8); cart - visit: 300, 7200, 0
+    assert r.loc["add_to_cart", "median_seconds"] == pytest.approx(240)
+    assert r.loc["add_to_cart", "p90_seconds"] == pytest.approx(240 + 0.8 * (1800 - 240))
+    assert r.loc["add_to_cart", "median_seconds_from_first"] == pytest.approx(300)
+    assert np.isnan(r.loc["visit", "median_seconds"])
+
+
+def test_any_order_by_hand():
+    r = funnel.funnel_conversion(hand_log(), S3, "1D", order="any").set_index("step")
+    # visitor 7 now completes (view at +2 min, cart at +1 min: done at +2 min)
+    assert r.entrants.tolist() == [8, 6, 4]
+    # cart step done - view step done: 240 (v1), 1800 (v3), 0 (v7), 0 (v8)
+    assert r.loc["add_to_cart", "median_seconds"] == pytest.approx(120)
+
+
+def test_breakdown_takes_the_entry_event_and_breaks_ties():
+    r = funnel.funnel_conversion(hand_log(), S3, "1D", by="channel")
+    wide = r.pivot(index="channel", columns="step_index", values="entrants")
+    # entry channels: sem 1,3,4,6,8; email 2,5,7 (visitor 3 entered through sem, not direct)
+    assert wide.loc["sem"].tolist() == [5, 3, 3]
+    assert wide.loc["email"].tolist() == [3, 3, 0]
+    tie = pd.DataFrame(
+        {"visitor_id": [1, 1, 1], "ts": [T, T, T + pd.Timedelta(minutes=1)],
+         "event": ["visit", "visit", "product_view"], "channel": ["sms", "direct", "sms"]}
+    )  # fmt: skip
+    r = funnel.funnel_conversion(tie, S3[:2], "1D", by="channel")
+    assert r.channel.unique().tolist() == ["direct"]
+
+
+def test_ibis_input_other_id_column_and_plans_agree():
+    df = hand_log().rename(columns={"visitor_id": "account_id"})
+    df.loc[df.account_id == 9, "account_id"] = None
+    con = ibis.duckdb.connect()
+    t = con.create_table("events", df)
+    a = funnel.funnel_conversion(t, S3, "1D", id_col="account_id", plan="joins")
+    b = funnel.funnel_conversion(df, S3, pd.Timedelta(days=1), id_col="account_id", plan="carry")
+    pd.testing.assert_frame_equal(a, b)
+    assert a.entrants.tolist() == [8, 6, 3]
+
+
+def test_bad_input_is_named():
+    df = hand_log()
+    with pytest.raises(ValueError, match="no column"):
+        funnel.funnel_conversion(df, S3, "1D", id_col="account_id")
+    with pytest.raises(ValueError, match="repeat"):
+        funnel.funnel_conversion(df, ["visit", "visit"], "1D")
+    with pytest.raises(ValueError, match="order"):
+        funnel.funnel_conversion(df, S3, "1D", order="loose")
+    with pytest.raises(ValueError, match="window"):
+        funnel.funnel_conversion(df, S3, "-1D")
+    with pytest.raises(ValueError, match="no unit entered"):
+        funnel.funnel_conversion(df, ["checkout", "purchase"], "1D")
+    with pytest.raises(ValueError, match="timestamp"):
+        funnel.funnel_conversion(df.assign(ts=df.ts.astype(str)), S3, "1D")
+
+
+def test_breakdown_tests_and_avoidable_dropoff():
+    rows = []
+    for g, n1, n2 in (("a", 1000, 500), ("b", 1000, 400), ("c", 10, 10)):
+        rows += [{"g": g, "step_index": 1, "step": "x", "entrants": n1},
+                 {"g": g, "step_index": 2, "step": "y", "entrants": n2}]  # fmt: skip
+    res = pd.DataFrame(rows)
+    cmp = funnel.step_comparison(res, "g", "y")
+    assert cmp.g.tolist() == ["c", "a", "b"] and cmp.trials.tolist() == [10, 1000, 1000]
+    diff = funnel.group_differences(res, "g", "y")
+    assert diff["overall"]["dof"] == 2 and diff["overall"]["p_value"] < 1e-3
+    av = funnel.avoidable_dropoff(res, "g", min_trials=30).iloc[0]
+    # benchmark: group a's lower Wilson bound (c is too small); b is 1000 x (lo_a - 0.4) short
+    lo_a = cmp.set_index("g").loc["a", "ci_low"]
+    assert av.benchmark_group == "a"
+    assert av.avoidable == pytest.approx(1000 * (lo_a - 0.4))
+    assert av.dropoff == 500 + 600
+
+
+def test_chi_square_and_pairwise_by_hand():
+    # 2 x 2: 30/100 vs 50/100 -> pooled 0.4; chi2 = Σ (O-E)^2/E = 4 x 10^2 / (40 or 60)
+    res = chi_square_proportions([30, 50], [100, 100])
+    assert res["chi2"] == pytest.approx(2 * 100 / 40 + 2 * 100 / 60)
+    pairs = pairwise_proportion_tests([30, 50, 31], [100, 100, 100], ["a", "b", "c"])
+    assert len(pairs) == 3
+    # Holm: the smallest p is multiplied by 3, never below the raw p
+    assert (pairs.p_adjusted >= pairs.p_value).all()
+    assert pairs.p_adjusted.min() == pytest.approx(min(1.0, 3 * pairs.p_value.min()))
+
+
+def test_weekly_trend_and_histogram_by_hand():
+    log = hand_log()
+    later = log.assign(visitor_id=log.visitor_id + 100, ts=log.ts + pd.Timedelta(days=21))
+    tr = funnel.weekly_trend(pd.concat([log, later]), S3, "1D", step="product_view")
+    # the second week's window closes after the last event: only the first week is complete
+    whole = tr[tr.metric == "whole funnel"]
+    assert whole.week.tolist() == [pd.Timestamp("2025-03-03")]
+    assert (whole.successes.iloc[0], whole.trials.iloc[0]) == (3, 8)
+    h = funnel.time_to_convert_histogram(log, S3, "1D", bins_per_decade=1)
+    cart = h[h.step == "add_to_cart"]  # 0 s -> [1, 10), 240 s -> [100, 1000), 1800 s
+    assert cart.units.tolist() == [1, 1, 1]
+    assert cart.low_seconds.tolist() == pytest.approx([1, 100, 1000])
+
+
+# ----------------------------------------------------------------------------- engines
+
+SQL = """
+WITH e AS (SELECT visitor_id, ts, event, channel FROM ev WHERE visitor_id IS NOT NULL),
+entry AS (
+  SELECT visitor_id, channel, ts AS t1 FROM (
+    SELECT visitor_id, channel, ts,
+           row_number() OVER (PARTITION BY visitor_id ORDER BY ts, channel) AS rn
+    FROM e WHERE event = 'visit') WHERE rn = 1),
+s2 AS (SELECT x.visitor_id, min(e.ts) AS t2 FROM entry x JOIN e ON e.visitor_id = x.visitor_id
+       AND e.event = 'product_view' AND e.ts >= x.t1 AND e.ts <= x.t1 + INTERVAL 7 DAY
+       GROUP BY 1),
+s3 AS (SELECT x.visitor_id, min(e.ts) AS t3 FROM entry x JOIN s2 USING (visitor_id) JOIN e
+       ON e.visitor_id = x.visitor_id AND e.event = 'add_to_cart' AND e.ts >= s2.t2
+       AND e.ts <= x.t1 + INTERVAL 7 DAY GROUP BY 1),
+s4 AS (SELECT x.visitor_id, min(e.ts) AS t4 FROM entry x JOIN s3 USING (visitor_id) JOIN e
+       ON e.visitor_id = x.visitor_id AND e.event = 'quote_request' AND e.ts >= s3.t3
+       AND e.ts <= x.t1 + INTERVAL 7 DAY GROUP BY 1),
+paths AS (SELECT * FROM entry LEFT JOIN s2 USING (visitor_id) LEFT JOIN s3 USING (visitor_id)
+          LEFT JOIN s4 USING (visitor_id))
+SELECT channel, count(t1) AS n1, count(t2) AS n2, count(t3) AS n3, count(t4) AS n4,
+       quantile_cont(date_diff('microsecond', t1, t2) / 1e6, 0.5) AS med2,
+       quantile_cont(date_diff('microsecond', t2, t3) / 1e6, 0.9) AS p90_3,
+       quantile_cont(date_diff('microsecond', t1, t4) / 1e6, 0.5) AS medf4
+FROM paths GROUP BY channel ORDER BY channel
+"""
+STEPS4 = ["visit", "product_view", "add_to_cart", "quote_request"]
+
+
+@pytest.fixture(scope="module")
+def sample_events(small_sample):
+    ds = open_dataset(small_sample, tables=None)
+    return ds.web_events.select("visitor_id", "ts", "event", "channel").to_pandas()
+
+
+def test_agrees_with_hand_written_duckdb_sql(sample_events):
+    con = ibis.duckdb.connect()
+    t = con.create_table("ev", sample_events)
+    want = con.con.sql(SQL).df().set_index("channel")
+    got = funnel.funnel_conversion(t, STEPS4, "7D", by="channel")
+    wide = got.pivot(index="channel", columns="step_index", values="entrants")
+    for i in range(1, 5):
+        assert wide[i].tolist() == want[f"n{i}"].astype(int).tolist()
+    byk = got.set_index(["channel", "step_index"])
+    for ch in want.index:
+        assert byk.loc[(ch, 2), "median_seconds"] == pytest.approx(want.loc[ch, "med2"], rel=1e-12)
+        assert byk.loc[(ch, 3), "p90_seconds"] == pytest.approx(
+            want.loc[ch, "p90_3"], rel=1e-12, nan_ok=True
+        )
+        assert byk.loc[(ch, 4), "median_seconds_from_first"] == pytest.approx(
+            want.loc[ch, "medf4"], rel=1e-12, nan_ok=True
+        )
+
+
+def test_spark_agrees_with_duckdb(sample_events, spark, tmp_path):
+    sub = sample_events[sample_events.visitor_id % 10 == 0]
+    sub.to_parquet(tmp_path / "events.parquet", index=False)
+    con = ibis.pyspark.connect(spark)
+    st = con.read_parquet(str(tmp_path / "events.parquet"), table_name="funnel_events")
+    for order in ("strict", "any"):
+        want = funnel.funnel_conversion(sub, STEPS4, "7D", by="channel", order=order)
+        got = funnel.funnel_conversion(st, STEPS4, "7D", by="channel", order=order)
+        pd.testing.assert_frame_equal(got, want, rtol=1e-12)
+
+
+# ----------------------------------------------------------------------------- planted truth
+
+
+def test_step_conversion_per_channel_matches_planted_truth(small_sample):
+    """Anonymous visitors make exactly one journey each (see generate.journey_events), so a
+    per-visitor funnel, broken down by the channel of the first visit, with a window long
+    enough for return sessions (gaps ~ Exponential(1.5 days), 30 days) measures
+    P(step | previous step, first-touch channel). Entries in the last 30 days are left out
+    (their journeys are cut by the end of the data). Each of the rates is within 4 standard
+    errors of the planted probability."""
+    truth = json.loads((small_sample / "truth.json").read_text())["funnel"]
+    ds = open_dataset(small_sample)
+    ev = ds.web_events.filter(ds.web_events.account_id.isnull())
+    end = pd.Timestamp(truth["end_date"]) if "end_date" in truth else None
+    last = pd.Timestamp(ev.ts.max().to_pandas()) if end is None else end
+    first = ev.group_by("visitor_id").aggregate(first=ev.ts.min())
+    keep = first.filter(first["first"] <= last - pd.Timedelta(days=31)).select("visitor_id")
+    ev = ev.semi_join(keep, "visitor_id")
+    steps = truth["steps"]
+    res = funnel.funnel_conversion(ev, steps, "30D", by="channel")
+    checked = 0
+    for ch, probs in truth["step_probabilities"].items():
+        rows = res[res.channel == ch].set_index("step")
+        if rows.empty or rows.loc[steps[0], "entrants"] < 500:
+            continue  # channels that only bring known visitors (email, sms, sales outreach)
+        for prev, step in zip(steps, steps[1:], strict=False):
+            n, p = rows.loc[prev, "entrants"], probs[step]
+            se = np.sqrt(p * (1 - p) / n)
+            got = rows.loc[step, "conversion_from_previous"]
+            assert abs(got - p) < 4 * se, (ch, step, got, p, n)
+            checked += 1
+    assert checked >= 20
+
+
+# ----------------------------------------------------------------------------- sales pipeline
+
+
+def hand_leads() -> pd.DataFrame:
+    d = lambda n: T + pd.Timedelta(days=n)  # noqa: E731
+    nat = pd.NaT
+    rows = [  # lead, source, created, qualified, opportunity, quote, closed, outcome, amount
+        (1, "sem", d(0), d(1), d(3), d(6), d(10), "won", 1000.0),
+        (2, "sem", d(0), d(2), nat, nat, d(5), "lost", None),
+        (3, "referral", d(0), d(1), d(2), nat, nat, "open", 500.0),
+        (4, "referral", d(0), nat, nat, nat, nat, "open", None),
+        (5, "referral", d(0), d(1), d(4), d(5), d(8), "lost", 2000.0),
+        (6, "referral", d(0), d(1), d(2), d(3), d(6), "won", 3000.0),
+    ]
+    cols = ["lead_id", "source", "created_at", "qualified_at", "opportunity_at", "quote_at",
+            "closed_at", "outcome", "amount"]  # fmt: skip
+    df = pd.DataFrame(rows, columns=cols).assign(account_id=lambda x: x.lead_id + 100)
+    for c in cols[2:7]:
+        df[c] = pd.to_datetime(df[c]).astype("datetime64[us]")
+    return df
+
+
+def test_pipeline_stages_by_hand():
+    st = funnel.pipeline_stages(hand_leads()).set_index("stage")
+    assert st.reached.tolist() == [6, 5, 4, 3, 2]
+    # decided: open leads still at the previous stage are left out (lead 4, then lead 3)
+    assert st.decided.tolist() == [6, 5, 5, 3, 3]
+    assert st.conversion.tolist() == pytest.approx([1, 1, 0.8, 1, 2 / 3])
+    assert st.median_days.iloc[1:].tolist() == pytest.approx([1, 1.5, 1, 3.5])
+
+
+def test_win_rate_velocity_open_value_and_stuck_by_hand():
+    leads = hand_leads()
+    wr = funnel.win_rate(leads)
+    assert (wr.won.iloc[0], wr.closed.iloc[0]) == (2, 4)
+    v = funnel.pipeline_velocity(leads).set_index("source").loc["referral"]
+    # 1 open opportunity x win rate 1/2 x average won deal 3000 / cycle 6 days
+    assert v.velocity_per_day == pytest.approx(250)
+    cyc = funnel.sales_cycle(leads).set_index("source")
+    assert cyc.loc["sem", "median_days"] == pytest.approx(10)
+    op = funnel.open_pipeline(leads).set_index("stage")
+    assert op.loc["opportunity", "weighted_value"] == pytest.approx(500 * 2 / 3)
+    assert op.loc["lead", "open_leads"] == 1
+    stuck = funnel.stuck_leads(leads, top=3)
+    assert stuck.lead_id.tolist() == [4, 3]
+    assert stuck.days_in_stage.tolist() == pytest.approx([10, 8])
+    with pytest.raises(ValueError, match="no column"):
+        funnel.pipeline_stages(leads.drop(columns="quote_at"))
+
+
+def test_lead_stage_conversion_matches_planted_truth(small_sample):
+    """Each lead passes each stage with the planted probability for its source; pooled over
+    sources (weights are the decided leads), the measured stage conversion is within 4
+    standard errors of the planted mix."""
+    truth = json.loads((small_sample / "truth.json").read_text())["leads"]
+    ds = open_dataset(small_sample)
+    st = funnel.pipeline_stages(ds.leads, by="source")
+    for stage in truth["stages"]:
+        rows = st[st.stage == stage]
+        rows = rows[rows.decided > 0]
+        n = rows.decided.sum()
+        planted = {src: probs[stage] for src, probs in truth["stage_probabilities"].items()}
+        p = (rows.decided * rows.source.map(planted)).sum() / n
+        se = np.sqrt(p * (1 - p) / n)
+        got = rows.reached.sum() / n
+        assert abs(got - p) < 4 * se, (stage, got, p, n)
+
+
+def test_breakdown_summaries_on_the_sample(small_sample):
+    ds = open_dataset(small_sample)
+    ev = funnel.events_with_accounts(ds)
+    results = {b: funnel.funnel_conversion(ev, STEPS4, "7D", by=b) for b in ("channel", "region")}
+    assert funnel.ANONYMOUS in set(results["region"].region)
+    tests = funnel.breakdown_tests(results, "add_to_cart").set_index("breakdown")
+    # channels were planted with different add-to-cart probabilities: the test must see it
+    assert tests.loc["channel", "p_value"] < 0.001
+    av = funnel.avoidable_by_breakdown(results)
+    assert set(av.breakdown) == {"channel", "region"} and (av.avoidable >= 0).all()
+    assert av.avoidable.is_monotonic_decreasing
