@@ -1,0 +1,564 @@
+"""Customer lifetime value: historical and predictive CLV, acquisition cost and return, cohorts.
+
+The heavy steps (order values, the per-account frequency/recency/T/monetary summary, monthly
+contribution, cohort activity, marketing spend) are Ibis expressions, so they run on DuckDB or
+Spark; only one row per account (or per account-month, cohort-month, channel-month) reaches
+pandas. The models are :mod:`helpers.models.btyd` (BG/NBD, Pareto/NBD, Gamma-Gamma).
+"""
+
+from __future__ import annotations
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from helpers.models import btyd
+
+UNIT_DAYS = {"days": 1.0, "weeks": 7.0}
+DAYS_PER_MONTH = 365.25 / 12
+MARGIN_BASES = ("gross_margin", "contribution")
+SEGMENT_COLUMNS = {"segment": "size_band", "industry": "industry", "channel": "acquisition_channel"}
+FREQUENCY_BUCKETS = [0, 1, 2, 3, 4, 5, 6, 7]  # the last bucket is "7 or more"
+
+
+def _unit_days(time_unit: str) -> float:
+    if time_unit not in UNIT_DAYS:
+        raise ValueError(f"time_unit must be one of {sorted(UNIT_DAYS)}, got {time_unit!r}")
+    return UNIT_DAYS[time_unit]
+
+
+def _basis(margin_basis: str) -> str:
+    if margin_basis not in MARGIN_BASES:
+        raise ValueError(f"margin_basis must be one of {MARGIN_BASES}, got {margin_basis!r}")
+    return margin_basis
+
+
+def monthly_rate(annual_rate: float) -> float:
+    """Discount rate per month from an annual one: (1 + d)^(1/12) − 1."""
+    if annual_rate <= -1:
+        raise ValueError(f"annual_discount_rate must be > -100%, got {annual_rate}")
+    return (1 + annual_rate) ** (1 / 12) - 1
+
+
+# ----------------------------------------------------------------------------- Ibis steps
+
+
+def order_values(ds) -> ibis.Table:
+    """One row per order: account_id, order_date, revenue, cogs.
+
+    revenue = Σ quantity · unit_price · (1 − discount); cogs = Σ quantity · unit_cost, over the
+    order's kept lines (orders whose lines were all set aside do not appear).
+    """
+    lines = ds.order_lines
+    per_order = lines.group_by("order_id").aggregate(
+        revenue=(lines.quantity * lines.unit_price * (1 - lines.discount)).sum(),
+        cogs=(lines.quantity * lines.unit_cost).sum(),
+    )
+    orders = ds.orders
+    return orders.join(per_order, "order_id").select(
+        "order_id",
+        "account_id",
+        order_date=orders.order_ts.date(),
+        revenue=per_order.revenue,
+        cogs=per_order.cogs,
+    )
+
+
+def summary(
+    transactions: ibis.Table,
+    calibration_end,
+    holdout_end=None,
+    time_unit: str = "weeks",
+    id_col: str = "account_id",
+    date_col: str = "order_date",
+    value_col: str = "revenue",
+    combine_same_day: bool = False,
+) -> pd.DataFrame:
+    """The per-account summary every BTYD model takes, computed in the engine.
+
+    Each transaction row is one purchase; with ``combine_same_day`` the purchases of one day
+    are one purchase occasion (the lifetimes / CDNOW convention). On the platform an order is
+    a purchase decision, so two orders on one day count twice (merging them biases the BG/NBD
+    rate heterogeneity on the generated data). Over the calibration period (dates <=
+    ``calibration_end``), for accounts whose first purchase falls in it:
+
+    - frequency x = purchase days − 1 (repeat purchases); recency t_x = (last day − first day)
+      and T = (calibration_end − first day), in days / UNIT_DAYS[time_unit];
+    - monetary_value = mean value of the repeat purchases (0 when x = 0); the first purchase is the
+      earliest (ties: the smaller value);
+    - with ``holdout_end``: frequency_holdout (purchases in (calibration_end, holdout_end]),
+      value_holdout (their summed value) and duration_holdout (in time units).
+    """
+    unit = _unit_days(time_unit)
+    cal_end = pd.Timestamp(calibration_end).date()
+    tx = transactions
+    for col in (id_col, date_col, value_col):
+        if col not in tx.columns:
+            raise ValueError(f"transactions have no column {col!r}")
+    day = tx[date_col].cast("date")
+    end = ibis.literal(cal_end)
+
+    def purchases(t):
+        d = t[date_col].cast("date")
+        if combine_same_day:
+            return t.group_by(id=t[id_col], day=d).aggregate(value=t[value_col].sum())
+        return t.select(id=t[id_col], day=d, value=t[value_col])
+
+    p = purchases(tx.filter(day <= end))
+    p = p.mutate(rn=ibis.row_number().over(group_by=p.id, order_by=[p.day, p.value]))
+    per = p.group_by("id").aggregate(
+        first=p.day.min(),
+        last=p.day.max(),
+        n=p.count(),
+        total=p.value.sum(),
+        first_value=p.value.max(where=p.rn == 0),
+    )
+    out = per.select(
+        "id",
+        first_purchase=per.first,
+        frequency=per.n - 1,
+        recency_days=per.last.delta(per.first, unit="day"),
+        T_days=end.delta(per.first, unit="day"),
+        repeat_value=per.total - per.first_value,
+    )
+    if holdout_end is not None:
+        ho_end = pd.Timestamp(holdout_end).date()
+        if ho_end <= cal_end:
+            raise ValueError("holdout_end must come after calibration_end")
+        ho = purchases(tx.filter((day > end) & (day <= ibis.literal(ho_end))))
+        hagg = ho.group_by("id").aggregate(
+            frequency_holdout=ho.count(), value_holdout=ho.value.sum()
+        )
+        out = out.left_join(hagg, "id").select(
+            out, frequency_holdout=hagg.frequency_holdout, value_holdout=hagg.value_holdout
+        )
+    df = out.to_pandas().rename(columns={"id": id_col})
+    if df.empty:
+        raise ValueError(f"no purchases on or before calibration_end {cal_end}")
+    df["frequency"] = df.frequency.astype("int64")
+    df["recency"] = df.pop("recency_days").astype(float) / unit
+    df["T"] = df.pop("T_days").astype(float) / unit
+    rv = df.pop("repeat_value").astype(float)
+    df["monetary_value"] = np.where(
+        df.frequency > 0, rv / df.frequency.where(df.frequency > 0, 1), 0.0
+    )
+    df["first_purchase"] = pd.to_datetime(df.first_purchase)
+    if holdout_end is not None:
+        df["frequency_holdout"] = df.frequency_holdout.fillna(0).astype("int64")
+        df["value_holdout"] = df.value_holdout.fillna(0.0).astype(float)
+        df["duration_holdout"] = (pd.Timestamp(holdout_end) - pd.Timestamp(cal_end)).days / unit
+    return df.sort_values(id_col).reset_index(drop=True)
+
+
+def monthly_contribution(ds, margin_basis: str = "gross_margin") -> ibis.Table:
+    """Per account and calendar month: revenue, cogs, ticket_cost and contribution M_t.
+
+    M_t = revenue − cogs (gross_margin), or revenue − cogs − Σ service-ticket cost opened in the
+    month (contribution after cost to serve).
+    """
+    basis = _basis(margin_basis)
+    ov = order_values(ds)
+    sales = ov.group_by(account_id=ov.account_id, month=ov.order_date.truncate("M")).aggregate(
+        revenue=ov.revenue.sum(), cogs=ov.cogs.sum()
+    )
+    if basis == "gross_margin":
+        return sales.mutate(ticket_cost=ibis.literal(0.0), contribution=sales.revenue - sales.cogs)
+    t = ds.service_tickets
+    tickets = t.group_by(account_id=t.account_id, month=t.opened_at.date().truncate("M")).aggregate(
+        ticket_cost=t.cost.sum()
+    )
+    j = sales.outer_join(tickets, ["account_id", "month"])
+    rev, cogs, tc = j.revenue.fill_null(0.0), j.cogs.fill_null(0.0), j.ticket_cost.fill_null(0.0)
+    return j.select(
+        account_id=ibis.coalesce(j.account_id, j.account_id_right),
+        month=ibis.coalesce(j.month, j.month_right),
+        revenue=rev,
+        cogs=cogs,
+        ticket_cost=tc,
+        contribution=rev - cogs - tc,
+    )
+
+
+def accounts_frame(ds) -> pd.DataFrame:
+    """account_id, segment (size band), industry, channel (acquisition), signup_date."""
+    a = ds.accounts
+    df = a.select(
+        "account_id",
+        segment=a.size_band,
+        industry=a.industry,
+        channel=a.acquisition_channel,
+        signup_date=a.signup_date,
+    ).to_pandas()
+    df["signup_date"] = pd.to_datetime(df.signup_date)
+    return df
+
+
+def historical_clv(
+    ds, annual_discount_rate: float = 0.1, margin_basis: str = "gross_margin", end=None
+) -> pd.DataFrame:
+    """Historical CLV per account: CLV = Σ_t M_t / (1 + d)^t.
+
+    M_t is the account's contribution (``monthly_contribution``) in month t, t = whole months
+    from the signup month (t = 0 in the signup month, so it is not discounted), d the monthly
+    rate (1 + annual)^(1/12) − 1; months after ``end`` are left out. One row per account
+    (accounts with no order have CLV 0, or minus their ticket cost) with segment, industry,
+    channel, months observed, revenue, contribution and clv.
+    """
+    d = monthly_rate(annual_discount_rate)
+    mc = monthly_contribution(ds, margin_basis)
+    if end is not None:
+        mc = mc.filter(mc.month <= ibis.literal(pd.Timestamp(end).date()))
+    monthly = mc.to_pandas()
+    acc = accounts_frame(ds)
+    if end is not None:
+        acc = acc[acc.signup_date <= pd.Timestamp(end)]
+    if acc.empty:
+        raise ValueError("accounts: no account signed up in the selected period")
+    m = monthly.merge(acc[["account_id", "signup_date"]], on="account_id", how="inner")
+    month = pd.to_datetime(m.month).dt.to_period("M")
+    start = m.signup_date.dt.to_period("M")
+    t = (month - start).map(lambda off: off.n).astype(float).clip(lower=0)
+    m["discounted"] = m.contribution / (1 + d) ** t
+    per = m.groupby("account_id").agg(
+        revenue=("revenue", "sum"), contribution=("contribution", "sum"), clv=("discounted", "sum")
+    )
+    out = acc.merge(per, on="account_id", how="left").fillna(
+        {"revenue": 0.0, "contribution": 0.0, "clv": 0.0}
+    )
+    last = pd.Timestamp(end) if end is not None else pd.to_datetime(monthly.month).max()
+    out["months"] = (
+        (last.to_period("M") - out.signup_date.dt.to_period("M")).map(lambda o: o.n) + 1
+    ).clip(lower=1)
+    return out
+
+
+def by_group(df: pd.DataFrame, group: str, value: str = "clv") -> pd.DataFrame:
+    """Accounts, total, mean and median of ``value`` per ``group``, with a 95 % bootstrap
+    interval of the mean (helpers.stats has no bootstrap yet; 1,000 resamples, seed 0)."""
+    if group not in df.columns:
+        raise ValueError(f"no column {group!r} to group by")
+    rng = np.random.default_rng(0)
+    rows = []
+    for key, g in df.groupby(group, sort=True):
+        v = g[value].to_numpy(float)
+        boots = v[rng.integers(0, len(v), size=(1000, len(v)))].mean(axis=1)
+        rows.append(
+            {
+                group: key,
+                "accounts": len(v),
+                "total": v.sum(),
+                "mean": v.mean(),
+                "median": float(np.median(v)),
+                "ci_low": float(np.quantile(boots, 0.025)),
+                "ci_high": float(np.quantile(boots, 0.975)),
+            }
+        )
+    return pd.DataFrame(rows).sort_values("mean", ascending=False).reset_index(drop=True)
+
+
+# ----------------------------------------------------------------------------- predictive
+
+
+def fit_models(summary_df: pd.DataFrame) -> dict[str, btyd.FitResult]:
+    """BG/NBD, Pareto/NBD and Gamma-Gamma fitted on a ``summary`` frame."""
+    x, tx, T = summary_df.frequency, summary_df.recency, summary_df["T"]
+    return {
+        "bgnbd": btyd.fit_bgnbd(x, tx, T),
+        "pareto_nbd": btyd.fit_pareto_nbd(x, tx, T),
+        "gamma_gamma": btyd.fit_gamma_gamma(x, summary_df.monetary_value),
+    }
+
+
+def _conditional(model: str):
+    return {
+        "bgnbd": btyd.bgnbd_conditional_expected_purchases,
+        "pareto_nbd": btyd.pareto_nbd_conditional_expected_purchases,
+    }[model]
+
+
+def _p_alive(model: str):
+    return {"bgnbd": btyd.bgnbd_p_alive, "pareto_nbd": btyd.pareto_nbd_p_alive}[model]
+
+
+def holdout_predictions(summary_df: pd.DataFrame, fits: dict) -> pd.DataFrame:
+    """Per account: predicted repeat purchases in the holdout by each purchase model
+    (E[Y(t) | x, t_x, T], t = duration_holdout) and predicted holdout spend (that × the
+    Gamma-Gamma expected spend per purchase), beside the actual ones."""
+    if "frequency_holdout" not in summary_df:
+        raise ValueError("summary has no holdout columns: pass holdout_end to summary()")
+    s = summary_df
+    args = (s.frequency, s.recency, s["T"])
+    spend = btyd.gamma_gamma_expected_spend(
+        fits["gamma_gamma"].params, s.frequency, s.monetary_value
+    )
+    out = s[["frequency", "frequency_holdout", "value_holdout"]].copy()
+    out["expected_spend"] = spend
+    for model in ("bgnbd", "pareto_nbd"):
+        pred = _conditional(model)(fits[model].params, s.duration_holdout.iloc[0], *args)
+        out[f"pred_{model}"] = pred
+        out[f"pred_value_{model}"] = pred * spend
+    return out
+
+
+def holdout_by_frequency(pred: pd.DataFrame) -> pd.DataFrame:
+    """Mean actual vs predicted holdout purchases per calibration-frequency bucket (0 .. 7+)."""
+    top = FREQUENCY_BUCKETS[-1]
+    bucket = pred.frequency.clip(upper=top)
+    g = pred.assign(bucket=bucket).groupby("bucket")
+    out = g.agg(
+        accounts=("frequency", "size"),
+        actual=("frequency_holdout", "mean"),
+        bgnbd=("pred_bgnbd", "mean"),
+        pareto_nbd=("pred_pareto_nbd", "mean"),
+    ).reset_index()
+    out["label"] = out.bucket.map(lambda b: f"{b}+" if b == top else str(b))
+    return out
+
+
+def holdout_errors(pred: pd.DataFrame) -> dict[str, float]:
+    """Holdout fit of each model: per-account MAE and RMSE of purchases, the relative error of
+    the total (Σ predicted − Σ actual) / Σ actual, the same relative error for spend, and the
+    chosen model: the one with the lower per-account purchase MAE."""
+    out: dict[str, float] = {}
+    actual, value = pred.frequency_holdout.to_numpy(float), pred.value_holdout.to_numpy(float)
+    for model in ("bgnbd", "pareto_nbd"):
+        p = pred[f"pred_{model}"].to_numpy(float)
+        out[f"{model}_mae"] = float(np.mean(np.abs(p - actual)))
+        out[f"{model}_rmse"] = float(np.sqrt(np.mean((p - actual) ** 2)))
+        out[f"{model}_total_error"] = float((p.sum() - actual.sum()) / actual.sum())
+        pv = pred[f"pred_value_{model}"].to_numpy(float)
+        out[f"{model}_spend_error"] = float((pv.sum() - value.sum()) / value.sum())
+    out["actual_purchases"] = float(actual.sum())
+    out["actual_value"] = float(value.sum())
+    return out
+
+
+def choose_model(errors: dict[str, float]) -> str:
+    """'bgnbd' or 'pareto_nbd': the lower per-account MAE in the holdout (ties: BG/NBD)."""
+    return "pareto_nbd" if errors["pareto_nbd_mae"] < errors["bgnbd_mae"] else "bgnbd"
+
+
+def spend_independence(summary_df: pd.DataFrame) -> dict[str, float]:
+    """The Gamma-Gamma assumption check: Pearson correlation between frequency and mean repeat
+    spend among repeat buyers (near 0 supports the model), with its p-value and count."""
+    from scipy.stats import pearsonr
+
+    rep = summary_df[summary_df.frequency > 0]
+    if len(rep) < 3:
+        raise ValueError("fewer than 3 repeat buyers: cannot check spend independence")
+    res = pearsonr(rep.frequency, rep.monetary_value)
+    return {"correlation": float(res.statistic), "p_value": float(res.pvalue), "n": len(rep)}
+
+
+def predictive_clv(
+    summary_df: pd.DataFrame,
+    fits: dict,
+    model: str,
+    margin_rate: float,
+    horizon_months: float,
+    annual_discount_rate: float,
+    time_unit: str = "weeks",
+    n_draws: int = 200,
+) -> pd.DataFrame:
+    """Per account: P(alive), expected purchases over the horizon, expected spend per purchase,
+    and discounted expected CLV with a 90 % interval from the fits' covariances.
+
+    CLV = Σ_{k=1..H} margin · E[Z | x, m] · (E[Y(k)] − E[Y(k−1)]) / (1 + d_m)^k, monthly steps,
+    E[Y] from the chosen purchase model, E[Z | x, m] from Gamma-Gamma, margin = ``margin_rate``
+    (contribution / revenue), d_m the monthly discount rate.
+    """
+    unit = _unit_days(time_unit)
+    s = summary_df
+    args = (s.frequency.to_numpy(float), s.recency.to_numpy(float), s["T"].to_numpy(float))
+    step = DAYS_PER_MONTH / unit
+    horizon = horizon_months * step
+    clv, lo, hi = btyd.clv_interval(
+        fits[model],
+        fits["gamma_gamma"],
+        *args,
+        s.monetary_value.to_numpy(float),
+        margin=margin_rate,
+        horizon=horizon,
+        step=step,
+        rate_per_step=monthly_rate(annual_discount_rate),
+        n_draws=n_draws,
+    )
+    out = s[["account_id", "frequency", "recency", "T", "monetary_value"]].copy()
+    out["p_alive"] = _p_alive(model)(fits[model].params, *args)
+    out["expected_purchases"] = _conditional(model)(fits[model].params, horizon, *args)
+    out["expected_spend"] = btyd.gamma_gamma_expected_spend(
+        fits["gamma_gamma"].params, s.frequency, s.monetary_value
+    )
+    out["clv"], out["clv_low"], out["clv_high"] = clv, lo, hi
+    return out
+
+
+def margin_rate(ds, margin_basis: str = "gross_margin", end=None) -> float:
+    """Σ contribution / Σ revenue over all accounts and months (up to ``end``)."""
+    mc = monthly_contribution(ds, margin_basis)
+    if end is not None:
+        mc = mc.filter(mc.month <= ibis.literal(pd.Timestamp(end).date()))
+    tot = mc.aggregate(revenue=mc.revenue.sum(), contribution=mc.contribution.sum()).to_pandas()
+    rev = float(tot.revenue.iloc[0] or 0)
+    if rev <= 0:
+        raise ValueError("orders: no revenue in the selected period")
+    return float(tot.contribution.iloc[0]) / rev
+
+
+def at_risk(pred: pd.DataFrame, value_quantile: float = 0.75, p_alive_below: float = 0.5):
+    """High-value accounts that are probably lost: historical value (``value`` column) in the
+    top (1 − value_quantile) of accounts and P(alive) < ``p_alive_below``, highest value first."""
+    if "value" not in pred:
+        raise ValueError("at_risk needs a 'value' column (historical CLV) per account")
+    threshold = pred.value.quantile(value_quantile)
+    sel = pred[(pred.value >= threshold) & (pred.p_alive < p_alive_below)]
+    return sel.sort_values("value", ascending=False).reset_index(drop=True)
+
+
+# ----------------------------------------------------------------------------- acquisition
+
+
+def cac_by_month(ds, end=None) -> pd.DataFrame:
+    """CAC per acquisition channel and signup month = marketing spend / new accounts.
+
+    Spend is summed from ``marketing_spend`` by channel and month, new accounts from
+    ``accounts`` by acquisition_channel and signup month; CAC is NaN where a channel has no new
+    account (or no spend recorded: organic, direct, referral... are not bought).
+    """
+    ms = ds.marketing_spend
+    spend = ms.group_by(channel=ms.channel, month=ms.date.truncate("M")).aggregate(
+        spend=ms.spend.sum()
+    )
+    a = ds.accounts
+    new = a.group_by(channel=a.acquisition_channel, month=a.signup_date.truncate("M")).aggregate(
+        new_accounts=a.count()
+    )
+    df = spend.to_pandas().merge(new.to_pandas(), on=["channel", "month"], how="outer")
+    df["month"] = pd.to_datetime(df.month)
+    if end is not None:
+        df = df[df.month <= pd.Timestamp(end)]
+    df["spend"] = df.spend.fillna(0.0)
+    df["new_accounts"] = df.new_accounts.fillna(0).astype("int64")
+    df["cac"] = df.spend / df.new_accounts.where(df.new_accounts > 0)
+    return df.sort_values(["channel", "month"]).reset_index(drop=True)
+
+
+def acquisition_return(
+    accounts: pd.DataFrame, cac_month: pd.DataFrame, by: list[str] | str = "channel"
+) -> pd.DataFrame:
+    """CAC, LTV, LTV:CAC, ROI and CAC payback per ``by`` group (channel, and segment).
+
+    ``accounts`` has one row per account with channel, ``ltv`` (historical discounted
+    contribution plus predicted discounted CLV) and ``monthly_contribution`` (its contribution
+    per month of tenure). Each account carries its channel's overall CAC (channel spend / the
+    channel's new accounts over the whole period); then per group:
+    CAC = mean account CAC; LTV:CAC = mean ltv / CAC; ROI = (Σ ltv − Σ cost) / Σ cost;
+    payback months = CAC / mean monthly contribution. Groups without spend have NaN CAC.
+    Flags: ``below_1`` (LTV:CAC < 1, loses money) and ``below_3`` (< 3:1, the usual target).
+    """
+    by = [by] if isinstance(by, str) else list(by)
+    per_channel = cac_month.groupby("channel").agg(
+        spend=("spend", "sum"), new=("new_accounts", "sum")
+    )
+    channel_cac = (per_channel.spend / per_channel.new.where(per_channel.new > 0)).where(
+        per_channel.spend > 0
+    )
+    df = accounts.assign(cost=accounts.channel.map(channel_cac))
+    g = df.groupby(by)
+    out = g.agg(
+        accounts=("account_id", "size"),
+        cost=("cost", lambda c: c.sum(min_count=1)),
+        ltv_total=("ltv", "sum"),
+        ltv=("ltv", "mean"),
+        monthly_contribution=("monthly_contribution", "mean"),
+    ).reset_index()
+    out["cac"] = out.cost / out.accounts
+    out["ltv_cac"] = out.ltv / out.cac
+    out["roi"] = (out.ltv_total - out.cost) / out.cost
+    out["payback_months"] = out.cac / out.monthly_contribution.where(out.monthly_contribution > 0)
+    unknown = out.ltv_cac.isna()  # no spend: no flag either way
+    out["below_1"] = (out.ltv_cac < 1).astype("boolean").mask(unknown)
+    out["below_3"] = (out.ltv_cac < 3).astype("boolean").mask(unknown)
+    return out
+
+
+# ----------------------------------------------------------------------------- cohorts
+
+
+def cohorts(ds, end=None) -> pd.DataFrame:
+    """Monthly acquisition cohorts (month of the first order) × months since acquisition:
+    cohort size, active accounts (with an order in that month), retention = active / size, and
+    cumulative revenue per cohort account. Long format."""
+    ov = order_values(ds)
+    if end is not None:
+        ov = ov.filter(ov.order_date <= ibis.literal(pd.Timestamp(end).date()))
+    ov = ov.mutate(month=ov.order_date.truncate("M"))
+    first = ov.group_by("account_id").aggregate(cohort=ov.month.min())
+    j = ov.join(first, "account_id")
+    act = j.group_by([j.cohort, j.month]).aggregate(
+        active=j.account_id.nunique(), revenue=j.revenue.sum()
+    )
+    size = first.group_by("cohort").aggregate(size=first.count())
+    df = act.to_pandas().merge(size.to_pandas(), on="cohort")
+    if df.empty:
+        raise ValueError("orders: no orders to build cohorts from")
+    df["cohort"], df["month"] = pd.to_datetime(df.cohort), pd.to_datetime(df.month)
+    df["age"] = (df.month.dt.to_period("M") - df.cohort.dt.to_period("M")).map(lambda o: o.n)
+    df = df.sort_values(["cohort", "age"]).reset_index(drop=True)
+    df["retention"] = df.active / df["size"]
+    df["cum_revenue_per_account"] = df.groupby("cohort").revenue.cumsum() / df["size"]
+    return df
+
+
+# ----------------------------------------------------------------------------- report glue
+
+
+def account_values(hist: pd.DataFrame, pred: pd.DataFrame, last_month) -> pd.DataFrame:
+    """One row per account: historical CLV (``value``), predicted CLV and P(alive) (0 and NaN
+    for accounts with no order), ``ltv`` = historical + predicted, and ``monthly_contribution``
+    = contribution / months since signup (through ``last_month``)."""
+    out = hist.merge(
+        pred[["account_id", "p_alive", "expected_purchases", "clv", "clv_low", "clv_high"]].rename(
+            columns={"clv": "predicted_clv"}
+        ),
+        on="account_id",
+        how="left",
+    )
+    out = out.rename(columns={"clv": "value"})
+    for c in ("predicted_clv", "clv_low", "clv_high", "expected_purchases"):
+        out[c] = out[c].fillna(0.0)
+    out["ltv"] = out.value + out.predicted_clv
+    out["monthly_contribution"] = out.contribution / out.months
+    return out
+
+
+def fit_table(fits: dict) -> pd.DataFrame:
+    """Model, parameter, estimate, standard error, log-likelihood and convergence, long."""
+    rows = [
+        {
+            "model": name,
+            "parameter": k,
+            "estimate": v,
+            "std_error": f.stderr[k],
+            "log_likelihood": f.loglik,
+            "converged": f.converged,
+            "customers": f.n,
+        }
+        for name, f in fits.items()
+        for k, v in f.params.items()
+    ]
+    return pd.DataFrame(rows)
+
+
+def published_figures(fits: dict, errors: dict, chosen: str) -> dict:
+    """Flat figures for ``publish``: ``bgnbd.r``, ``bgnbd.r_se``, ... per model and parameter
+    (the report JSON holds scalars only), the holdout errors and the chosen model."""
+    out: dict = {"model_chosen": chosen}
+    for name, f in fits.items():
+        for k, v in f.params.items():
+            out[f"{name}.{k}"] = v
+            out[f"{name}.{k}_se"] = f.stderr[k]
+        out[f"{name}.loglik"] = f.loglik
+        out[f"{name}.converged"] = f.converged
+    out |= {f"holdout.{k}": v for k, v in errors.items()}
+    return out
