@@ -55,8 +55,23 @@ report: setup data
 
 ## test: install the dev extras and run the whole test suite (unit, notebooks, end to end)
 .PHONY: test
-test: $(VENV)/.installed-dev
+test: $(VENV)/.installed-dev browser
 	$(PY) -m pytest
+
+## browser: as root, apt-get install Chromium (and a CJK font) for tests/test_browser.py
+.PHONY: browser
+browser:
+	@pkgs=""; \
+	command -v chromium >/dev/null || pkgs=" chromium"; \
+	fc-list :lang=zh 2>/dev/null | grep -q . || pkgs="$$pkgs fonts-wqy-microhei"; \
+	if [ -z "$$pkgs" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq --no-install-recommends $$pkgs; \
+	else \
+		echo "not root or no apt-get: install$$pkgs yourself, or tests/test_browser.py is skipped" \
+			"(and fails under CI=true)"; \
+	fi
 
 ## lint: ruff check and format check of the package and tests
 .PHONY: lint

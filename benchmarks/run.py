@@ -25,6 +25,16 @@ ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "benchmarks" / ".data"
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 
+# The funnel against the hand-written DuckDB SQL that tests/test_funnel.py checks it with.
+FUNNEL_SETUP = (
+    "import sys, ibis\n"
+    f"sys.path.insert(0, {str(ROOT / 'tests')!r})\n"
+    "from test_funnel import SQL, STEPS4\n"
+    "from helpers import funnel\n"
+    "con = ibis.duckdb.connect()\n"
+    "ev = con.read_parquet(data + '/web_events/*.parquet', table_name='ev')\n"
+)
+
 # Each step: (name, code run in a fresh process with `data` = the dataset folder).
 STEPS = [
     (
@@ -40,6 +50,14 @@ STEPS = [
         "overview: on-time delivery",
         "from helpers.data import open_dataset\nfrom helpers import overview\n"
         "ds = open_dataset(data)\nTIMER()\noverview.on_time_delivery(ds)",
+    ),
+    (
+        "funnel: funnel_conversion (4 steps, 7 days, by channel)",
+        FUNNEL_SETUP + "TIMER()\nfunnel.funnel_conversion(ev, STEPS4, '7D', by='channel')",
+    ),
+    (
+        "funnel: hand-written DuckDB SQL (same funnel)",
+        FUNNEL_SETUP + "TIMER()\ncon.con.sql(SQL).df()",
     ),
 ]
 

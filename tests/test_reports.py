@@ -18,6 +18,7 @@ import warnings
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 
 from helpers.reports import MIME_TYPE, report_payload
@@ -496,6 +497,13 @@ def test_report_payload_converts_values() -> None:
     json.dumps(payload, allow_nan=False)
     with pytest.raises(TypeError, match="figure 'bad'"):
         report_payload({"bad": [1, 2]})
+
+
+def test_report_payload_allows_one_level_of_groups() -> None:
+    payload = report_payload({"bgnbd": {"r": np.float64(0.243), "converged": True}, "n": 2})
+    assert payload["figures"] == {"bgnbd": {"r": 0.243, "converged": True}, "n": 2}
+    with pytest.raises(TypeError, match="figure bgnbd.deep"):
+        report_payload({"bgnbd": {"deep": {"r": 1}}})
 
 
 def test_report_payload_unwraps_numpy_and_pandas_scalars() -> None:

@@ -19,7 +19,9 @@ from helpers.config import PROJ_ROOT
 REPORTS = [r["name"] for r in yaml.safe_load((PROJ_ROOT / "reports.yml").read_text())["reports"]]
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.(?:com|cn|net|org)\b")
 PHONE = re.compile(r"\+\d{1,3}[ -]?\d{2,4}[ -]?\d{3,4}[ -]?\d{3,4}")
-WARNING = re.compile(r"(Traceback \(most recent call last\)|\w+Warning:|RuntimeWarning|Error:)")
+WARNING = re.compile(
+    r"(Traceback \(most recent call last\)|\w+Warning:|RuntimeWarning|Error:|findfont:)"
+)
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
+from helpers.data import measures
 from helpers.models import btyd
 
 UNIT_DAYS = {"days": 1.0, "weeks": 7.0}
@@ -44,23 +45,11 @@ def monthly_rate(annual_rate: float) -> float:
 
 
 def order_values(ds) -> ibis.Table:
-    """One row per order: account_id, order_date, revenue, cogs.
-
-    revenue = Σ quantity · unit_price · (1 − discount); cogs = Σ quantity · unit_cost, over the
-    order's kept lines (orders whose lines were all set aside do not appear).
-    """
-    lines = ds.order_lines
-    per_order = lines.group_by("order_id").aggregate(
-        revenue=(lines.quantity * lines.unit_price * (1 - lines.discount)).sum(),
-        cogs=(lines.quantity * lines.unit_cost).sum(),
-    )
-    orders = ds.orders
-    return orders.join(per_order, "order_id").select(
-        "order_id",
-        "account_id",
-        order_date=orders.order_ts.date(),
-        revenue=per_order.revenue,
-        cogs=per_order.cogs,
+    """One row per order: account_id, order_date, revenue, cogs
+    (:func:`helpers.data.measures.order_values`, dated by day)."""
+    ov = measures.order_values(ds)
+    return ov.select(
+        "order_id", "account_id", order_date=ov.order_ts.date(), revenue=ov.revenue, cogs=ov.cogs
     )
 
 
@@ -551,14 +540,14 @@ def fit_table(fits: dict) -> pd.DataFrame:
 
 
 def published_figures(fits: dict, errors: dict, chosen: str) -> dict:
-    """Flat figures for ``publish``: ``bgnbd.r``, ``bgnbd.r_se``, ... per model and parameter
-    (the report JSON holds scalars only), the holdout errors and the chosen model."""
+    """Figures for ``publish``: per model its parameters with standard errors
+    (``bgnbd: {r, r_se, alpha, ...}``), log-likelihood and convergence, the holdout errors
+    (``holdout: {...}``) and the chosen model."""
     out: dict = {"model_chosen": chosen}
     for name, f in fits.items():
-        for k, v in f.params.items():
-            out[f"{name}.{k}"] = v
-            out[f"{name}.{k}_se"] = f.stderr[k]
-        out[f"{name}.loglik"] = f.loglik
-        out[f"{name}.converged"] = f.converged
-    out |= {f"holdout.{k}": v for k, v in errors.items()}
+        out[name] = {
+            k: v for p, v in f.params.items() for k, v in ((p, v), (f"{p}_se", f.stderr[p]))
+        }
+        out[name] |= {"loglik": f.loglik, "converged": f.converged}
+    out["holdout"] = dict(errors)
     return out

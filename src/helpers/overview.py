@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from helpers.data import measures
 from helpers.stats import wilson_interval
 
 
@@ -16,25 +17,10 @@ def _month(ts):
 
 
 def order_values(ds):
-    """One row per order: account, order month, revenue and cost of goods.
-
-    revenue = Σ quantity · unit_price · (1 − discount); cogs = Σ quantity · unit_cost,
-    over the order's lines. Orders whose lines were all set aside do not appear.
-    """
-    lines = ds.order_lines
-    per_order = lines.group_by("order_id").aggregate(
-        revenue=(lines.quantity * lines.unit_price * (1 - lines.discount)).sum(),
-        cogs=(lines.quantity * lines.unit_cost).sum(),
-    )
-    orders = ds.orders
-    return orders.join(per_order, "order_id").select(
-        "order_id",
-        "account_id",
-        "order_ts",
-        month=_month(orders.order_ts),
-        revenue=per_order.revenue,
-        cogs=per_order.cogs,
-    )
+    """One row per order: account, order month, revenue and cost of goods
+    (:func:`helpers.data.measures.order_values` with the month added)."""
+    ov = measures.order_values(ds)
+    return ov.mutate(month=_month(ov.order_ts))
 
 
 def monthly_kpis(ds, start: str | None = None, end: str | None = None) -> pd.DataFrame:

@@ -23,7 +23,7 @@ PALETTE = "colorblind"
 CJK_FONT_FILE = "fonts/NotoSansCJKsc-Regular.otf"  # inside the mplfonts package
 CJK_FONTS = ["Noto Sans CJK SC", "WenQuanYi Micro Hei", "Noto Sans SC", "Source Han Sans SC"]
 LATIN_FONT = "DejaVu Sans"  # matplotlib's own font: the Latin look of every chart
-_cjk_registered = False
+_cjk_family: list[str | None] = []  # the CJK family found, once looked up
 
 
 def register_cjk_font() -> str | None:
@@ -33,23 +33,35 @@ def register_cjk_font() -> str | None:
     ``matplotlib.font_manager.fontManager.addfont(path)`` adds one font file to the running
     font manager; no font-cache rebuild is needed (a system font installed after matplotlib
     built its cache is invisible until the cache is rebuilt, which is why a file is shipped).
+    The CJK fonts at hand come in one (regular) weight; bold titles would make matplotlib log
+    "findfont: Failed to find font weight bold ... now using 400" into the report, so the
+    regular file is also registered as the family's bold face: bold Chinese text is drawn in
+    the regular weight, said once here instead of in every report.
     """
-    global _cjk_registered
+    if _cjk_family:
+        return _cjk_family[0]
+    import dataclasses
     import importlib.util
     from pathlib import Path
 
     from matplotlib import font_manager
 
-    if not _cjk_registered:
-        _cjk_registered = True
-        spec = importlib.util.find_spec("mplfonts")
-        for folder in (spec and spec.submodule_search_locations) or []:
-            path = Path(folder) / CJK_FONT_FILE
-            if path.is_file():
-                font_manager.fontManager.addfont(str(path))
-                break
-    installed = {f.name for f in font_manager.fontManager.ttflist}
-    return next((f for f in CJK_FONTS if f in installed), None)
+    manager = font_manager.fontManager
+    spec = importlib.util.find_spec("mplfonts")
+    for folder in (spec and spec.submodule_search_locations) or []:
+        path = Path(folder) / CJK_FONT_FILE
+        if path.is_file():
+            manager.addfont(str(path))
+            break
+    installed = {f.name for f in manager.ttflist}
+    family = next((f for f in CJK_FONTS if f in installed), None)
+    if family:
+        faces = [f for f in manager.ttflist if f.name == family and f.style == "normal"]
+        if faces and not any(f.weight in ("bold", 700) for f in faces):
+            manager.ttflist.append(dataclasses.replace(faces[0], weight=700))
+            manager._findfont_cached.cache_clear()  # as addfont does after adding a face
+    _cjk_family.append(family)
+    return family
 
 
 def short_number(x: float) -> str:
@@ -96,8 +108,8 @@ def figure(width: float = 9, height: float = 4.2, **kwargs):
 
 def _check_labels(fig) -> None:
     for ax in fig.axes:
-        if not ax.has_data() or not ax.get_visible():
-            continue
+        if not ax.has_data() or not ax.get_visible() or ax.get_label() == "<colorbar>":
+            continue  # a colour bar is labelled through its title or the chart's title
         missing = [
             what
             for what, text in (
@@ -296,10 +308,11 @@ def heatmap(
     cmap: str = "Blues",
     width: float = 10,
     height: float = 6,
+    fontsize: float | None = None,
 ):
     """A seaborn heat map of a (small) wide table with every cell annotated with its value
-    (no colour bar: ``show`` requires labelled axes, so the unit goes in the title);
-    ``center`` (e.g. 0 for standardised values) switches to a diverging palette."""
+    (so no colour bar is needed; the unit goes in the title); ``center`` (e.g. 0 for
+    standardised values) switches to a diverging palette; ``fontsize`` sizes the cell labels."""
     fig, ax = figure(width, height)
     sns.heatmap(
         matrix,
@@ -309,8 +322,10 @@ def heatmap(
         center=center,
         cbar=False,
         linewidths=0.5,
+        annot_kws={"fontsize": fontsize} if fontsize else None,
         ax=ax,
     )
+    ax.grid(False)
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     ax.tick_params(axis="x", rotation=45)
     for label in ax.get_xticklabels():
@@ -362,27 +377,6 @@ def grouped_bars(df, label: str, columns: dict, *, title: str, xlabel: str, ylab
     ax.set_xticks(x, [str(v) for v in df[label]])
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     ax.legend(loc="best")
-    return fig
-
-
-def annotated_heatmap(
-    matrix,
-    *,
-    title: str,
-    xlabel: str,
-    ylabel: str,
-    fmt: str = ".0%",
-    cmap: str = "Blues",
-    width: float = 12,
-    height: float = 8,
-):
-    """A heat map whose cells are labelled with their values, so it needs no colour bar (a
-    colour-bar axis would fail ``show``'s label check); the units belong in the title."""
-    fig, ax = figure(width, height)
-    sns.heatmap(matrix, annot=True, fmt=fmt, cmap=cmap, cbar=False, linewidths=0.5, ax=ax,
-                annot_kws={"fontsize": 8})  # fmt: skip
-    ax.grid(False)
-    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     return fig
 
 

@@ -25,6 +25,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
+from helpers.data import measures
 from helpers.stats import wilson_interval
 
 # ----------------------------------------------------------------------------- RFM
@@ -157,9 +158,7 @@ def order_revenue(ds):
     """Ibis: one row per order (account_id, order_id, order_ts, revenue), where
     revenue = Σ quantity · unit_price · (1 − discount) over the order's kept lines."""
     lines = ds.order_lines
-    per_order = lines.group_by("order_id").aggregate(
-        revenue=(lines.quantity * lines.unit_price * (1 - lines.discount)).sum()
-    )
+    per_order = lines.group_by("order_id").aggregate(revenue=measures.line_revenue(lines).sum())
     orders = ds.orders
     return orders.join(per_order, "order_id").select(
         "account_id", "order_id", "order_ts", revenue=per_order.revenue
@@ -331,7 +330,7 @@ def account_features(ds, analysis_date=None, lookback_days: int = 365) -> pd.Dat
     j = lines.join(o, "order_id").join(products, "sku")
     mix = (
         j.group_by([j.account_id, j.category])
-        .aggregate(revenue=(j.quantity * j.unit_price * (1 - j.discount)).sum())
+        .aggregate(revenue=measures.line_revenue(j).sum())
         .to_pandas()
         .pivot_table(index="account_id", columns="category", values="revenue", fill_value=0.0)
     )

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from helpers.data import measures
 from helpers.stats import wilson_interval
 
 DAY_SECONDS = 86_400.0
@@ -285,7 +286,7 @@ def sku_classes(
     j = li.join(o, "order_id")
     weekly = j.group_by(sku=j.sku, week=j.order_ts.truncate("W")).aggregate(
         units=j.quantity.sum(),
-        revenue=(j.quantity * j.unit_price * (1 - j.discount)).sum(),
+        revenue=measures.line_revenue(j).sum(),
     )
     per_sku = weekly.group_by("sku").aggregate(
         revenue=weekly.revenue.sum(),

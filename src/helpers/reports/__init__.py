@@ -68,7 +68,8 @@ def report_payload(
     """The JSON-serialisable dict :func:`publish` displays (exposed for tests and reuse).
 
     ``figures`` maps a name to a plain number or string (numpy/pandas scalars are unwrapped,
-    dates become ISO strings, NaN becomes ``None``); ``finding`` is one line; ``period`` is
+    dates become ISO strings, NaN becomes ``None``), or to one dict of such values (a group,
+    e.g. ``{"bgnbd": {"r": 0.24, "alpha": 4.4}}``); ``finding`` is one line; ``period`` is
     ``(start, end)`` of the data the report covers, as dates or ISO strings.
     """
     if not isinstance(figures, Mapping):
@@ -77,7 +78,10 @@ def report_payload(
     for key, value in figures.items():
         if not isinstance(key, str):
             raise TypeError(f"figure names must be strings, got {key!r}")
-        clean[key] = _scalar(value, f"figure {key!r}")
+        if isinstance(value, Mapping):  # one level of grouping, e.g. a model's parameters
+            clean[key] = {str(k): _scalar(v, f"figure {key}.{k}") for k, v in value.items()}
+        else:
+            clean[key] = _scalar(value, f"figure {key!r}")
     if not isinstance(finding, str):
         raise TypeError(f"finding must be a string, got {type(finding).__name__}")
     finding = " ".join(finding.split())  # one line

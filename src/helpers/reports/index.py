@@ -54,6 +54,16 @@ def _fmt(value: Any) -> str:
     return "—" if value is None else str(value)
 
 
+RATE_SUFFIXES = ("_rate", "_share", "_conversion")  # figures that are fractions of one
+
+
+def _fmt_figure(key: str, value: Any) -> str:
+    """A card's key figure: rates and shares (by their name) as percentages, else ``_fmt``."""
+    if isinstance(value, float) and key.endswith(RATE_SUFFIXES) and 0 <= value <= 1:
+        return f"{value:.1%}"
+    return _fmt(value)
+
+
 def _row(label: str, value: str) -> str:
     return f"<dt>{escape(label)}</dt><dd>{value}</dd>"
 
@@ -104,10 +114,16 @@ def _card(spec: ReportSpec, record: dict[str, Any] | None) -> str:
             parts.append(f"<p>See {' and '.join(links)}.</p>")
     if record.get("finding"):
         parts.append(f'<p class="finding">{escape(record["finding"])}</p>')
-    figures = record.get("figures") or {}
+    # Scalars only: a figure holding a dict or list (model parameters...) belongs in the
+    # report and in index.json, not on a card.
+    figures = {
+        k: v
+        for k, v in (record.get("figures") or {}).items()
+        if v is None or isinstance(v, str | int | float)
+    }
     if figures:
         rows = "".join(
-            f'<tr><td>{escape(k)}</td><td class="v">{escape(_fmt(v))}</td></tr>'
+            f'<tr><td>{escape(k)}</td><td class="v">{escape(_fmt_figure(k, v))}</td></tr>'
             for k, v in list(figures.items())[:8]
         )
         parts.append(f'<table class="figures">{rows}</table>')

@@ -1,0 +1,387 @@
+"""Acting on a campaign: audiences, message templates, the SMTP sender and its send log.
+
+``python -m helpers.campaigns send --campaign ID --segment NAME [--send]``
+
+1. :func:`build_audience`: the contacts of the segment's accounts who consented to the
+   channel, with an address for it, deduplicated on the normalised address.
+2. :func:`render_messages`: one personalised message per contact from a Jinja2 template
+   (``helpers/templates/campaign_<channel>.txt.j2``, or ``--template FILE``).
+3. Dry run (default): the messages go to ``reports/exports/`` as a CSV; nothing is sent.
+   ``--send`` (email): :func:`send_messages` over SMTP with STARTTLS (never in clear),
+   credentials only from the environment (:class:`SmtpSettings`), a rate limit, and a send log
+   (JSON lines, one line per delivered message, written and flushed after each delivery) so a
+   second run never mails anyone twice. SMS is only ever written as a gateway export file.
+
+The log keys on a SHA-256 of campaign + normalised address: it holds no address itself.
+Nothing here prints a name, an address or a credential: only counts and file paths.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import os
+import smtplib
+import ssl
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from pathlib import Path
+
+import pandas as pd
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+CHANNELS = ("email", "sms")
+
+
+class SendError(RuntimeError):
+    """The SMTP delivery failed; ``sent`` messages were delivered (and logged) before it."""
+
+    def __init__(self, message: str, sent: int = 0):
+        super().__init__(message)
+        self.sent = sent
+
+
+def normalise_address(value: str, channel: str) -> str:
+    """Email: trimmed, lower-cased. Phone: digits only, with a leading + kept."""
+    value = str(value).strip()
+    if channel == "email":
+        return value.lower()
+    plus = "+" if value.startswith("+") else ""
+    return plus + "".join(ch for ch in value if ch.isdigit())
+
+
+def _slug(name: str) -> str:
+    """'At risk', 'at_risk', 'AT-RISK' -> 'at_risk' (how a segment is named on the command line)."""
+    return "_".join(str(name).lower().replace("-", " ").replace("_", " ").split())
+
+
+def build_audience(
+    contacts: pd.DataFrame,
+    accounts: pd.DataFrame,
+    segments: pd.DataFrame,
+    segment: str,
+    channel: str = "email",
+) -> pd.DataFrame:
+    """Contacts to reach: accounts in ``segment``, consent for ``channel``, deduplicated.
+
+    ``segments``: account_id, segment (e.g. :func:`helpers.segmentation.rfm`); ``segment`` matches
+    case-insensitively with spaces, ``_`` and ``-`` alike ("at_risk" = "At risk"). A contact is
+    kept when its account is in the segment, ``consent_<channel>`` is true and its address
+    (email or phone) is present; contacts sharing a normalised address keep the lowest
+    contact_id. Returns contact_id, account_id, name, company_name, segment, address.
+    Raises ValueError on an unknown channel or segment.
+    """
+    if channel not in CHANNELS:
+        raise ValueError(f"channel must be one of {CHANNELS}, got {channel!r}")
+    known = sorted(segments["segment"].dropna().unique())
+    match = [k for k in known if _slug(k) == _slug(segment)]
+    if not match:
+        raise ValueError(f"segment {segment!r} not found; known segments: {known}")
+    column = "email" if channel == "email" else "phone"
+    ids = segments.loc[segments.segment == match[0], ["account_id", "segment"]]
+    c = contacts.merge(ids, on="account_id").merge(
+        accounts[["account_id", "company_name"]], on="account_id", how="left"
+    )
+    c = c[c[f"consent_{channel}"].fillna(False).astype(bool) & c[column].notna()]
+    c = c[c[column].astype(str).str.strip() != ""].copy()
+    c["address"] = [normalise_address(v, channel) for v in c[column]]
+    c = c.sort_values("contact_id").drop_duplicates("address", keep="first")
+    cols = ["contact_id", "account_id", "name", "company_name", "segment", "address"]
+    return c[cols].reset_index(drop=True)
+
+
+def render_messages(
+    audience: pd.DataFrame,
+    campaign_id: str,
+    channel: str = "email",
+    template: str | Path | None = None,
+    subject: str = "{{ company_name }}: an offer from campaign {{ campaign_id }}",
+) -> pd.DataFrame:
+    """One message per audience row: address, subject (email), body, rendered with Jinja2.
+
+    The template sees name, company_name, segment, campaign_id, contact_id, account_id;
+    an undefined variable is an error (``StrictUndefined``), not a blank. Plain text, so no
+    HTML escaping.
+    """
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+    path = Path(template) if template else TEMPLATES_DIR / f"campaign_{channel}.txt.j2"
+    if not path.is_file():
+        raise ValueError(f"template {str(path)!r} not found")
+    env = Environment(
+        loader=FileSystemLoader(str(path.parent)),
+        undefined=StrictUndefined,
+        autoescape=False,  # plain-text messages: nothing here is HTML
+        keep_trailing_newline=True,
+    )
+    body_t = env.get_template(path.name)
+    subject_t = env.from_string(subject)
+    rows = []
+    for r in audience.itertuples(index=False):
+        ctx = {
+            "name": r.name,
+            "company_name": r.company_name,
+            "segment": r.segment,
+            "campaign_id": campaign_id,
+            "contact_id": int(r.contact_id),
+            "account_id": int(r.account_id),
+        }
+        rows.append(
+            {
+                "campaign_id": campaign_id,
+                "channel": channel,
+                "contact_id": int(r.contact_id),
+                "account_id": int(r.account_id),
+                "address": r.address,
+                "subject": subject_t.render(ctx) if channel == "email" else "",
+                "body": body_t.render(ctx),
+            }
+        )
+    cols = ["campaign_id", "channel", "contact_id", "account_id", "address", "subject", "body"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def write_export(messages: pd.DataFrame, out_dir: Path, campaign_id: str, segment: str) -> Path:
+    """Write the messages to ``<out_dir>/campaign-<id>-<segment>-<channel>.csv``; returns it.
+    For SMS this file is the hand-over to the SMS gateway (address = phone)."""
+    channel = messages.channel.iloc[0] if len(messages) else "email"
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in f"{campaign_id}-{segment}")
+    path = out_dir / f"campaign-{safe}-{channel}.csv"
+    messages.to_csv(path, index=False, quoting=csv.QUOTE_NONNUMERIC)
+    return path
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """SMTP connection settings, read only from the environment by :meth:`from_env`.
+
+    HELPERS_SMTP_HOST, HELPERS_SMTP_PORT (default 587), HELPERS_SMTP_FROM (required),
+    HELPERS_SMTP_USER and HELPERS_SMTP_PASSWORD (optional, together), HELPERS_SMTP_CAFILE
+    (optional: a CA bundle to trust, e.g. a private relay's). The password is never shown.
+    """
+
+    host: str
+    port: int
+    sender: str
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    cafile: str | None = None
+    timeout: float = 30.0
+
+    @classmethod
+    def from_env(cls, environ=None) -> SmtpSettings:
+        env = os.environ if environ is None else environ
+        missing = [k for k in ("HELPERS_SMTP_HOST", "HELPERS_SMTP_FROM") if not env.get(k)]
+        if missing:
+            raise ValueError(f"environment variable(s) {missing} must be set to send")
+        user, password = env.get("HELPERS_SMTP_USER"), env.get("HELPERS_SMTP_PASSWORD")
+        if bool(user) != bool(password):
+            raise ValueError("set both HELPERS_SMTP_USER and HELPERS_SMTP_PASSWORD, or neither")
+        try:
+            port = int(env.get("HELPERS_SMTP_PORT", "587"))
+        except ValueError as e:
+            raise ValueError("HELPERS_SMTP_PORT must be an integer") from e
+        return cls(
+            host=env["HELPERS_SMTP_HOST"],
+            port=port,
+            sender=env["HELPERS_SMTP_FROM"],
+            user=user or None,
+            password=password or None,
+            cafile=env.get("HELPERS_SMTP_CAFILE") or None,
+        )
+
+
+def log_key(campaign_id: str, address: str) -> str:
+    """SHA-256 of ``campaign_id`` + NUL + normalised address: the send log's key."""
+    return hashlib.sha256(f"{campaign_id}\0{address}".encode()).hexdigest()
+
+
+def read_send_log(path: Path) -> set[str]:
+    """Keys of every message the log records as delivered (a missing log is empty)."""
+    path = Path(path)
+    if not path.exists():
+        return set()
+    keys = set()
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            line = line.strip()
+            if line:
+                keys.add(json.loads(line)["key"])
+    return keys
+
+
+def send_messages(
+    messages: pd.DataFrame,
+    settings: SmtpSettings,
+    log_path: Path,
+    rate_per_second: float = 5.0,
+    sleep=time.sleep,
+) -> int:
+    """Deliver the messages not yet in the send log over SMTP + STARTTLS; returns how many.
+
+    Each delivery appends one JSON line (key, campaign_id, contact_id, sent_at) to
+    ``log_path``, flushed and fsynced before the next, so a failure part-way keeps every
+    entry of what was delivered. At most ``rate_per_second`` messages per second. A server
+    that refuses the connection, lacks STARTTLS or rejects the login raises
+    :class:`SendError` (its message names host and port, never the credentials).
+    """
+    if rate_per_second <= 0:
+        raise ValueError("rate_per_second must be > 0")
+    done = read_send_log(log_path)
+    todo = [
+        r for r in messages.itertuples(index=False) if log_key(r.campaign_id, r.address) not in done
+    ]
+    if not todo:
+        return 0
+    where = f"{settings.host}:{settings.port}"
+    try:
+        smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
+    except OSError as e:
+        raise SendError(f"cannot connect to SMTP server {where}: {e.strerror or e}") from None
+    sent = 0
+    log_path = Path(log_path)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        smtp.ehlo()
+        if not smtp.has_extn("starttls"):
+            raise SendError(f"SMTP server {where} does not offer STARTTLS: not sending in clear")
+        smtp.starttls(context=ssl.create_default_context(cafile=settings.cafile))
+        smtp.ehlo()
+        if settings.user:
+            try:
+                smtp.login(settings.user, settings.password)
+            except smtplib.SMTPException as e:
+                raise SendError(f"SMTP login to {where} failed ({type(e).__name__})") from None
+        interval = 1.0 / rate_per_second
+        with log_path.open("a", encoding="utf-8") as log:
+            for r in todo:
+                started = time.monotonic()
+                msg = EmailMessage()
+                msg["From"] = settings.sender
+                msg["To"] = r.address
+                msg["Subject"] = r.subject
+                msg.set_content(r.body)
+                smtp.send_message(msg)
+                entry = {
+                    "key": log_key(r.campaign_id, r.address),
+                    "campaign_id": r.campaign_id,
+                    "contact_id": int(r.contact_id),
+                    "sent_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                }
+                log.write(json.dumps(entry) + "\n")
+                log.flush()
+                os.fsync(log.fileno())
+                sent += 1
+                wait = interval - (time.monotonic() - started)
+                if wait > 0 and sent < len(todo):
+                    sleep(wait)
+    except SendError as e:
+        e.sent = sent
+        raise
+    except (smtplib.SMTPException, OSError, ssl.SSLError) as e:
+        raise SendError(
+            f"SMTP delivery via {where} stopped after {sent} message(s): {type(e).__name__}",
+            sent,
+        ) from None
+    finally:
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            pass
+    return sent
+
+
+def _segments_for(ds) -> pd.DataFrame:
+    from helpers import segmentation
+
+    return segmentation.rfm(ds)[["account_id", "segment"]]
+
+
+def _channel_of(ds, campaign_id: str, default: str) -> str:
+    cp = ds.campaigns
+    found = cp.filter(cp.campaign_id == campaign_id).select("channel").to_pandas()
+    return str(found.channel.iloc[0]) if len(found) else default
+
+
+def run(
+    campaign_id: str,
+    segment: str,
+    data_dir=None,
+    channel: str | None = None,
+    template: str | None = None,
+    out_dir: Path | None = None,
+    send: bool = False,
+    rate_per_second: float = 5.0,
+    log_path: Path | None = None,
+    environ=None,
+) -> dict:
+    """The ``send`` command: audience → messages → export file, and with ``send`` delivery.
+    Returns counts and paths only (no personal data)."""
+    from helpers.config import EXPORTS_DIR
+    from helpers.data.dataset import open_dataset
+
+    ds = open_dataset(data_dir)
+    if channel is None:
+        channel = _channel_of(ds, campaign_id, "email")
+    if channel not in CHANNELS:
+        raise ValueError(f"campaign {campaign_id!r} is on channel {channel!r}: only email/sms")
+    audience = build_audience(
+        ds.contacts.to_pandas(), ds.accounts.to_pandas(), _segments_for(ds), segment, channel
+    )
+    messages = render_messages(audience, campaign_id, channel, template)
+    out_dir = Path(out_dir or EXPORTS_DIR)
+    path = write_export(messages, out_dir, campaign_id, segment)
+    result = {"channel": channel, "audience": len(audience), "export": str(path), "sent": 0}
+    if send:
+        if channel != "email":
+            raise ValueError("--send delivers email only; SMS goes to the gateway export file")
+        settings = SmtpSettings.from_env(environ)
+        log = Path(log_path or out_dir / "send_log.jsonl")
+        result["sent"] = send_messages(messages, settings, log, rate_per_second)
+        result["log"] = str(log)
+    return result
+
+
+def cli(argv: list[str] | None = None) -> int:
+    """``send --campaign ID --segment NAME [--channel] [--template] [--out] [--send] [--rate]``"""
+    p = argparse.ArgumentParser(prog="python -m helpers.campaigns")
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("send", help="build the audience and write (or with --send, deliver)")
+    s.add_argument("--campaign", required=True, help="campaign id (new or from campaigns)")
+    s.add_argument("--segment", required=True, help="RFM segment name, e.g. at_risk")
+    s.add_argument("--channel", choices=CHANNELS, help="default: the campaign's, else email")
+    s.add_argument("--data", default=None, help="dataset folder (default data/sample)")
+    s.add_argument("--template", default=None, help="Jinja2 template file")
+    s.add_argument("--out", default=None, help="export folder (default reports/exports)")
+    s.add_argument("--send", action="store_true", help="deliver over SMTP (default: dry run)")
+    s.add_argument("--rate", type=float, default=5.0, help="messages per second at most")
+    s.add_argument("--log", default=None, help="send log (default <out>/send_log.jsonl)")
+    a = p.parse_args(argv)
+    try:
+        r = run(
+            a.campaign,
+            a.segment,
+            data_dir=a.data,
+            channel=a.channel,
+            template=a.template,
+            out_dir=a.out,
+            send=a.send,
+            rate_per_second=a.rate,
+            log_path=a.log,
+        )
+    except (ValueError, SendError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    mode = "sent" if a.send else "dry run, nothing sent"
+    print(
+        f"{a.campaign} / {a.segment}: {r['audience']} contact(s) on {r['channel']}; "
+        f"{r['sent']} message(s) {mode}; messages written to {r['export']}"
+    )
+    return 0

@@ -1,0 +1,241 @@
+"""Audience, templates and the SMTP sender, end to end against a real SMTP server on loopback."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import subprocess
+
+import pandas as pd
+import pytest
+
+from helpers import outreach
+
+aiosmtpd_controller = pytest.importorskip("aiosmtpd.controller")
+from aiosmtpd.smtp import AuthResult  # noqa: E402
+
+USER, PASSWORD = "mailer", "s3cret-Pa55"
+
+
+def _contacts():
+    return pd.DataFrame(
+        {
+            "contact_id": [1, 2, 3, 4, 5, 6],
+            "account_id": [10, 10, 11, 12, 13, 11],
+            "name": ["Ann A", "Ann Dup", "Bob B", "Cy C", "Di D", "No Mail"],
+            "email": [
+                "ann@example.com",
+                " ANN@example.com ",  # the same address as contact 1
+                "bob@example.com",
+                "cy@example.com",  # no consent
+                "di@example.com",  # another segment
+                None,  # no address
+            ],
+            "phone": ["+1 555 0100", None, "+1-555-0101", None, None, "+15550102"],
+            "consent_email": [True, True, True, False, True, True],
+            "consent_sms": [True, False, False, True, True, True],
+        }
+    )
+
+
+def _accounts():
+    return pd.DataFrame(
+        {"account_id": [10, 11, 12, 13], "company_name": ["Acme", "Bolt", "Cog", "Dyn"]}
+    )
+
+
+def _segments():
+    return pd.DataFrame({"account_id": [10, 11, 12, 13], "segment": ["At risk"] * 3 + ["Lost"]})
+
+
+def test_audience_consent_and_dedup():
+    a = outreach.build_audience(_contacts(), _accounts(), _segments(), "at_risk", "email")
+    # contact 2 duplicates 1, 4 has no consent, 5 is in another segment, 6 has no email
+    assert a.contact_id.tolist() == [1, 3]
+    assert a.address.tolist() == ["ann@example.com", "bob@example.com"]
+    s = outreach.build_audience(_contacts(), _accounts(), _segments(), "At risk", "sms")
+    assert s.contact_id.tolist() == [1, 6]  # 4 consents to SMS but has no phone
+    assert s.address.tolist() == ["+15550100", "+15550102"]
+
+
+def test_audience_errors():
+    with pytest.raises(ValueError, match="segment 'vip' not found"):
+        outreach.build_audience(_contacts(), _accounts(), _segments(), "vip")
+    with pytest.raises(ValueError, match="channel"):
+        outreach.build_audience(_contacts(), _accounts(), _segments(), "lost", "fax")
+
+
+def test_render_personalised_and_strict(tmp_path):
+    a = outreach.build_audience(_contacts(), _accounts(), _segments(), "at_risk")
+    m = outreach.render_messages(a, "EM-T-1")
+    assert "Dear Ann A," in m.body[0] and "Acme" in m.subject[0]
+    assert "Dear Bob B," in m.body[1] and "Bolt" in m.subject[1]
+    bad = tmp_path / "bad.txt.j2"
+    bad.write_text("Hi {{ nickname }}")
+    with pytest.raises(Exception, match="nickname"):
+        outreach.render_messages(a, "EM-T-1", template=bad)
+    path = outreach.write_export(m, tmp_path, "EM-T-1", "At risk")
+    assert path.name == "campaign-EM-T-1-At_risk-email.csv"
+    assert len(pd.read_csv(path)) == 2
+
+
+def test_settings_from_env_only():
+    with pytest.raises(ValueError, match="HELPERS_SMTP_HOST"):
+        outreach.SmtpSettings.from_env({})
+    s = outreach.SmtpSettings.from_env(
+        {
+            "HELPERS_SMTP_HOST": "h",
+            "HELPERS_SMTP_FROM": "f@x",
+            "HELPERS_SMTP_USER": USER,
+            "HELPERS_SMTP_PASSWORD": PASSWORD,
+        }
+    )
+    assert s.port == 587 and PASSWORD not in repr(s)
+    with pytest.raises(ValueError, match="both"):
+        outreach.SmtpSettings.from_env(
+            {"HELPERS_SMTP_HOST": "h", "HELPERS_SMTP_FROM": "f", "HELPERS_SMTP_USER": "u"}
+        )
+
+
+# ------------------------------------------------------------------ real SMTP on loopback
+
+
+class _Collect:
+    def __init__(self):
+        self.received = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.received.append((list(envelope.rcpt_tos), envelope.content.decode("utf-8")))
+        return "250 OK"
+
+
+def _auth(server, session, envelope, mechanism, auth_data):
+    ok = auth_data.login == USER.encode() and auth_data.password == PASSWORD.encode()
+    return AuthResult(success=ok)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def cert(tmp_path_factory):
+    d = tmp_path_factory.mktemp("tls")
+    crt, key = d / "cert.pem", d / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+        + ["-keyout", str(key), "-out", str(crt), "-subj", "/CN=localhost"]
+        + ["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+        check=True,
+        capture_output=True,
+    )
+    return crt, key
+
+
+@pytest.fixture
+def server(cert):
+    crt, key = cert
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(crt, key)
+    handler = _Collect()
+    port = _free_port()
+    c = aiosmtpd_controller.Controller(
+        handler,
+        hostname="127.0.0.1",
+        port=port,
+        tls_context=ctx,
+        require_starttls=True,
+        authenticator=_auth,
+        auth_require_tls=True,
+    )
+    c.start()
+    yield handler, port, crt
+    c.stop()
+
+
+def _env(port, crt):
+    return {
+        "HELPERS_SMTP_HOST": "127.0.0.1",
+        "HELPERS_SMTP_PORT": str(port),
+        "HELPERS_SMTP_FROM": "campaigns@platform.example",
+        "HELPERS_SMTP_USER": USER,
+        "HELPERS_SMTP_PASSWORD": PASSWORD,
+        "HELPERS_SMTP_CAFILE": str(crt),
+    }
+
+
+def _messages():
+    a = outreach.build_audience(_contacts(), _accounts(), _segments(), "at_risk")
+    return outreach.render_messages(a, "EM-T-1")
+
+
+def test_send_end_to_end_once(server, tmp_path, capsys):
+    handler, port, crt = server
+    settings = outreach.SmtpSettings.from_env(_env(port, crt))
+    log = tmp_path / "send_log.jsonl"
+    naps = []
+    sent = outreach.send_messages(_messages(), settings, log, rate_per_second=4, sleep=naps.append)
+    assert sent == 2
+    by_rcpt = {r[0][0]: r[1] for r in handler.received}
+    assert sorted(by_rcpt) == ["ann@example.com", "bob@example.com"]  # one each
+    assert "Dear Ann A," in by_rcpt["ann@example.com"]
+    assert "Dear Bob B," in by_rcpt["bob@example.com"]
+    assert "cy@example.com" not in by_rcpt and "di@example.com" not in by_rcpt
+    assert len(naps) == 1 and 0 < naps[0] <= 0.25  # rate limit: 4 per second
+    # a second run sends nothing new
+    assert outreach.send_messages(_messages(), settings, log) == 0
+    assert len(handler.received) == 2
+    text = log.read_text()
+    assert len(text.splitlines()) == 2
+    assert "@" not in text and PASSWORD not in text  # the log holds hashes, no address
+    out = capsys.readouterr()
+    assert PASSWORD not in out.out + out.err
+
+
+def test_refused_connection_keeps_log(server, tmp_path):
+    handler, port, crt = server
+    settings = outreach.SmtpSettings.from_env(_env(port, crt))
+    log = tmp_path / "send_log.jsonl"
+    msgs = _messages()
+    assert outreach.send_messages(msgs.iloc[:1], settings, log) == 1
+    closed = outreach.SmtpSettings.from_env(_env(_free_port(), crt))
+    with pytest.raises(outreach.SendError, match="cannot connect to SMTP server 127.0.0.1") as e:
+        outreach.send_messages(msgs, closed, log)
+    assert PASSWORD not in str(e.value)
+    assert len(log.read_text().splitlines()) == 1  # nothing lost
+    # when the server is back, only the one not yet sent goes out
+    assert outreach.send_messages(msgs, settings, log) == 1
+    assert [r[0] for r in handler.received] == [["ann@example.com"], ["bob@example.com"]]
+
+
+def test_wrong_password_is_a_clear_error(server, tmp_path):
+    handler, port, crt = server
+    env = _env(port, crt) | {"HELPERS_SMTP_PASSWORD": "wrong-one"}
+    settings = outreach.SmtpSettings.from_env(env)
+    with pytest.raises(outreach.SendError, match="login") as e:
+        outreach.send_messages(_messages(), settings, tmp_path / "log.jsonl")
+    assert "wrong-one" not in str(e.value)
+    assert handler.received == []
+
+
+def test_cli_dry_run_and_send(server, small_sample, tmp_path, monkeypatch, capsys):
+    handler, port, crt = server
+    out = tmp_path / "exports"
+    argv = ["send", "--campaign", "EM-NEXT-01", "--segment", "at_risk"]
+    argv += ["--data", str(small_sample), "--out", str(out)]
+    assert outreach.cli(argv) == 0
+    printed = capsys.readouterr().out
+    assert "dry run" in printed and "@" not in printed
+    export = pd.read_csv(next(out.glob("*.csv")))
+    assert handler.received == [] and len(export) > 0
+    assert export.address.is_unique
+    for k, v in _env(port, crt).items():
+        monkeypatch.setenv(k, v)
+    assert outreach.cli(argv + ["--send", "--rate", "1000"]) == 0
+    assert len(handler.received) == len(export)
+    assert outreach.cli(argv + ["--send", "--rate", "1000"]) == 0
+    assert len(handler.received) == len(export)  # idempotent
+    printed = capsys.readouterr()
+    assert PASSWORD not in printed.out + printed.err
