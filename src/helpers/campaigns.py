@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from helpers.data import measures
 from helpers.stats import wilson_interval
 
 CRM_CHANNELS = ("email", "sms")
@@ -36,10 +37,9 @@ def _require(df: pd.DataFrame, columns: set[str], name: str) -> None:
 
 def _order_margin(ds):
     """Per account: revenue Σ q·p·(1−d) and gross margin Σ q·(p·(1−d) − unit_cost)."""
-    ln = ds.order_lines.join(ds.orders, "order_id")
-    rev = ln.quantity * ln.unit_price * (1 - ln.discount)
-    return ln.group_by("account_id").aggregate(
-        revenue=rev.sum(), gross_margin=(rev - ln.quantity * ln.unit_cost).sum()
+    ov = measures.order_values(ds)
+    return ov.group_by("account_id").aggregate(
+        revenue=ov.revenue.sum(), gross_margin=(ov.revenue - ov.cogs).sum()
     )
 
 
