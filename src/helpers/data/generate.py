@@ -391,20 +391,10 @@ def _rng(seed: int, *stream: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(seed), *map(int, stream)]))
 
 
-_ARROW = {
-    "string": pa.string(),
-    "int64": pa.int64(),
-    "float64": pa.float64(),
-    "boolean": pa.bool_(),
-    "date": pa.date32(),
-    "timestamp": pa.timestamp("us"),
-}
-
-
 def arrow_schema(table: str) -> pa.Schema:
     """The Arrow schema of ``table`` as written by the generator (column order of the schema)."""
     cols = schema.TABLES[table].columns
-    return pa.schema([pa.field(name, _ARROW[col.dtype]) for name, col in cols.items()])
+    return pa.schema([pa.field(name, schema.arrow_type(col.dtype)) for name, col in cols.items()])
 
 
 def _ts(values_us: np.ndarray, mask: np.ndarray | None = None) -> pa.Array:

@@ -433,3 +433,18 @@ def markdown() -> str:
             rows.append(f"| | | `{pair.later}` not before `{pair.earlier}` |")
         out.append("\n".join(rows))
     return "\n\n".join(out) + "\n"
+
+
+def arrow_type(dtype: str):
+    """The Arrow type a column of Ibis type ``dtype`` is written with (Parquet files of the
+    generator and the adapters): timestamps in microseconds without a time zone."""
+    import pyarrow as pa  # lazily: the schema itself stays free of heavy imports
+
+    return {
+        "string": pa.string(),
+        "int64": pa.int64(),
+        "float64": pa.float64(),
+        "boolean": pa.bool_(),
+        "date": pa.date32(),
+        "timestamp": pa.timestamp("us"),
+    }[dtype]

@@ -27,7 +27,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from helpers.data.schema import SIZE_BANDS, TABLES
+from helpers.data.schema import SIZE_BANDS, TABLES, arrow_type
 
 REPORT_FILE = "import_report.json"
 SET_ASIDE_DIR = "import_set_aside"
@@ -37,15 +37,6 @@ UNKNOWN = "unknown"
 GUEST_CHANNEL = "guest"
 DEFAULT_COST_RATIO = 0.6
 ENCODINGS = ("utf-8-sig", "cp1252", "latin-1")  # latin-1 decodes any byte: the last resort
-
-_ARROW = {
-    "string": pa.string(),
-    "int64": pa.int64(),
-    "float64": pa.float64(),
-    "boolean": pa.bool_(),
-    "date": pa.date32(),
-    "timestamp": pa.timestamp("us"),
-}
 
 
 def unknown_size_band() -> tuple[str, str | None]:
@@ -262,7 +253,7 @@ def arrow_table(name: str, df: pd.DataFrame) -> pa.Table:
             s = pd.to_datetime(s).dt.date
         elif column.dtype == "timestamp":
             s = pd.to_datetime(s).astype("datetime64[us]")
-        arrays.append(pa.array(s, type=_ARROW[column.dtype], from_pandas=True))
+        arrays.append(pa.array(s, type=arrow_type(column.dtype), from_pandas=True))
     return pa.Table.from_arrays(arrays, names=list(spec.columns))
 
 
