@@ -27,7 +27,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from helpers.data.schema import SIZE_BANDS, TABLES, arrow_type
+from helpers.data.schema import TABLES, arrow_type
 
 REPORT_FILE = "import_report.json"
 SET_ASIDE_DIR = "import_set_aside"
@@ -37,20 +37,6 @@ UNKNOWN = "unknown"
 GUEST_CHANNEL = "guest"
 DEFAULT_COST_RATIO = 0.6
 ENCODINGS = ("utf-8-sig", "cp1252", "latin-1")  # latin-1 decodes any byte: the last resort
-
-
-def unknown_size_band() -> tuple[str, str | None]:
-    """The ``size_band`` written when the source has no company size, and the assumption to
-    state: ``unknown`` once the data model allows it; until then ``small``, said loudly."""
-    allowed = TABLES["accounts"].columns["size_band"].allowed or ()
-    if UNKNOWN in allowed:
-        return UNKNOWN, None
-    band = "small" if "small" in allowed else SIZE_BANDS[0]
-    return band, (
-        f"accounts.size_band: the source has no company size and the data model does not allow "
-        f"'unknown' yet, so every account is written as '{band}': do not read size bands of "
-        "this dataset"
-    )
 
 
 # ----------------------------------------------------------------------------- reading

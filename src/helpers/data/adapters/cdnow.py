@@ -29,7 +29,6 @@ from helpers.data.adapters.base import (
     missing_tables,
     parse_float,
     parse_int,
-    unknown_size_band,
 )
 
 FORMAT = "cdnow"
@@ -104,7 +103,6 @@ def stage(sources: list[str | Path], *, cost_ratio: float = DEFAULT_COST_RATIO) 
         }
     ).sort_values(["account_id", "order_ts", "row"], kind="stable")
     tx["order_id"] = np.arange(1, len(tx) + 1, dtype="int64")
-    band, band_note = unknown_size_band()
 
     orders = tx[["order_id", "account_id", "order_ts"]].copy()
     orders["warehouse_id"] = UNKNOWN
@@ -125,7 +123,7 @@ def stage(sources: list[str | Path], *, cost_ratio: float = DEFAULT_COST_RATIO) 
     accounts["company_name"] = "customer " + accounts["account_id"].astype(str)
     for column in ("industry", "region", "acquisition_channel"):
         accounts[column] = UNKNOWN
-    accounts["size_band"] = band
+    accounts["size_band"] = UNKNOWN
     price = float(lines["unit_price"].median()) if len(lines) else 0.0
     products = pd.DataFrame(
         {
@@ -154,12 +152,10 @@ def stage(sources: list[str | Path], *, cost_ratio: float = DEFAULT_COST_RATIO) 
         "orders: one per transaction line, at midnight of its date (CDNOW has no times); "
         "warehouse_id 'unknown'; promised_delivery = order_ts (unknown)",
         "order_lines: one per order, sku 'CD', unit_price = dollar value / number of CDs",
-        "accounts: one per customer id; company_name 'customer <id>'; industry, region and "
-        "acquisition_channel 'unknown'; signup_date = date of the first purchase",
+        "accounts: one per customer id; company_name 'customer <id>'; industry, region, "
+        "size_band and acquisition_channel 'unknown'; signup_date = date of the first purchase",
         "products: one row, 'CD', list_price = the median price per CD",
     ]
-    if band_note:
-        assumptions.append(band_note)
     return Staged(
         format=FORMAT,
         sources=[str(Path(s).resolve()) for s in sources],

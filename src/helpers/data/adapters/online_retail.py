@@ -48,7 +48,6 @@ from helpers.data.adapters.base import (
     parse_int,
     parse_timestamp,
     read_text_table,
-    unknown_size_band,
 )
 
 FORMAT = "online-retail"
@@ -332,7 +331,6 @@ def stage(
     returns["order_id"] = returns["order_id"].astype("int64")
 
     tables = _tables(lines, returns, cost_ratio, guest_id)
-    band_note = unknown_size_band()[1]
     kept = {"order_lines (sales)": len(lines), "returns (cancellations)": len(returns)}
     set_aside = {MALFORMED: len(malformed)} if malformed else {}
     set_aside.update(book.counts())
@@ -357,7 +355,8 @@ def stage(
         f"unit_cost = {cost_ratio:g} x unit_price (cost_ratio): the source has no costs, so "
         "margins of this dataset are assumed, not measured",
         "accounts: one per Customer ID; company_name 'customer <id>'; region = Country; "
-        "industry and acquisition_channel 'unknown'; signup_date = date of the first order",
+        "industry, size_band and acquisition_channel 'unknown'; "
+        "signup_date = date of the first order",
         "guest accounts: sales without a Customer ID are kept under one account per country "
         f"(account_id < 0, acquisition_channel 'guest'): {len(guest_id)} such accounts",
         "orders: one per invoice; order_ts = InvoiceDate; warehouse_id 'unknown'; "
@@ -368,8 +367,6 @@ def stage(
         "returns: refund = -Quantity x Price of the cancellation line; linked to the "
         "customer's latest order of that stock code at or before the cancellation",
     ]
-    if band_note:
-        assumptions.append(band_note)
     return Staged(
         format=FORMAT,
         sources=[str(Path(s).resolve()) for s in sources],
@@ -401,7 +398,6 @@ def _mode(frame: pd.DataFrame, key: str, column: str) -> pd.Series:
 
 
 def _tables(lines: pd.DataFrame, returns: pd.DataFrame, cost_ratio: float, guest_id: dict):
-    band, _ = unknown_size_band()
     lines = lines.copy()
     lines["line_no"] = lines.groupby("order_id").cumcount().astype("int64") + 1
     lines["unit_cost"] = lines["unit_price"] * cost_ratio
@@ -429,7 +425,7 @@ def _tables(lines: pd.DataFrame, returns: pd.DataFrame, cost_ratio: float, guest
         "customer " + accounts["account_id"].astype(str),
     )
     accounts["industry"] = UNKNOWN
-    accounts["size_band"] = band
+    accounts["size_band"] = UNKNOWN
     accounts["acquisition_channel"] = np.where(guest, GUEST_CHANNEL, UNKNOWN)
 
     per_sku = lines.groupby("sku")
