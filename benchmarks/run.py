@@ -6,13 +6,14 @@ resident memory, so the steps do not share warm caches or memory. It also times 
 build on the default sample: a forced build and a no-change rebuild. The table is printed and
 written to benchmarks/RESULTS.md with the machine, the versions and the date.
 
-Steps are named ``area: what``; topic reports add their heavy aggregations to STEPS.
+Steps are named ``area: what`` and live in ``benchmarks/steps_<topic>.py`` (see load_steps).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib.util
 import json
 import os
 import platform
@@ -25,41 +26,25 @@ ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "benchmarks" / ".data"
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 
-# The funnel against the hand-written DuckDB SQL that tests/test_funnel.py checks it with.
-FUNNEL_SETUP = (
-    "import sys, ibis\n"
-    f"sys.path.insert(0, {str(ROOT / 'tests')!r})\n"
-    "from test_funnel import SQL, STEPS4\n"
-    "from helpers import funnel\n"
-    "con = ibis.duckdb.connect()\n"
-    "ev = con.read_parquet(data + '/web_events/*.parquet', table_name='ev')\n"
-)
 
-# Each step: (name, code run in a fresh process with `data` = the dataset folder).
-STEPS = [
-    (
-        "data: open and validate",
-        "from helpers.data import open_dataset\nds = open_dataset(data)",
-    ),
-    (
-        "overview: monthly KPIs",
-        "from helpers.data import open_dataset\nfrom helpers import overview\n"
-        "ds = open_dataset(data)\nTIMER()\noverview.monthly_kpis(ds)",
-    ),
-    (
-        "overview: on-time delivery",
-        "from helpers.data import open_dataset\nfrom helpers import overview\n"
-        "ds = open_dataset(data)\nTIMER()\noverview.on_time_delivery(ds)",
-    ),
-    (
-        "funnel: funnel_conversion (4 steps, 7 days, by channel)",
-        FUNNEL_SETUP + "TIMER()\nfunnel.funnel_conversion(ev, STEPS4, '7D', by='channel')",
-    ),
-    (
-        "funnel: hand-written DuckDB SQL (same funnel)",
-        FUNNEL_SETUP + "TIMER()\ncon.con.sql(SQL).df()",
-    ),
-]
+def load_steps() -> tuple[list[tuple[str, str]], list[tuple[str, str, str, float | None]]]:
+    """Collect STEPS and RATIOS from every ``benchmarks/steps_*.py``, in file-name order.
+
+    A steps file defines ``STEPS = [(name, code), ...]``: ``code`` runs in a fresh process
+    with ``data`` (the dataset folder, a str) defined and ``TIMER()`` available to restart the
+    clock after set-up. It may define ``RATIOS = [(label, step_a, step_b, target), ...]``:
+    the table then shows seconds(step_a) / seconds(step_b) at each scale against ``target``
+    (None for no target).
+    """
+    steps, ratios = [], []
+    for path in sorted((ROOT / "benchmarks").glob("steps_*.py")):
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        steps += list(module.STEPS)
+        ratios += list(getattr(module, "RATIOS", []))
+    return steps, ratios
+
 
 # The worker: runs the step's code, timing from the start or from the TIMER() mark (so that
 # opening the dataset is not counted twice), and prints seconds and peak RSS as JSON.
@@ -124,12 +109,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-reports", action="store_true", help="skip the report build")
     args = parser.parse_args(argv)
 
+    steps, ratios = load_steps()
     rows = []
     for scale in args.scales:
         folder, generated = dataset(scale)
         if generated:
             rows.append((scale, "data: generate", generated))
-        rows += [(scale, name, run_step(code, folder)) for name, code in STEPS]
+        for name, code in steps:
+            print(f"scale {scale:g}: {name}", file=sys.stderr, flush=True)
+            rows.append((scale, name, run_step(code, folder)))
         manifest = json.loads((folder / "manifest.json").read_text())
         counts = manifest["row_counts"]
         print(
@@ -152,6 +140,15 @@ def main(argv: list[str] | None = None) -> int:
         peak = r.get("peak_mib", float("nan"))
         peak_text = "" if peak != peak else f"{peak:,.0f}"
         lines.append(f"| {scale:g} | {name} | {r['seconds']:.2f} | {peak_text} |")
+    seconds = {(scale, name): r["seconds"] for scale, name, r in rows}
+    if ratios:
+        lines += ["", "| scale | comparison | ratio | target |", "|---:|---|---:|---:|"]
+        for scale in args.scales:
+            for label, a, b, target in ratios:
+                if (scale, a) in seconds and (scale, b) in seconds:
+                    ratio = seconds[scale, a] / seconds[scale, b]
+                    goal = "" if target is None else f"≤ {target:g}"
+                    lines.append(f"| {scale:g} | {label} | {ratio:.2f} | {goal} |")
     table = "\n".join(lines)
     print(table)
     header = (
