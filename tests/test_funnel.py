@@ -95,7 +95,7 @@ def test_breakdown_takes_the_entry_event_and_breaks_ties():
         {"visitor_id": [1, 1, 1], "ts": [T, T, T + pd.Timedelta(minutes=1)],
          "event": ["visit", "visit", "product_view"], "channel": ["sms", "direct", "sms"]}
     )  # fmt: skip
-    r = funnel.funnel_conversion(tie, S3[:2], "1D", by="channel")
+    r = funnel.funnel_conversion(tie, S3[:2], "1D", by="channel", unfinished="include")
     assert r.channel.unique().tolist() == ["direct"]
 
 
@@ -158,13 +158,17 @@ def test_chi_square_and_pairwise_by_hand():
 def test_weekly_trend_and_histogram_by_hand():
     log = hand_log()
     later = log.assign(visitor_id=log.visitor_id + 100, ts=log.ts + pd.Timedelta(days=21))
+    later = later[~later.visitor_id.isin([104, 105])]  # their view a day later ends the data
     tr = funnel.weekly_trend(pd.concat([log, later]), S3, "1D", step="product_view")
-    # the second week's window closes after the last event: only the first week is complete
+    # the data now end at 10:10 on the 24th, before any of that week's 1-day windows closes:
+    # its entrants are still in their window, so it has no closed entrant to show; the first
+    # week is complete
     whole = tr[tr.metric == "whole funnel"]
-    assert whole.week.tolist() == [pd.Timestamp("2025-03-03")]
+    assert whole.week.tolist() == [pd.Timestamp("2025-03-03")] and whole.complete.all()
     assert (whole.successes.iloc[0], whole.trials.iloc[0]) == (3, 8)
     h = funnel.time_to_convert_histogram(log, S3, "1D", bins_per_decade=1)
-    cart = h[h.step == "add_to_cart"]  # 0 s -> [1, 10), 240 s -> [100, 1000), 1800 s
+    cart = h[(h.step == "add_to_cart") & (h.span == "from previous")]
+    # 0 s -> [1, 10), 240 s -> [100, 1000), 1800 s
     assert cart.units.tolist() == [1, 1, 1]
     assert cart.low_seconds.tolist() == pytest.approx([1, 100, 1000])
 
@@ -187,12 +191,19 @@ s3 AS (SELECT x.visitor_id, min(e.ts) AS t3 FROM entry x JOIN s2 USING (visitor_
 s4 AS (SELECT x.visitor_id, min(e.ts) AS t4 FROM entry x JOIN s3 USING (visitor_id) JOIN e
        ON e.visitor_id = x.visitor_id AND e.event = 'quote_request' AND e.ts >= s3.t3
        AND e.ts <= x.t1 + INTERVAL 7 DAY GROUP BY 1),
-paths AS (SELECT * FROM entry LEFT JOIN s2 USING (visitor_id) LEFT JOIN s3 USING (visitor_id)
+paths AS (SELECT *, t1 + INTERVAL 7 DAY > (SELECT max(ts) FROM ev) AS open
+          FROM entry LEFT JOIN s2 USING (visitor_id) LEFT JOIN s3 USING (visitor_id)
           LEFT JOIN s4 USING (visitor_id))
-SELECT channel, count(t1) AS n1, count(t2) AS n2, count(t3) AS n3, count(t4) AS n4,
-       quantile_cont(date_diff('microsecond', t1, t2) / 1e6, 0.5) AS med2,
-       quantile_cont(date_diff('microsecond', t2, t3) / 1e6, 0.9) AS p90_3,
-       quantile_cont(date_diff('microsecond', t1, t4) / 1e6, 0.5) AS medf4
+SELECT channel,
+       count(t1) FILTER (NOT open) AS n1, count(t2) FILTER (NOT open) AS n2,
+       count(t3) FILTER (NOT open) AS n3, count(t4) FILTER (NOT open) AS n4,
+       count(t1) FILTER (open) AS s1, count(t2) FILTER (open) AS s2,
+       count(t3) FILTER (open) AS s3, count(t4) FILTER (open) AS s4,
+       quantile_cont(date_diff('microsecond', t1, t2) / 1e6, [0.5, 0.9]) FILTER (NOT open) AS q2,
+       quantile_cont(date_diff('microsecond', t2, t3) / 1e6, [0.5, 0.9]) FILTER (NOT open) AS q3,
+       quantile_cont(date_diff('microsecond', t3, t4) / 1e6, [0.5, 0.9]) FILTER (NOT open) AS q4,
+       quantile_cont(date_diff('microsecond', t1, t3) / 1e6, [0.5, 0.9]) FILTER (NOT open) AS qf3,
+       quantile_cont(date_diff('microsecond', t1, t4) / 1e6, [0.5, 0.9]) FILTER (NOT open) AS qf4
 FROM paths GROUP BY channel ORDER BY channel
 """
 STEPS4 = ["visit", "product_view", "add_to_cart", "quote_request"]
@@ -205,22 +216,26 @@ def sample_events(small_sample):
 
 
 def test_agrees_with_hand_written_duckdb_sql(sample_events):
+    """Same entrants, still-in-window counts and all the times the helper reports (median and
+    90th percentile from the previous and from the first step), exactly."""
     con = ibis.duckdb.connect()
     t = con.create_table("ev", sample_events)
     want = con.con.sql(SQL).df().set_index("channel")
     got = funnel.funnel_conversion(t, STEPS4, "7D", by="channel")
-    wide = got.pivot(index="channel", columns="step_index", values="entrants")
-    for i in range(1, 5):
-        assert wide[i].tolist() == want[f"n{i}"].astype(int).tolist()
+    assert got.still_in_window.sum() > 0  # the last week's entrants
     byk = got.set_index(["channel", "step_index"])
     for ch in want.index:
-        assert byk.loc[(ch, 2), "median_seconds"] == pytest.approx(want.loc[ch, "med2"], rel=1e-12)
-        assert byk.loc[(ch, 3), "p90_seconds"] == pytest.approx(
-            want.loc[ch, "p90_3"], rel=1e-12, nan_ok=True
-        )
-        assert byk.loc[(ch, 4), "median_seconds_from_first"] == pytest.approx(
-            want.loc[ch, "medf4"], rel=1e-12, nan_ok=True
-        )
+        for i in range(1, 5):
+            assert byk.loc[(ch, i), "entrants"] == want.loc[ch, f"n{i}"]
+            assert byk.loc[(ch, i), "still_in_window"] == want.loc[ch, f"s{i}"]
+        for i in range(2, 5):
+            cols = [("median_seconds", f"q{i}", 0), ("p90_seconds", f"q{i}", 1)]
+            first = f"qf{i}" if i > 2 else "q2"
+            cols += [("median_seconds_from_first", first, 0), ("p90_seconds_from_first", first, 1)]
+            for col, key, j in cols:
+                q = want.loc[ch, key]
+                w = np.nan if q is None or q is pd.NA or len(q) <= j or q[j] is None else q[j]
+                assert byk.loc[(ch, i), col] == pytest.approx(w, rel=1e-12, nan_ok=True)
 
 
 def test_spark_agrees_with_duckdb(sample_events, spark, tmp_path):
@@ -228,10 +243,17 @@ def test_spark_agrees_with_duckdb(sample_events, spark, tmp_path):
     sub.to_parquet(tmp_path / "events.parquet", index=False)
     con = ibis.pyspark.connect(spark)
     st = con.read_parquet(str(tmp_path / "events.parquet"), table_name="funnel_events")
-    for order in ("strict", "any"):
-        want = funnel.funnel_conversion(sub, STEPS4, "7D", by="channel", order=order)
-        got = funnel.funnel_conversion(st, STEPS4, "7D", by="channel", order=order)
+    edges = dict(  # issue #12: entry range, per-step windows, an exclusion, unfinished windows
+        entry_start="2026-06-01",
+        entry_end="2026-10-29",
+        step_windows={"add_to_cart": "1D", "quote_request": "3D"},
+        exclusions=[("checkout", "product_view", "quote_request")],
+    )
+    for order, kw in (("strict", {}), ("any", {}), ("strict", edges)):
+        want = funnel.funnel_conversion(sub, STEPS4, "7D", by="channel", order=order, **kw)
+        got = funnel.funnel_conversion(st, STEPS4, "7D", by="channel", order=order, **kw)
         pd.testing.assert_frame_equal(got, want, rtol=1e-12)
+    assert want.excluded.sum() > 0 and want.still_in_window.sum() > 0
 
 
 # ----------------------------------------------------------------------------- planted truth

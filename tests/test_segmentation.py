@@ -315,3 +315,108 @@ def test_rfm_is_identical_on_duckdb_and_spark(small_sample, spark):
     assert len(a) > 50
     pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-9, check_dtype=False)
     assert (a[["R", "F", "M", "FM", "segment"]] == b[["R", "F", "M", "FM", "segment"]]).all().all()
+
+
+# ----------------------------------------------------------------------------- imported data
+
+
+@pytest.fixture(scope="module")
+def imported(tmp_path_factory):
+    """The tiny data as an import might have it: no contacts, no products (and none of the
+    other tables), plus a guest account −1 (sales without a customer) with one order."""
+    t = tiny_tables()
+    t = {name: t[name] for name in ("accounts", "orders", "order_lines")}
+    acc = t["accounts"]
+    acc.loc[2] = [-1, "guest checkout (France)", "unknown", "France", "unknown"] + [
+        acc.signup_date.iloc[0],
+        "guest",
+    ]
+    t["orders"].loc[2] = [3, -1, pd.Timestamp("2025-04-10 09:00"), "unknown", pd.NaT]
+    t["order_lines"].loc[2] = [3, 1, "SKU-2", 10, 20.0, 12.0, 0.0]
+    root = write_tables(t, tmp_path_factory.mktemp("imported"))
+    return root
+
+
+def test_open_tables_opens_what_the_folder_has(imported, tiny):
+    ds = seg.open_tables(imported, today=TODAY)
+    assert sorted(ds) == ["accounts", "order_lines", "orders"]
+    assert seg.missing_optional(ds) == seg.OPTIONAL_TABLES
+    assert seg.missing_optional(tiny) == {}
+    with pytest.raises(Exception, match="table 'orders' is missing"):
+        seg.open_tables(imported.parent, today=TODAY)
+
+
+def test_guest_accounts_are_left_out(imported, tiny):
+    ds = seg.open_tables(imported, today=TODAY)
+    customers, n = seg.customers_only(ds)
+    assert n == 1
+    assert sorted(customers.accounts.account_id.to_pandas()) == [1, 2]
+    s = seg.rfm(customers, "2025-05-01", lookback_days=365)
+    assert s.account_id.tolist() == [1, 2]  # the guest's 200 of revenue is not scored
+    assert s.monetary.tolist() == pytest.approx([270.0, 100.0])
+    assert seg.customers_only(tiny) == (tiny, 0)
+
+
+def test_features_and_exports_without_products_or_contacts(imported, tmp_path):
+    customers, _ = seg.customers_only(seg.open_tables(imported, today=TODAY))
+    f = seg.account_features(customers, "2025-05-01", 365)
+    assert not [c for c in f.columns if c.startswith(seg.MIX_PREFIX)]
+    assert f.account_id.tolist() == [1, 2]
+    s = seg.rfm(customers, "2025-05-01", lookback_days=365)
+    counts = seg.export_actions(customers, s, tmp_path)
+    assert counts.columns.tolist() == ["segment", "accounts", "suggested_action", "file"]
+    assert counts.accounts.sum() == 2 and len(list(tmp_path.glob("segment_*.csv"))) == 11
+    # account 2 (100 on 2025-03-02) is more recent, account 1 (270 on 2025-03-01) spent more:
+    # account 2: R 3, F 1, M 1 -> FM 1 -> About to sleep; account 1: R 1, F 1, M 3 -> FM 2 ->
+    # Hibernating
+    assert s.set_index("account_id").segment.to_dict() == {1: "Hibernating", 2: "About to sleep"}
+    sleep = pd.read_csv(tmp_path / "segment_about_to_sleep.csv")
+    assert sleep.columns.tolist() == list(seg.ACCOUNT_COLUMNS)
+    assert sleep.account_id.tolist() == [2] and sleep.company_name.tolist() == ["Acme Tools Ltd"]
+
+
+def test_informative_features_drop_single_valued_ones():
+    table = pd.DataFrame(
+        {
+            "industry": ["unknown"] * 3,
+            "region": ["uk", "fr", "uk"],
+            "mix_unknown": [1.0] * 3,
+            "frequency": [1, 2, 3],
+        }
+    )
+    kept, dropped = seg.informative_features(["category_mix", "industry", "region"], table)
+    assert kept == ["region", "recency_days", "frequency", "monetary"]
+    assert dropped == {
+        "category_mix": "one product category",
+        "industry": "every account has the value 'unknown'",
+    }
+    kept, dropped = seg.informative_features(["frequency", "industry"], table)
+    assert kept == ["frequency"] and list(dropped) == ["industry"]  # numbers asked: none added
+    kept, dropped = seg.informative_features(["category_mix"], table.drop(columns="mix_unknown"))
+    assert dropped == {"category_mix": "no products table"}
+    assert seg.informative_features(["region"], table) == (["region"], {})
+
+
+def test_profiles_skip_a_firmographic_with_one_value():
+    table = pd.DataFrame(
+        {
+            "recency_days": [1, 2, 30, 40],
+            "frequency": [5, 6, 1, 1],
+            "monetary": [500.0, 600.0, 10.0, 20.0],
+            "tenure_days": [100, 100, 50, 50],
+            "avg_order_value": [100.0, 100.0, 10.0, 20.0],
+            "industry": ["unknown"] * 4,
+            "region": ["uk", "uk", "fr", "uk"],
+            "size_band": ["unknown"] * 4,
+            "mix_music": [1.0] * 4,
+        }
+    )
+    spec = seg.feature_spec(["frequency", "monetary"], table)  # overall median monetary 260
+    profiles = seg.cluster_profiles(table, [0, 0, 1, 1], spec)
+    assert [c for c in profiles.columns if c.startswith("top_")] == [
+        "top_region",
+        "top_region_share",
+    ]
+    text = seg.describe_clusters(profiles, table)
+    assert text[0] == "2 accounts; mostly uk region (100%); median spend 2.1× the median account"
+    assert "unknown" not in " ".join(text) and "music" not in " ".join(text)

@@ -14,6 +14,14 @@ import numpy as np
 import pandas as pd
 
 from helpers.data import measures
+from helpers.models.response import fit_response, reallocate  # noqa: F401  (re-exported)
+from helpers.models.uplift import (  # noqa: F401  (re-exported)
+    qini_coefficient,
+    qini_curve,
+    qini_random_band,
+    two_model_uplift,
+    uplift_matrix,
+)
 from helpers.stats import wilson_interval
 
 CRM_CHANNELS = ("email", "sms")
@@ -314,13 +322,19 @@ def experiments(ds, alpha: float = 0.05, power: float = 0.8, seed: int = 0) -> p
 def uplift_by_segment(outcomes: pd.DataFrame, segments: pd.DataFrame, alpha: float = 0.05):
     """Conversion uplift p_t − p_c per segment, pooling every campaign with a control group.
 
-    ``segments``: account_id, segment. Sends of campaigns without control are dropped.
-    CI: Newcombe hybrid score (statsmodels ``confint_proportions_2indep``). A segment with no
-    control (or no treatment) send gets NaN and a note.
+    ``segments``: account_id, segment, and optionally campaign_id (then each send takes the
+    segment its account had for that campaign, e.g. :func:`segments_at_sends`). Sends of
+    campaigns without control are dropped. CI: Newcombe hybrid score (statsmodels
+    ``confint_proportions_2indep``). A segment with no control (or no treatment) send gets NaN
+    and a note.
     """
     _require(outcomes, {"account_id", "group", "converted", "has_control"}, "outcomes")
     _require(segments, {"account_id", "segment"}, "segments")
-    o = outcomes[outcomes.has_control.astype(bool)].merge(segments, on="account_id")
+    keys = ["account_id"]
+    if "campaign_id" in segments.columns:
+        _require(outcomes, {"campaign_id"}, "outcomes")
+        keys = ["campaign_id", "account_id"]
+    o = outcomes[outcomes.has_control.astype(bool)].merge(segments, on=keys)
     if o.empty:
         raise ValueError("no send of a campaign with a control group matches the segments")
     g = o.groupby(["segment", "group"]).converted.agg(["sum", "count"]).unstack("group")
@@ -341,6 +355,35 @@ def uplift_by_segment(outcomes: pd.DataFrame, segments: pd.DataFrame, alpha: flo
             row["note"] = "n/a: no control or no treatment sends"
         rows.append(row)
     return pd.DataFrame(rows).sort_values("uplift", ascending=False).reset_index(drop=True)
+
+
+NO_RECENT_ORDER = "No order in the lookback"
+
+
+def segments_at_sends(ds, outcomes: pd.DataFrame, lookback_days: int = 365) -> pd.DataFrame:
+    """The RFM segment (``helpers.segmentation.rfm``) of every account as of each campaign's
+    start date, for the campaigns in ``outcomes`` that kept a control group: campaign_id,
+    account_id, segment. An account sent to without an order in the ``lookback_days`` before
+    the start gets :data:`NO_RECENT_ORDER` rather than being dropped. One RFM query per
+    campaign (a handful), each an Ibis aggregation."""
+    from helpers.segmentation import rfm
+
+    _require(outcomes, {"campaign_id", "account_id", "has_control"}, "outcomes")
+    sent = outcomes[outcomes.has_control.astype(bool)][["campaign_id", "account_id"]]
+    if sent.empty:
+        raise ValueError("no send of a campaign with a control group")
+    starts = ds.campaigns.select("campaign_id", "start_date").to_pandas()
+    starts = starts.set_index("campaign_id").start_date
+    parts = []
+    for cid in sorted(sent.campaign_id.unique()):
+        if cid not in starts.index:
+            raise ValueError(f"campaign {cid!r} of 'campaign_sends' is not in table 'campaigns'")
+        seg = rfm(ds, analysis_date=starts[cid], lookback_days=lookback_days)
+        parts.append(seg[["account_id", "segment"]].assign(campaign_id=cid))
+    seg = pd.concat(parts, ignore_index=True)
+    out = sent.drop_duplicates().merge(seg, on=["campaign_id", "account_id"], how="left")
+    out["segment"] = out.segment.fillna(NO_RECENT_ORDER)
+    return out[["campaign_id", "account_id", "segment"]].reset_index(drop=True)
 
 
 def audience_roles(uplift: pd.DataFrame, min_control: int = 30) -> pd.DataFrame:
@@ -377,82 +420,105 @@ def audience_roles(uplift: pd.DataFrame, min_control: int = 30) -> pd.DataFrame:
     return df
 
 
-def qini_curve(score, treated, converted) -> pd.DataFrame:
-    """Qini curve of an uplift score (Radcliffe 2007, "Using control groups to target on
-    predicted lift"): accounts sorted by score, highest first; after the top k,
+# ---------------------------------------------------------------- budget and targeting inputs
 
-    qini(k) = conversions among treated in top k − conversions among control in top k ·
-    (treated in top k / control in top k)   (0 while the top k holds no control)
 
-    with ``random`` the straight line from 0 to qini(n). Returns share (k / n), qini, random.
-    Hand-written (a few lines of numpy) rather than adding scikit-uplift, whose releases lag
-    current scikit-learn.
-    """
-    score = np.asarray(score, dtype=float)
-    t = np.asarray(treated, dtype=bool)
-    y = np.asarray(converted, dtype=float)
-    if not (len(score) == len(t) == len(y)) or len(score) == 0:
-        raise ValueError("qini_curve: score, treated and converted must be non-empty, same length")
-    order = np.argsort(-score, kind="stable")
-    t, y = t[order], y[order]
-    n_t, n_c = np.cumsum(t), np.cumsum(~t)
-    y_t, y_c = np.cumsum(y * t), np.cumsum(y * ~t)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        q = np.where(n_c > 0, y_t - y_c * n_t / np.where(n_c > 0, n_c, 1), 0.0)
-    k = np.arange(1, len(q) + 1)
-    share = k / len(q)
-    return pd.DataFrame(
-        {
-            "share": np.r_[0.0, share],
-            "qini": np.r_[0.0, q],
-            "random": np.r_[0.0, share * q[-1]],
-        }
+def response_inputs(ds, exclude=CRM_CHANNELS) -> pd.DataFrame:
+    """One row per campaign-day (the grain of ``marketing_spend``): channel, campaign_id, date,
+    spend, clicks, for the channels whose clicks are bought with spend (``exclude``: the CRM
+    channels, whose cost is per message sent and whose clicks come from the list, not from a
+    bid). The input of :func:`helpers.models.response.fit_response`; a channel whose every row
+    has zero spend stays in, so the fit can report it as n/a."""
+    ms = ds.marketing_spend
+    if exclude:
+        ms = ms.filter(~ms.channel.isin(list(exclude)))
+    rows = ms.group_by(["channel", "campaign_id", "date"]).aggregate(
+        spend=ms.spend.sum(), clicks=ms.clicks.sum()
     )
-
-
-def qini_coefficient(curve: pd.DataFrame) -> float:
-    """Area between the Qini curve and the random line (trapezoid rule), in conversions × share;
-    above 0 when the score ranks persuadable accounts first."""
-    gap = (curve.qini - curve.random).to_numpy()
-    x = curve.share.to_numpy()
-    return float(np.sum((gap[1:] + gap[:-1]) / 2 * np.diff(x)))
-
-
-def two_model_uplift(
-    features: pd.DataFrame, treated, converted, n_splits: int = 5, seed: int = 0
-) -> np.ndarray:
-    """Out-of-fold uplift score per row by the two-model approach (Hansotia & Rukstales 2002):
-    one scikit-learn classifier on treated rows, one on control rows; score = P̂(convert |
-    treated, x) − P̂(convert | control, x). Cross-fitted over ``n_splits`` folds so that each
-    score comes from models that did not see the row. Classifier: standardised logistic
-    regression (scikit-learn). Features are numeric columns."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    x = np.asarray(features, dtype=float)
-    t = np.asarray(treated, dtype=bool)
-    y = np.asarray(converted, dtype=int)
-    if len(x) != len(t) or len(x) != len(y):
-        raise ValueError("two_model_uplift: features, treated and converted differ in length")
-    strata = t.astype(int) * 2 + y
-    if np.bincount(strata, minlength=4).min() < n_splits:
+    out = rows.to_pandas()
+    if out.empty:
         raise ValueError(
-            "two_model_uplift needs at least n_splits converted and unconverted accounts in "
-            "both treatment and control"
+            f"table 'marketing_spend' has no row outside the channels {list(exclude or [])}"
         )
-    score = np.empty(len(x))
-    folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-    for fit_idx, pred_idx in folds.split(x, strata):
-        probs = []
-        for arm in (True, False):
-            rows = fit_idx[t[fit_idx] == arm]
-            model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
-            model.fit(x[rows], y[rows])
-            probs.append(model.predict_proba(x[pred_idx])[:, 1])
-        score[pred_idx] = probs[0] - probs[1]
-    return score
+    out["date"] = pd.to_datetime(out["date"])
+    return out.sort_values(["channel", "campaign_id", "date"]).reset_index(drop=True)
+
+
+def send_features(ds, lookback_days: int = 365, as_of: str = "start") -> pd.DataFrame:
+    """One row per send with the account's history **as of its campaign's start date** (orders
+    placed strictly before it), so the uplift model sees what the sender knew when it chose
+    the audience, never what happened afterwards:
+
+    - days_since_order = ⌊(start − last order before start) / 1 day⌋ (NaN without an order)
+    - orders_before = orders ever placed before start; orders_recent = orders in the
+      ``lookback_days`` before start; revenue_recent = Σ their revenue (q · p · (1 − d))
+    - tenure_days = start − signup date, in days; has_ordered = orders_before > 0
+
+    with campaign_id, channel, has_control, account_id, group, converted (0/1), send_revenue.
+    One Ibis expression (a range join of sends to earlier orders), so it runs in the engine.
+
+    ``as_of="end"`` computes the same features as of the day after the last order for every
+    send instead: what a model built from today's customer table sees. It mixes in orders
+    placed after the send (leakage) and is kept only to show the difference.
+    """
+    import ibis
+
+    from helpers.segmentation import order_revenue
+
+    if lookback_days is None or int(lookback_days) < 1:
+        raise ValueError(f"parameter lookback_days must be a positive number, got {lookback_days}")
+    if as_of not in ("start", "end"):
+        raise ValueError(f"parameter as_of must be 'start' or 'end', got {as_of!r}")
+    cs = ds.campaign_sends
+    cp = ds.campaigns
+    cut = cp.start_date.cast("timestamp")
+    if as_of == "end":
+        _, last = ds.period("orders")
+        cut = ibis.timestamp(pd.Timestamp(last).normalize() + pd.Timedelta(days=1))
+    cp = cp.select("campaign_id", "channel", "has_control", as_of=cut)
+    s = cs.join(cp, "campaign_id").select(
+        "send_id",
+        "campaign_id",
+        "channel",
+        "has_control",
+        "account_id",
+        "group",
+        "as_of",
+        converted=cs.converted_at.notnull().cast("int64"),
+        send_revenue=cs.revenue,
+    )
+    ov = order_revenue(ds).rename(order_account="account_id", order_revenue="revenue")
+    j = s.left_join(ov, (s.account_id == ov.order_account) & (ov.order_ts < s.as_of))
+    recent = j.order_ts >= j.as_of - ibis.interval(days=int(lookback_days))
+    agg = j.group_by("send_id").aggregate(
+        last_ts=j.order_ts.max(),
+        orders_before=j.order_id.nunique(),
+        orders_recent=j.order_id.nunique(where=recent),
+        revenue_recent=j.order_revenue.sum(where=recent),
+    )
+    acc = ds.accounts.select("account_id", signup_ts=ds.accounts.signup_date.cast("timestamp"))
+    t = s.join(agg, "send_id").join(acc, "account_id")
+    day = 86400
+    as_of = t.as_of.epoch_seconds()
+    out = t.select(
+        "send_id",
+        "campaign_id",
+        "channel",
+        "has_control",
+        "account_id",
+        "group",
+        "converted",
+        "send_revenue",
+        days_since_order=((as_of - t.last_ts.epoch_seconds()) / day).floor().cast("float64"),
+        orders_before=t.orders_before.cast("int64"),
+        orders_recent=t.orders_recent.cast("int64"),
+        revenue_recent=t.revenue_recent.fill_null(0.0).cast("float64"),
+        tenure_days=((as_of - t.signup_ts.epoch_seconds()) / day).floor().cast("float64"),
+    ).to_pandas()
+    if out.empty:
+        raise ValueError("table 'campaign_sends' has no send of a campaign in 'campaigns'")
+    out["has_ordered"] = (out.orders_before > 0).astype("int64")
+    return out.sort_values("send_id").reset_index(drop=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -49,7 +49,20 @@ from helpers.stats import chi_square_proportions, pairwise_proportion_tests, wil
 STEPS = ("visit", "product_view", "add_to_cart", "quote_request", "checkout", "purchase")
 ORDERS = ("strict", "any")
 ANONYMOUS = "(anonymous)"
-_RESERVED = {"step", "step_index", "entered_at", "_k", "_t", "_prev", "_rn"}
+_RESERVED = {
+    "step",
+    "step_index",
+    "entered_at",
+    "_k",
+    "_t",
+    "_prev",
+    "_rn",
+    "_id",
+    "_xid",
+    "_x",
+    "still_in_window",
+    "excluded",
+}
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -110,12 +123,72 @@ def _validate(t, steps, order, id_col, ts_col, event_col, by) -> list[str]:
 
 # ----------------------------------------------------------------------------- engine part
 
+UNFINISHED = ("exclude", "include")
+
+
+def _day_bounds(entry_start, entry_end) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+    """[start day 00:00, day after the end day 00:00): the entry range as whole days."""
+    out = []
+    for name, value, shift in (("entry_start", entry_start, 0), ("entry_end", entry_end, 1)):
+        if value is None:
+            out.append(None)
+            continue
+        try:
+            day = pd.Timestamp(value)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{name} must be a date like '2026-01-31', got {value!r}") from exc
+        if pd.isna(day):
+            raise ValueError(f"{name} must be a date like '2026-01-31', got {value!r}")
+        out.append(day.tz_localize(None).normalize() + pd.Timedelta(days=shift))
+    if out[0] is not None and out[1] is not None and out[1] <= out[0]:
+        raise ValueError(f"entry_end ({entry_end}) is before entry_start ({entry_start})")
+    return out[0], out[1]
+
+
+def _step_windows(step_windows, steps: list[str], order: str, total: int) -> list[int | None]:
+    """Per-step windows in seconds, one per step (None for the first and for steps without
+    one), from a dict {later step: duration} or a list of n - 1 durations (None = no limit)."""
+    n = len(steps)
+    if step_windows is None:
+        return [None] * n
+    if order != "strict":
+        raise ValueError(
+            "step_windows need order='strict' (a step's window starts at the step before)"
+        )
+    if isinstance(step_windows, dict):
+        unknown = [s for s in step_windows if s not in steps[1:]]
+        if unknown:
+            raise ValueError(
+                f"step_windows keys {unknown} are not steps after the first {steps[1:]}"
+            )
+        values = [step_windows.get(s) for s in steps[1:]]
+    else:
+        values = list(step_windows)
+        if len(values) != n - 1:
+            raise ValueError(f"step_windows needs {n - 1} durations (one per step after the first)")
+    secs = [None if v is None else _window_seconds(v) for v in values]
+    return [None, *[None if s is None or s >= total else s for s in secs]]
+
+
+def _exclusions(exclusions, steps: list[str]) -> list[tuple[str, int, int]]:
+    """(event, from step, to step) with 1-based step positions; a bare event name means
+    between the first and the last step."""
+    out = []
+    for x in exclusions or ():
+        ev, a, b = (x, steps[0], steps[-1]) if isinstance(x, str) else tuple(x)
+        if not isinstance(ev, str) or not ev or ev in steps:
+            raise ValueError(
+                f"an exclusion event must be an event name that is not a step, got {ev!r}"
+            )
+        if a not in steps or b not in steps or steps.index(a) >= steps.index(b):
+            raise ValueError(f"exclusion {x!r}: give (event, from step, later step) among {steps}")
+        out.append((ev, steps.index(a) + 1, steps.index(b) + 1))
+    return out
+
 
 def _entries(e, id_col: str, by: list[str]):
-    """One row per unit: its first step-1 event (``entered_at``) and the ``by`` values there.
-
-    This is where entry-date selection (issue #12) plugs in.
-    """
+    """One row per unit: its first step-1 event in the entry range (``entered_at``) and the
+    ``by`` values there (``e`` holds only step-1 events inside the range as ``_k == 0``)."""
     first = e.filter(e._k == 0)
     if not by:
         return first.group_by(id_col).aggregate(entered_at=first._t.min())
@@ -131,7 +204,7 @@ def _backend_name(t) -> str:
         return "duckdb"
 
 
-def _strict_joins(e, entries, n: int, id_col: str, by: list[str], win):
+def _strict_joins(e, entries, n: int, id_col: str, by: list[str], win, step_wins):
     anchor = entries.select(id_col, entered_at="entered_at")
     cand = e.filter(e._k > 0).select(id_col, "_k", "_t").join(anchor, id_col)
     cand = cand.filter(cand._t >= cand.entered_at, cand._t <= cand.entered_at + win)
@@ -140,23 +213,45 @@ def _strict_joins(e, entries, n: int, id_col: str, by: list[str], win):
     out = entries.select(id_col, *by, at_1="entered_at")
     for i in range(1, n):
         c = cand.filter(cand._k == i).join(prev, id_col)
-        c = c.filter(c._t >= c._prev).group_by(id_col).aggregate(at=c._t.min())
+        cond = [c._t >= c._prev]
+        if step_wins[i] is not None:
+            cond.append(c._t <= c._prev + ibis.interval(seconds=step_wins[i]))
+        c = c.filter(*cond).group_by(id_col).aggregate(at=c._t.min())
         prev = c.select(id_col, _prev="at")
         c = c.select(_id=c[id_col], **{f"at_{i + 1}": c.at})
         out = out.left_join(c, out[id_col] == c._id).drop("_id")
     return out
 
 
-def _strict_carry(e, out, n: int, id_col: str, by: list[str], win):
+def _strict_carry(e, out, n: int, id_col: str, by: list[str], win, step_wins):
     for i in range(1, n):
         c = e.filter(e._k == i).select(_id=e[id_col], _t=e._t)
-        j = out.left_join(c, [out[id_col] == c._id, c._t >= out[f"at_{i}"], c._t <= out.at_1 + win])
+        cond = [out[id_col] == c._id, c._t >= out[f"at_{i}"], c._t <= out.at_1 + win]
+        if step_wins[i] is not None:
+            cond.append(c._t <= out[f"at_{i}"] + ibis.interval(seconds=step_wins[i]))
+        j = out.left_join(c, cond)
         carried = [*by, *[f"at_{m}" for m in range(1, i + 1)]]
         # the carried columns hold one value per unit: min() passes them through
         out = j.group_by(id_col).aggregate(
             **{c: j[c].min() for c in carried}, **{f"at_{i + 1}": j._t.min()}
         )
     return out
+
+
+def _any_order(e, out, n: int, id_col: str, by: list[str], win):
+    c = e.filter(e._k > 0).select(_id=e[id_col], _t=e._t, _k=e._k)
+    j = out.left_join(c, [out[id_col] == c._id, c._t >= out.at_1, c._t <= out.at_1 + win])
+    firsts = j.group_by(id_col).aggregate(
+        **{c: j[c].min() for c in [*by, "at_1"]},
+        **{f"_f{i}": j._t.min(where=j._k == i) for i in range(1, n)},
+    )
+    cols = {"at_1": firsts.at_1}
+    for i in range(1, n):
+        before, f = cols[f"at_{i}"], firsts[f"_f{i}"]
+        cols[f"at_{i + 1}"] = ibis.ifelse(
+            before.notnull() & f.notnull(), ibis.greatest(before, f), ibis.null("timestamp")
+        )
+    return firsts.select(id_col, *by, **cols)
 
 
 def funnel_paths(
@@ -170,11 +265,19 @@ def funnel_paths(
     ts_col: str = "ts",
     event_col: str = "event",
     plan: str = "auto",
+    entry_start=None,
+    entry_end=None,
+    step_windows=None,
+    exclusions=None,
+    as_of=None,
 ):
     """One row per unit that entered the funnel (an Ibis expression, not executed).
 
     Columns: ``id_col``, the ``by`` columns, ``at_1 .. at_n`` (when each step was reached,
-    null when not; ``at_1`` is the entry time). The rules are in the module docstring.
+    null when not; ``at_1`` is the entry time), ``still_in_window`` (true when the unit's
+    window had not closed by ``as_of``) and ``excluded`` (true when the unit did an exclusion
+    event between the steps named). The rules, and the keyword arguments, are in the module
+    docstring and in :func:`funnel_conversion`.
 
     ``plan`` (strict order only; same result either way): "joins" finds each step from the
     previous one and joins them all back to the entries, as one would write it in SQL (the
@@ -188,36 +291,67 @@ def funnel_paths(
     steps = _validate(t, steps, order, id_col, ts_col, event_col, by)
     if plan not in ("auto", "joins", "carry"):
         raise ValueError(f"plan must be 'auto', 'joins' or 'carry', got {plan!r}")
-    win = ibis.interval(seconds=_window_seconds(window))
-    k = ibis.cases(*[(t[event_col] == s, i) for i, s in enumerate(steps)], else_=None)
-    e = t.filter(t[id_col].notnull(), t[event_col].isin(steps), t[ts_col].notnull())
+    total = _window_seconds(window)
+    win = ibis.interval(seconds=total)
+    step_wins = _step_windows(step_windows, steps, order, total)
+    excl = _exclusions(exclusions, steps)
+    start, end = _day_bounds(entry_start, entry_end)
+    xevents = sorted({x[0] for x in excl})
+    codes = [(t[event_col] == s, i) for i, s in enumerate(steps)]
+    codes += [(t[event_col] == x, -1 - j) for j, x in enumerate(xevents)]
+    k = ibis.cases(*codes, else_=None)
+    e = t.filter(t[id_col].notnull(), t[event_col].isin([*steps, *xevents]), t[ts_col].notnull())
     e = e.select(id_col, *by, _t=e[ts_col], _k=k.cast("int8"))
+    if start is not None or end is not None:
+        # the range selects entries only: later steps may happen after its end
+        outside = ibis.literal(False)
+        if start is not None:
+            outside = outside | (e._t < start)
+        if end is not None:
+            outside = outside | (e._t >= end)
+        e = e.filter(~((e._k == 0) & outside))
     entries = _entries(e, id_col, by)
     out = entries.select(id_col, *by, at_1="entered_at")
     if order == "strict":
         if plan == "auto":
             plan = "joins" if _backend_name(t) == "duckdb" else "carry"
         if plan == "joins":
-            return _strict_joins(e, entries, len(steps), id_col, by, win)
-        return _strict_carry(e, out, len(steps), id_col, by, win)
-    c = e.filter(e._k > 0).select(_id=e[id_col], _t=e._t, _k=e._k)
-    j = out.left_join(c, [out[id_col] == c._id, c._t >= out.at_1, c._t <= out.at_1 + win])
-    firsts = j.group_by(id_col).aggregate(
-        **{c: j[c].min() for c in [*by, "at_1"]},
-        **{f"_f{i}": j._t.min(where=j._k == i) for i in range(1, len(steps))},
-    )
-    cols = {"at_1": firsts.at_1}
-    for i in range(1, len(steps)):
-        before, f = cols[f"at_{i}"], firsts[f"_f{i}"]
-        cols[f"at_{i + 1}"] = ibis.ifelse(
-            before.notnull() & f.notnull(), ibis.greatest(before, f), ibis.null("timestamp")
-        )
-    return firsts.select(id_col, *by, **cols)
+            out = _strict_joins(e, entries, len(steps), id_col, by, win, step_wins)
+        else:
+            out = _strict_carry(e, out, len(steps), id_col, by, win, step_wins)
+    else:
+        out = _any_order(e, out, len(steps), id_col, by, win)
+    # the latest time a step can still happen: the whole window, or the per-step windows
+    # added up when every step has one
+    horizon = total
+    if all(w is not None for w in step_wins[1:]):
+        horizon = min(total, sum(step_wins[1:]))
+    last = t[ts_col].max().as_scalar() if as_of is None else ibis.literal(pd.Timestamp(as_of))
+    out = out.mutate(still_in_window=out.at_1 + ibis.interval(seconds=horizon) > last)
+    if not excl:
+        return out.mutate(excluded=ibis.literal(False))
+    hits = []
+    for ev, a, b in excl:
+        x = e.filter(e._k == -1 - xevents.index(ev)).select(_xid=e[id_col], _xt=e._t)
+        upto = ibis.coalesce(out[f"at_{b}"], out.at_1 + win)
+        j = out.join(x, [out[id_col] == x._xid, x._xt >= out[f"at_{a}"], x._xt <= upto])
+        hits.append(j.select(_xid=j[id_col]))
+    hit = ibis.union(*hits, distinct=True).mutate(_x=ibis.literal(True))
+    j = out.left_join(hit, out[id_col] == hit._xid)
+    return j.mutate(excluded=j._x.notnull()).drop("_xid", "_x")
 
 
 def _seconds(later, earlier):
     """later - earlier in seconds (float, to the microsecond; same on DuckDB and Spark)."""
     return later.delta(earlier, unit="microsecond").cast("float64") / 1e6
+
+
+def _counted(paths, unfinished: str):
+    """The units whose funnel counts: not excluded and, by default, window closed."""
+    if unfinished not in UNFINISHED:
+        raise ValueError(f"unfinished must be one of {UNFINISHED}, got {unfinished!r}")
+    keep = ~paths.excluded
+    return keep & ~paths.still_in_window if unfinished == "exclude" else keep
 
 
 def funnel_conversion(
@@ -231,6 +365,12 @@ def funnel_conversion(
     ts_col: str = "ts",
     event_col: str = "event",
     plan: str = "auto",
+    entry_start=None,
+    entry_end=None,
+    step_windows=None,
+    exclusions=None,
+    as_of=None,
+    unfinished: str = "exclude",
 ) -> pd.DataFrame:
     """Conversion through ``steps`` within ``window``: one row per step (and ``by`` group).
 
@@ -240,13 +380,30 @@ def funnel_conversion(
     "any". ``by``: column(s) of ``events``; a unit is counted in the group of its entry event.
     ``plan``: how the engine is asked (see :func:`funnel_paths`); it does not change results.
 
+    The edges (issue #12; see the module docstring):
+
+    - ``entry_start``, ``entry_end``: dates (whole days, both included) that select who
+      *enters*; an entrant then has its full window, even past ``entry_end``.
+    - ``step_windows``: ``{later step: duration}`` (or a list of n - 1 durations, None for
+      none): step k must also happen within that long of step k-1 (strict order only).
+    - ``exclusions``: ``[(event, from step, to step), ...]`` (or a bare event name: first to
+      last step): a unit that did ``event`` at a time in ``[t_from, t_to]`` (``t_to`` = the
+      end of its window when it did not reach that step) is dropped from every count.
+    - ``as_of``: when the data ends (default: the last ``ts_col`` in ``events``). A unit is
+      *still in window* when ``t_1 + window > as_of`` (with per-step windows on every step:
+      ``t_1 + min(window, Σ step windows)``). ``unfinished="exclude"`` (default) leaves them
+      out of entrants, rates and times; "include" counts them as they stand at ``as_of``.
+
     Columns: the ``by`` columns, ``step_index`` (1..n), ``step``, ``entrants`` (units that
     reached the step), ``conversion_from_previous`` = entrants_k / entrants_{k-1},
     ``conversion_from_first`` = entrants_k / entrants_1, ``dropoff`` = entrants_{k-1} -
     entrants_k, ``dropoff_rate`` = 1 - conversion_from_previous, ``median_seconds`` and
     ``p90_seconds`` (time from the previous step among units that reached the step),
-    ``median_seconds_from_first`` and ``p90_seconds_from_first`` (time from entry). The first
-    step has conversion 1, drop-off 0 and no times. The rules are in the module docstring.
+    ``median_seconds_from_first`` and ``p90_seconds_from_first`` (time from entry),
+    ``still_in_window`` (units that reached the step but whose window is still open: counted
+    apart, not in ``entrants``, unless ``unfinished="include"`` where they are a part of
+    them) and ``excluded`` (units that reached the step and were dropped by an exclusion).
+    The first step has conversion 1, drop-off 0 and no times.
     """
     by = _by_list(by)
     paths = funnel_paths(
@@ -259,26 +416,43 @@ def funnel_conversion(
         ts_col=ts_col,
         event_col=event_col,
         plan=plan,
+        entry_start=entry_start,
+        entry_end=entry_end,
+        step_windows=step_windows,
+        exclusions=exclusions,
+        as_of=as_of,
     )
+    keep = _counted(paths, unfinished)
+    has_excl = bool(exclusions)
+    still = paths.still_in_window & ~paths.excluded if has_excl else paths.still_in_window
     n = len(list(steps))
-    metrics = {"n_1": paths.at_1.count()}
-    for i in range(2, n + 1):
-        at, prev = paths[f"at_{i}"], paths[f"at_{i - 1}"]
-        d_prev, d_first = _seconds(at, prev), _seconds(at, paths.at_1)
-        metrics |= {
-            f"n_{i}": at.count(),
+    metrics = {}
+    for i in range(1, n + 1):
+        at = paths[f"at_{i}"]
+        metrics |= {f"n_{i}": at.count(where=keep), f"s_{i}": at.count(where=still)}
+        if has_excl:
+            metrics[f"x_{i}"] = at.count(where=paths.excluded)
+        if i > 1:
+            prev = paths[f"at_{i - 1}"]
+            d_prev, d_first = _seconds(at, prev), _seconds(at, paths.at_1)
             # one multi-quantile aggregate per duration (Spark sorts once per percentile call)
-            f"q_{i}": d_prev.quantile([0.5, 0.9]),
-            f"qf_{i}": d_first.quantile([0.5, 0.9]),
-        }
+            metrics[f"q_{i}"] = d_prev.quantile([0.5, 0.9], where=keep)
+            if i > 2:  # from the first step to the second is the time from the previous one
+                metrics[f"qf_{i}"] = d_first.quantile([0.5, 0.9], where=keep)
     agg = paths.group_by(by).aggregate(**metrics) if by else paths.aggregate(**metrics)
     wide = agg.to_pandas()
-    if wide.empty or int(wide.n_1.sum()) == 0:
+    steps = list(steps)
+    if wide.empty or int(wide.n_1.sum() + wide.s_1.sum()) == 0:
         raise ValueError(
-            f"no unit entered the funnel: no '{list(steps)[0]}' event with a non-null "
-            f"'{id_col}' in the events"
+            f"no unit entered the funnel: no '{steps[0]}' event with a non-null "
+            f"'{id_col}' in the events (and the entry range)"
         )
-    return _long(wide, list(steps), by)
+    if int(wide.n_1.sum()) == 0:
+        raise ValueError(
+            f"every entrant is excluded or still in its {window} window at the end of the "
+            f"data: choose an earlier entry range, or unfinished='include'"
+        )
+    return _long(wide, steps, by)
 
 
 def _long(wide: pd.DataFrame, steps: list[str], by: list[str]) -> pd.DataFrame:
@@ -304,9 +478,12 @@ def _long(wide: pd.DataFrame, steps: list[str], by: list[str]) -> pd.DataFrame:
                 ("median_seconds_from_first", "qf", 0),
                 ("p90_seconds_from_first", "qf", 1),
             ):
+                key = "q" if i == 2 else key
                 q = r[f"{key}_{i}"] if i > 1 else None
                 v = q[j] if q is not None and len(q) > j else None
                 row[name] = float(v) if v is not None and pd.notna(v) else np.nan
+            row["still_in_window"] = int(r[f"s_{i}"])
+            row["excluded"] = int(r[f"x_{i}"]) if f"x_{i}" in r else 0
             rows.append(row)
             prev = n
     out = pd.DataFrame(rows)
@@ -439,6 +616,18 @@ def leakiest_step(result: pd.DataFrame) -> pd.Series:
 # ----------------------------------------------------------------------------- trends, times
 
 
+_PERIODS = {"D": "D", "W": "W", "M": "M"}
+
+
+def _by_period(events, ts_col: str, freq: str, name: str = "_period"):
+    if freq not in _PERIODS:
+        raise ValueError(f"freq must be one of {list(_PERIODS)}, got {freq!r}")
+    t = _as_table(events)
+    if ts_col not in t.columns:
+        raise ValueError(f"events table has no column '{ts_col}'")
+    return t.mutate(**{name: t[ts_col].truncate(_PERIODS[freq])})
+
+
 def weekly_trend(
     events,
     steps: Sequence[str] = STEPS,
@@ -449,23 +638,27 @@ def weekly_trend(
     id_col: str = "visitor_id",
     ts_col: str = "ts",
     event_col: str = "event",
+    **edges,
 ) -> pd.DataFrame:
     """Weekly conversion, by the week (Monday) a unit entered the funnel, with Wilson intervals.
 
     Two series (``metric``): "whole funnel" = entrants of the last step / entrants of the
     first; "step: <step>" = conversion into ``step`` (default: the last step) from the one
-    before. Weeks whose last entrant's window had not closed by the last event in the data
-    (week start + 7 days + window > last event) are left out: their conversions are not all
-    in yet. Columns: week, metric, successes, trials, rate, ci_low, ci_high.
+    before. ``edges``: the keyword arguments of :func:`funnel_conversion` (``entry_start``,
+    ``step_windows``, ``exclusions``, ``as_of``, ``unfinished``...).
+
+    Entrants still in their window at the end of the data are left out of the rates (the
+    default, ``unfinished="exclude"``), so a recent week shows the rate of its entrants
+    whose window has closed instead of a false drop. ``still_in_window`` counts the week's
+    units left out (at the series' trial step) and ``complete`` is false while any are
+    left: those latest points are partial. Columns: week, metric, successes, trials, rate,
+    ci_low, ci_high, still_in_window, complete. Weeks with no closed entrant are not listed.
     """
-    t = _as_table(events)
     steps = list(steps)
     step = step or steps[-1]
     if step not in steps[1:]:
         raise ValueError(f"step must be one of the steps after the first, got {step!r}")
-    if ts_col not in t.columns:
-        raise ValueError(f"events table has no column '{ts_col}'")
-    t = t.mutate(_week=t[ts_col].truncate("W"))
+    t = _by_period(events, ts_col, "W", "_week")
     res = funnel_conversion(
         t,
         steps,
@@ -475,27 +668,96 @@ def weekly_trend(
         by="_week",
         ts_col=ts_col,
         event_col=event_col,
+        **edges,
     )
-    last = pd.Timestamp(t[ts_col].max().to_pandas())
     res["_week"] = pd.to_datetime(res["_week"])
-    complete = res["_week"] + pd.Timedelta(days=7) + pd.Timedelta(_window_seconds(window), "s")
-    res = res[complete <= last]
-    if res.empty:
-        raise ValueError(f"no week of entries has a closed {window} window in the data")
     k = steps.index(step) + 1
-    first = res[res.step_index == 1].set_index("_week").entrants
-    whole = res[res.step_index == len(steps)].set_index("_week").entrants
-    into = res[res.step_index == k].set_index("_week").entrants
-    before = res[res.step_index == k - 1].set_index("_week").entrants
+    at = {i: res[res.step_index == i].set_index("_week") for i in (1, k - 1, k, len(steps))}
+    open_weeks = at[1].still_in_window
     parts = [
-        pd.DataFrame({"metric": "whole funnel", "successes": whole, "trials": first}),
-        pd.DataFrame({"metric": f"step: {step}", "successes": into, "trials": before}),
+        pd.DataFrame(
+            {
+                "metric": "whole funnel",
+                "successes": at[len(steps)].entrants,
+                "trials": at[1].entrants,
+                "still_in_window": at[1].still_in_window,
+            }
+        ),
+        pd.DataFrame(
+            {
+                "metric": f"step: {step}",
+                "successes": at[k].entrants,
+                "trials": at[k - 1].entrants,
+                "still_in_window": at[k - 1].still_in_window,
+            }
+        ),
     ]
     out = pd.concat(parts).rename_axis("week").reset_index()
+    out["complete"] = out.week.map(open_weeks).eq(0)
     out = out[out.trials > 0].copy()
     out["rate"] = out.successes / out.trials
     out["ci_low"], out["ci_high"] = wilson_interval(out.successes, out.trials)
+    cols = ["week", "metric", "successes", "trials", "rate", "ci_low", "ci_high"]
+    out = out[[*cols, "still_in_window", "complete"]]
     return out.sort_values(["metric", "week"]).reset_index(drop=True)
+
+
+def time_to_convert_trend(
+    events,
+    steps: Sequence[str] = STEPS,
+    window="30D",
+    *,
+    by: str | Sequence[str] | None = None,
+    freq: str = "W",
+    order: str = "strict",
+    id_col: str = "visitor_id",
+    ts_col: str = "ts",
+    event_col: str = "event",
+    **edges,
+) -> pd.DataFrame:
+    """Median and 90th percentile of the time to convert, per entry period (``freq``: "D",
+    "W" (Monday) or "M") and ``by`` group: for each step from the step before (``span`` =
+    "from previous") and from entry to the last step (``span`` = "end to end").
+
+    The same counting as :func:`funnel_conversion` (``edges`` are its keyword arguments):
+    only units whose window has closed count by default, so a recent period's times are
+    those of its closed entrants (short times are not over-represented); ``complete`` is
+    false while the period still has entrants in their window. Columns: period, the ``by``
+    columns, step_index, step, span, units (who reached the step), median_seconds,
+    p90_seconds, still_in_window (entrants of the period left out), complete.
+    """
+    by = _by_list(by)
+    steps = list(steps)
+    t = _by_period(events, ts_col, freq)
+    res = funnel_conversion(
+        t,
+        steps,
+        window,
+        order=order,
+        id_col=id_col,
+        by=[*by, "_period"],
+        ts_col=ts_col,
+        event_col=event_col,
+        **edges,
+    )
+    res["_period"] = pd.to_datetime(res["_period"])
+    keys = [*by, "_period"]
+    open_ = res[res.step_index == 1].set_index(keys).still_in_window.rename("_open")
+    res = res.join(open_, on=keys)
+    rest = res[res.step_index > 1]
+    steps_part = rest.assign(span="from previous")
+    end = rest[rest.step_index == len(steps)].assign(
+        span="end to end",
+        median_seconds=lambda d: d.median_seconds_from_first,
+        p90_seconds=lambda d: d.p90_seconds_from_first,
+    )
+    out = pd.concat([steps_part, end], ignore_index=True)
+    out = out[out.entrants > 0].rename(columns={"_period": "period", "entrants": "units"})
+    out["still_in_window"] = out.pop("_open")
+    out["complete"] = out.still_in_window.eq(0)
+    cols = ["period", *by, "step_index", "step", "span", "units", "median_seconds"]
+    out = out[[*cols, "p90_seconds", "still_in_window", "complete"]]
+    return out.sort_values(["span", *by, "step_index", "period"]).reset_index(drop=True)
 
 
 def time_to_convert_histogram(
@@ -508,34 +770,52 @@ def time_to_convert_histogram(
     id_col: str = "visitor_id",
     ts_col: str = "ts",
     event_col: str = "event",
+    unfinished: str = "exclude",
+    **edges,
 ) -> pd.DataFrame:
-    """Distribution of the time from the previous step, per step, on log-spaced bins,
-    counted in the engine: bin b holds times in [10^(b/m), 10^((b+1)/m)) seconds with m =
-    ``bins_per_decade`` (times under one second go to the first bin).
+    """Distribution of the time to convert on log-spaced bins, counted in the engine: per
+    step from the step before (``span`` = "from previous") and from entry to the last step
+    (``span`` = "end to end", ``step`` = the last step). Bin b holds times in
+    [10^(b/m), 10^((b+1)/m)) seconds with m = ``bins_per_decade`` (times under one second go
+    to the first bin). The same units count as in :func:`funnel_conversion` (``edges``: its
+    keyword arguments; units still in their window are left out by default).
 
-    Columns: step_index, step, low_seconds, high_seconds, units, share (of the step's
-    entrants).
+    Columns: step_index, step, span, low_seconds, high_seconds, units, share (of the units
+    that reached the step, per span).
     """
     if bins_per_decade < 1:
         raise ValueError("bins_per_decade must be at least 1")
     steps = list(steps)
     paths = funnel_paths(
-        events, steps, window, order=order, id_col=id_col, ts_col=ts_col, event_col=event_col
+        events,
+        steps,
+        window,
+        order=order,
+        id_col=id_col,
+        ts_col=ts_col,
+        event_col=event_col,
+        **edges,
     )
+    paths = paths.filter(_counted(paths, unfinished))
+    n = len(steps)
+    spans = [(i, i - 1, "from previous") for i in range(2, n + 1)] + [(n, 1, "end to end")]
     parts = []
-    for i in range(2, len(steps) + 1):
-        sec = _seconds(paths[f"at_{i}"], paths[f"at_{i - 1}"])
+    for j, (i, before, _) in enumerate(spans):
+        sec = _seconds(paths[f"at_{i}"], paths[f"at_{before}"])
         b = (ibis.greatest(sec, 1.0).log10() * bins_per_decade).floor().cast("int64")
         sel = paths.filter(paths[f"at_{i}"].notnull()).mutate(_b=b)
-        parts.append(sel.group_by("_b").aggregate(units=sel.count()).mutate(step_index=i))
+        parts.append(sel.group_by("_b").aggregate(units=sel.count()).mutate(_span=j))
     out = ibis.union(*parts).to_pandas()
-    out["step_index"] = out.step_index.astype("int64")
+    out["_span"] = out._span.astype("int64")
+    out["step_index"] = [spans[j][0] for j in out._span]
     out["step"] = [steps[i - 1] for i in out.step_index]
+    out["span"] = [spans[j][2] for j in out._span]
     out["low_seconds"] = 10 ** (out._b / bins_per_decade)
     out["high_seconds"] = 10 ** ((out._b + 1) / bins_per_decade)
-    out["share"] = out.units / out.groupby("step_index").units.transform("sum")
-    out = out.sort_values(["step_index", "_b"]).reset_index(drop=True)
-    return out[["step_index", "step", "low_seconds", "high_seconds", "units", "share"]]
+    out["share"] = out.units / out.groupby("_span").units.transform("sum")
+    out = out.sort_values(["_span", "_b"]).reset_index(drop=True)
+    cols = ["step_index", "step", "span", "low_seconds", "high_seconds", "units", "share"]
+    return out[cols]
 
 
 # ----------------------------------------------------------------------------- sales pipeline
@@ -569,25 +849,91 @@ def _check_leads(leads, extra: Sequence[str] = ()):
     return leads
 
 
-def pipeline_stages(leads, by: str | None = None) -> pd.DataFrame:
+def _leads_as_of(leads, as_of):
+    """``as_of`` as a timestamp, by default the latest timestamp in the leads table."""
+    if as_of is not None:
+        return pd.Timestamp(as_of)
+    m = leads.aggregate(m=ibis.greatest(*[leads[c].max() for c in _STAGE_TS.values()]))
+    return pd.Timestamp(m.to_pandas().m.iloc[0])
+
+
+def _stage_windows(window) -> dict[str, float | None]:
+    stages = LEAD_STAGES[1:]
+    if window is None:
+        return dict.fromkeys(stages)
+    if isinstance(window, dict):
+        unknown = [s for s in window if s not in stages]
+        if unknown:
+            raise ValueError(f"window keys {unknown} are not pipeline stages {stages}")
+        out = {s: window.get(s) for s in stages}
+    else:
+        out = dict.fromkeys(stages, window)
+    for s, w in out.items():
+        if w is not None and (isinstance(w, bool) or not np.isfinite(float(w)) or float(w) <= 0):
+            raise ValueError(f"window for stage '{s}' must be a positive number of days, got {w!r}")
+    return {s: None if w is None else float(w) for s, w in out.items()}
+
+
+def typical_stage_days(leads, quantile: float = 0.9) -> dict[str, float]:
+    """The ``quantile`` of the days from the stage before to each stage, among leads that
+    reached it (exact, in the engine): ``{stage: days}``, a "typical cycle" window for
+    :func:`pipeline_stages`."""
+    if not 0 < quantile < 1:
+        raise ValueError(f"quantile must be between 0 and 1, got {quantile!r}")
+    leads = _check_leads(leads)
+    metrics = {}
+    for prev, stage in zip(LEAD_STAGES, LEAD_STAGES[1:], strict=False):
+        d = _days(leads[_STAGE_TS[stage]], leads[_STAGE_TS[prev]])
+        metrics[stage] = d.quantile(quantile, where=_reached(leads, stage))
+    row = leads.aggregate(**metrics).to_pandas().iloc[0]
+    return {s: float(row[s]) for s in LEAD_STAGES[1:]}
+
+
+def pipeline_stages(leads, by: str | None = None, *, window=None, as_of=None) -> pd.DataFrame:
     """Stage-to-stage conversion of CRM leads: lead -> qualified -> opportunity -> quote -> won.
 
-    A lead reached a stage when its timestamp is set (won: ``outcome == "won"``). Conversion
-    into stage k counts only *decided* leads: those that reached k-1 and then either reached
-    k or were closed (an open lead still at k-1 may yet move on, so it is left out):
-    conversion_k = reached_k / decided_k, with a 95 % Wilson interval. ``median_days`` is the
-    median time from stage k-1 to stage k among leads that reached k. One row per stage (and
-    ``by`` group); the "lead" row holds the number of leads.
+    A lead reached a stage when its timestamp is set (won: ``outcome == "won"``, at
+    ``closed_at``). Which leads decide a stage k depends on ``window``:
+
+    - ``window=None``: every lead that reached k-1 and then either reached k or was closed;
+      an open lead still at k-1 may yet move on, so it is left out (``still_open``).
+    - ``window`` = days (one number, or ``{stage: days}``, e.g. from
+      :func:`typical_stage_days`): the web funnel's rule (issue #12). A lead that reached
+      k-1 converts when it reached k within ``window`` days of it; leads that reached k-1
+      less than ``window`` days before ``as_of`` (default: the latest timestamp in the
+      table) are *still open*, counted apart and not as lost; the others are decided. The
+      whole young cohort is set apart, closed or not: keeping its quick wins and dropping
+      only its open leads would flatter the rate. The window closes at its bound: a lead
+      whose window ends exactly at ``as_of`` is decided.
+
+    conversion_k = reached_k / decided_k, with a 95 % Wilson interval. conversion_from_lead
+    = reached / leads without a window, the product of the stage conversions with one.
+    ``median_days`` is the median time from stage k-1 to stage k among leads that reached k.
+    One row per stage (and ``by`` group); the "lead" row holds the number of leads.
     """
     leads = _check_leads(leads, [by] if by else [])
+    windows = _stage_windows(window)
+    windowed = any(w is not None for w in windows.values())
+    as_of = _leads_as_of(leads, as_of) if windowed else None
     metrics = {"n_lead": leads.count()}
     for prev, stage in zip(LEAD_STAGES, LEAD_STAGES[1:], strict=False):
         r, rp = _reached(leads, stage), _reached(leads, prev)
-        decided = rp & (r | (leads.outcome != "open"))
-        d = _days(leads[_STAGE_TS[stage]], leads[_STAGE_TS[prev]])
+        t, tp = leads[_STAGE_TS[stage]], leads[_STAGE_TS[prev]]
+        d = _days(t, tp)
+        w = windows[stage]
+        if w is None:
+            decided = rp & (r | (leads.outcome != "open"))
+            still = rp & ~r & (leads.outcome == "open")
+            conv = r
+        else:
+            young = tp + ibis.interval(seconds=int(round(w * 86400))) > ibis.literal(as_of)
+            still = rp & young
+            decided = rp & ~young
+            conv = decided & r & (d <= w)
         metrics |= {
-            f"n_{stage}": r.sum(),
+            f"n_{stage}": conv.sum(),
             f"dec_{stage}": decided.sum(),
+            f"open_{stage}": still.sum(),
             f"med_{stage}": d.quantile(0.5, where=r),
         }
     agg = leads.group_by(by).aggregate(**metrics) if by else leads.aggregate(**metrics)
@@ -596,20 +942,27 @@ def pipeline_stages(leads, by: str | None = None) -> pd.DataFrame:
         raise ValueError("the leads table is empty")
     rows = []
     for _, w in wide.iterrows():
+        from_lead = 1.0
         for stage in LEAD_STAGES:
             row = {by: w[by]} if by else {}
             n = int(w[f"n_{stage}"])
             dec = int(w[f"dec_{stage}"]) if stage != "lead" else n
+            conv = n / dec if dec else np.nan
+            if stage != "lead":
+                from_lead = from_lead * conv if windowed else n / int(w.n_lead)
             row |= {
                 "stage": stage,
                 "reached": n,
                 "decided": dec,
-                "conversion": n / dec if dec else np.nan,
-                "conversion_from_lead": n / int(w.n_lead),
+                "still_open": int(w[f"open_{stage}"]) if stage != "lead" else 0,
+                "conversion": conv,
+                "conversion_from_lead": from_lead,
                 "median_days": float(w[f"med_{stage}"]) if stage != "lead" else np.nan,
+                "window_days": windows.get(stage, np.nan) if stage != "lead" else np.nan,
             }
             rows.append(row)
     out = pd.DataFrame(rows)
+    out["window_days"] = out.window_days.astype("float64")
     out["ci_low"], out["ci_high"] = wilson_interval(out.reached, out.decided)
     return out
 

@@ -405,3 +405,32 @@ def funnel_chart(df, *, title: str, xlabel: str, ylabel: str, step: str = "step"
     ax.invert_yaxis()
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     return fig
+
+
+def response_curves(
+    points, curves, marks=None, *, title: str, xlabel: str, ylabel: str, facet: str = "channel"
+):
+    """One panel per ``facet`` value: observed points (columns spend, clicks) as a light
+    scatter, the fitted curve (``curves``: spend, clicks, optional lo/hi band) as a line, and
+    optional vertical lines from ``marks`` (facet, label, spend) such as today's and the
+    recommended spend. Returns the figure."""
+    groups = list(dict.fromkeys(curves[facet]))
+    if not groups:
+        raise ValueError("response_curves: no curve to draw")
+    fig, axes = figure(width=4.6 * len(groups), height=4.2, ncols=len(groups), squeeze=False)
+    colours = sns.color_palette(PALETTE)
+    for ax, g in zip(axes[0], groups, strict=True):
+        p = points[points[facet] == g]
+        c = curves[curves[facet] == g]
+        ax.scatter(p["spend"], p["clicks"], s=6, alpha=0.25, color=colours[0], label="observed")
+        ax.plot(c["spend"], c["clicks"], color=colours[1], lw=2, label="fitted curve")
+        if {"lo", "hi"} <= set(c.columns):
+            ax.fill_between(c["spend"], c["lo"], c["hi"], color=colours[1], alpha=0.2)
+        if marks is not None:
+            for i, m in enumerate(marks[marks[facet] == g].itertuples()):
+                ax.axvline(m.spend, ls="--", color=colours[2 + i], label=m.label)
+        ax.set(title=str(g).replace("_", " "), xlabel=xlabel, ylabel=ylabel)
+        ax.legend(loc="upper left", fontsize="small")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -91,6 +91,30 @@ def table(df: pd.DataFrame, caption: str = "", formats: Mapping[str, str] | None
     display(HTML(styler.to_html()))
 
 
+def shown_path(path) -> str:
+    """A dataset's location as a report may show it: relative to the project root when inside
+    it (``data/sample``), else only the folder's name (``retail``), so a report never shows the
+    machine's directory layout. A connection URL (``duckdb:///x.db``) is shown without its
+    user, password and query string."""
+    from pathlib import Path
+    from urllib.parse import urlsplit
+
+    from helpers.config import PROJ_ROOT
+
+    text = str(path)
+    if "://" in text and not text.startswith("file://"):
+        url = urlsplit(text)
+        host = url.hostname or ""
+        return (
+            f"{url.scheme}://{host}{url.path}" if host else f"{url.scheme}://{Path(url.path).name}"
+        )
+    folder = Path(text.removeprefix("file://")).resolve()
+    root = Path(PROJ_ROOT).resolve()
+    if folder.is_relative_to(root):
+        return folder.relative_to(root).as_posix() or "."
+    return folder.name
+
+
 def data_quality(ds, period_table: str = "orders") -> dict:
     """The data-quality section: rows read, rows set aside and why, the period covered.
 
@@ -100,7 +124,7 @@ def data_quality(ds, period_table: str = "orders") -> dict:
     q = ds.quality
     read, aside = int(q.groupby("table").rows_read.first().sum()), int(q.rows_set_aside.sum())
     md(
-        f"Read **{count(read)}** rows in {q.table.nunique()} tables from `{ds.path}` "
+        f"Read **{count(read)}** rows in {q.table.nunique()} tables from `{shown_path(ds.path)}` "
         f"(engine {ds.engine}, fingerprint `{ds.fingerprint}`); "
         f"**{count(aside)}** rows ({pct(aside / read if read else 0, 2)}) were set aside and "
         f"are not used below. {period_table.replace('_', ' ').capitalize()} run from "

@@ -315,7 +315,8 @@ MIX_PREFIX = "mix_"
 def account_features(ds, analysis_date=None, lookback_days: int = 365) -> pd.DataFrame:
     """One row per account with an order in the window: the RFM numbers, avg_order_value =
     monetary / frequency, the revenue share of each product category in the window
-    (``mix_<category>``, summing to 1 per account), and the firmographics of ``accounts``."""
+    (``mix_<category>``, summing to 1 per account; none when ``ds`` has no ``products``), and
+    the firmographics of ``accounts``."""
     start, end = resolve_window(ds, analysis_date, lookback_days)
     base = rfm_expr(ds, start, end).to_pandas()
     if base.empty:
@@ -323,19 +324,21 @@ def account_features(ds, analysis_date=None, lookback_days: int = 365) -> pd.Dat
             f"table 'orders' has no order between {start:%Y-%m-%d} and {end:%Y-%m-%d}: "
             "no account to cluster"
         )
-    lines, orders, products = ds.order_lines, ds.orders, ds.products
-    o = orders.filter(
-        (orders.order_ts >= ibis.timestamp(start)) & (orders.order_ts < ibis.timestamp(end))
-    )
-    j = lines.join(o, "order_id").join(products, "sku")
-    mix = (
-        j.group_by([j.account_id, j.category])
-        .aggregate(revenue=measures.line_revenue(j).sum())
-        .to_pandas()
-        .pivot_table(index="account_id", columns="category", values="revenue", fill_value=0.0)
-    )
-    mix = mix.div(mix.sum(axis=1).where(lambda s: s > 0), axis=0).fillna(0.0)
-    mix.columns = [f"{MIX_PREFIX}{c}" for c in mix.columns]
+    mix = pd.DataFrame(index=pd.Index([], name="account_id", dtype="int64"))
+    if "products" in ds:  # without it, no category mix (an import may not have one)
+        lines, orders, products = ds.order_lines, ds.orders, ds.products
+        o = orders.filter(
+            (orders.order_ts >= ibis.timestamp(start)) & (orders.order_ts < ibis.timestamp(end))
+        )
+        j = lines.join(o, "order_id").join(products, "sku")
+        mix = (
+            j.group_by([j.account_id, j.category])
+            .aggregate(revenue=measures.line_revenue(j).sum())
+            .to_pandas()
+            .pivot_table(index="account_id", columns="category", values="revenue", fill_value=0.0)
+        )
+        mix = mix.div(mix.sum(axis=1).where(lambda s: s > 0), axis=0).fillna(0.0)
+        mix.columns = [f"{MIX_PREFIX}{c}" for c in mix.columns]
     acc = ds.accounts.select("account_id", *FIRMOGRAPHICS).to_pandas()
     out = base.merge(mix.reset_index(), on="account_id", how="left").merge(acc, on="account_id")
     mix_cols = [c for c in out.columns if c.startswith(MIX_PREFIX)]
@@ -445,7 +448,8 @@ def fit_clusters(table: pd.DataFrame, spec: FeatureSpec, k: int, seed: int = 0):
 
 def cluster_profiles(table: pd.DataFrame, labels, spec: FeatureSpec) -> pd.DataFrame:
     """Per cluster: accounts, revenue share, medians of the numeric RFM columns, the mean
-    category mix, and the most common value of each firmographic with its share."""
+    category mix, and the most common value of each firmographic with its share (skipping a
+    firmographic with one value for every account, which says nothing about a cluster)."""
     t = table.assign(cluster=np.asarray(labels))
     g = t.groupby("cluster")
     out = pd.DataFrame({"accounts": g.size(), "revenue_share": g.monetary.sum() / t.monetary.sum()})
@@ -455,6 +459,8 @@ def cluster_profiles(table: pd.DataFrame, labels, spec: FeatureSpec) -> pd.DataF
     for c in mix:
         out[c] = g[c].mean()
     for c in spec.categorical or list(FIRMOGRAPHICS[:3]):
+        if t[c].nunique(dropna=False) < 2:
+            continue  # one value for every account ('unknown' on an import): no profile
         top = g[c].agg(lambda s: s.value_counts().sort_index().idxmax())
         out[f"top_{c}"] = top
         out[f"top_{c}_share"] = [(t.loc[t.cluster == k, c] == v).mean() for k, v in top.items()]
@@ -495,7 +501,7 @@ def describe_clusters(profiles: pd.DataFrame, table: pd.DataFrame) -> pd.Series:
         ]
         if firmo:
             parts.append("mostly " + ", ".join(firmo))
-        if mix:
+        if len(mix) > 1:  # with one category, its 100 % says nothing
             top = max(mix, key=lambda c: p[c])
             parts.append(f"{p[top]:.0%} of revenue in {top.removeprefix(MIX_PREFIX)}")
         ratio = p.median_monetary / overall if overall > 0 else math.nan
@@ -518,7 +524,8 @@ def pca_map(pipe, table: pd.DataFrame, labels) -> tuple[pd.DataFrame, np.ndarray
 
 # ----------------------------------------------------------------------------- exports
 
-EXPORT_COLUMNS = (
+#: The columns of the per-segment action lists about the account.
+ACCOUNT_COLUMNS = (
     "account_id",
     "company_name",
     "segment",
@@ -529,6 +536,10 @@ EXPORT_COLUMNS = (
     "frequency",
     "monetary",
     "suggested_action",
+)
+#: The export columns when the dataset has contacts: the account columns, then the contact's.
+EXPORT_COLUMNS = (
+    *ACCOUNT_COLUMNS,
     "contact_id",
     "name",
     "email",
@@ -547,38 +558,119 @@ def export_actions(ds, scored: pd.DataFrame, out_dir) -> pd.DataFrame:
     segment with its suggested action and one row per contact who consented to email or SMS
     (email shown only with email consent, phone only with SMS consent; an account without a
     consenting contact keeps one row with empty contact fields). Personal data: these files
-    never go into the report. Returns counts per segment (accounts, contacts, file name)."""
+    never go into the report. Returns counts per segment (accounts, contacts, file name).
+
+    Without a ``contacts`` table (an Online Retail or CDNOW import) the files list the accounts
+    only (:data:`ACCOUNT_COLUMNS`) and the counts have no contact columns."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    c = ds.contacts
-    contacts = (
-        c.filter(c.consent_email | c.consent_sms)
-        .select(
-            "contact_id", "account_id", "name", "email", "phone", "consent_email", "consent_sms"
+    with_contacts = "contacts" in ds
+    if with_contacts:
+        c = ds.contacts
+        contacts = (
+            c.filter(c.consent_email | c.consent_sms)
+            .select(
+                "contact_id", "account_id", "name", "email", "phone", "consent_email", "consent_sms"
+            )
+            .to_pandas()
         )
-        .to_pandas()
-    )
-    contacts["email"] = contacts.email.where(contacts.consent_email)
-    contacts["phone"] = contacts.phone.where(contacts.consent_sms)
+        contacts["email"] = contacts.email.where(contacts.consent_email)
+        contacts["phone"] = contacts.phone.where(contacts.consent_sms)
     names = ds.accounts.select("account_id", "company_name").to_pandas()
     rows = []
     for segment in SEGMENTS:
         acc = scored[scored.segment == segment].merge(names, on="account_id", how="left")
         acc = acc.assign(suggested_action=ACTIONS[segment])
-        full = acc.merge(contacts, on="account_id", how="left")
-        full = full.sort_values(["account_id", "contact_id"], na_position="last")
         file = out_dir / f"segment_{_slug(segment)}.csv"
-        full[list(EXPORT_COLUMNS)].to_csv(file, index=False)
-        rows.append(
-            {
-                "segment": segment,
-                "accounts": len(acc),
-                "accounts_with_contact": int(
-                    full.dropna(subset=["contact_id"]).account_id.nunique()
-                ),
-                "contacts_with_consent": int(full.contact_id.notna().sum()),
-                "suggested_action": ACTIONS[segment],
-                "file": file.name,
-            }
-        )
+        row = {"segment": segment, "accounts": len(acc)}
+        if with_contacts:
+            full = acc.merge(contacts, on="account_id", how="left")
+            full = full.sort_values(["account_id", "contact_id"], na_position="last")
+            full[list(EXPORT_COLUMNS)].to_csv(file, index=False)
+            row["accounts_with_contact"] = int(
+                full.dropna(subset=["contact_id"]).account_id.nunique()
+            )
+            row["contacts_with_consent"] = int(full.contact_id.notna().sum())
+        else:
+            acc.sort_values("account_id")[list(ACCOUNT_COLUMNS)].to_csv(file, index=False)
+        rows.append(row | {"suggested_action": ACTIONS[segment], "file": file.name})
     return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------- tables
+
+#: The tables the report cannot run without (its ``requires:`` in reports.yml) and those it uses
+#: when the dataset has them, with what is left out without them.
+REQUIRED_TABLES = ("orders", "order_lines", "accounts")
+OPTIONAL_TABLES = {
+    "products": "the clusters' product-category mix",
+    "contacts": "the contacts in the action lists (they list accounts only)",
+}
+
+
+def open_tables(data_dir=None, engine: str = "duckdb", **options):
+    """``helpers.data.open_dataset`` on the tables this report reads: :data:`REQUIRED_TABLES`
+    always (a missing one is the data layer's clear error) and each of :data:`OPTIONAL_TABLES`
+    the dataset folder has (``helpers.reports.build.has_table``, the runner's rule), so an
+    import without contacts or products opens. A connection URL opens them all."""
+    from helpers.config import resolve_data_dir
+    from helpers.data import open_dataset
+    from helpers.reports.build import has_table
+
+    tables = [*REQUIRED_TABLES, *OPTIONAL_TABLES]
+    if data_dir is None or "://" not in str(data_dir) or str(data_dir).startswith("file://"):
+        root = resolve_data_dir(str(data_dir).removeprefix("file://") if data_dir else None)
+        tables = [*REQUIRED_TABLES, *(t for t in OPTIONAL_TABLES if has_table(Path(root), t))]
+        data_dir = root
+    return open_dataset(data_dir, engine=engine, tables=tables, **options)
+
+
+def missing_optional(ds) -> dict[str, str]:
+    """The optional tables ``ds`` lacks, each with what the report leaves out without it."""
+    return {t: what for t, what in OPTIONAL_TABLES.items() if t not in ds}
+
+
+def customers_only(ds):
+    """``ds`` without the guest accounts (``acquisition_channel = 'guest'``, account_id < 0)
+    an Online Retail import makes for sales without a customer, and without their orders: RFM,
+    clusters and action lists are about customers. Returns (dataset, number of guest accounts);
+    the dataset is ``ds`` itself when there is none."""
+    import dataclasses
+
+    from helpers.data.adapters.base import GUEST_CHANNEL
+
+    acc = ds.accounts
+    guests = acc.filter((acc.acquisition_channel == GUEST_CHANNEL) & (acc.account_id < 0))
+    n = int(guests.count().to_pandas())
+    if n == 0:
+        return ds, 0
+    ids = guests.select("account_id")
+    tables = dict(ds.tables)
+    for name in ("accounts", "orders", "contacts"):
+        if name in tables:
+            tables[name] = tables[name].anti_join(ids, "account_id")
+    return dataclasses.replace(ds, tables=tables), n
+
+
+def informative_features(
+    features: list[str], table: pd.DataFrame
+) -> tuple[list[str], dict[str, str]]:
+    """The ``cluster_features`` that can separate accounts, and those dropped with the reason:
+    a firmographic with a single value over all accounts, a category mix with a single category
+    (or none: no ``products`` table), a numeric column with a single value. When one is dropped
+    and no numeric RFM column was asked for, the RFM numbers (recency_days, frequency,
+    monetary) are added, so an import whose firmographics are all 'unknown' still clusters."""
+    kept, dropped = [], {}
+    for f in features:
+        if f == CATEGORY_MIX:
+            mix = [c for c in table.columns if c.startswith(MIX_PREFIX)]
+            if len(mix) < 2:
+                dropped[f] = "one product category" if mix else "no products table"
+                continue
+        elif f in table.columns and table[f].nunique(dropna=False) < 2:
+            dropped[f] = f"every account has the value '{table[f].iloc[0]}'"
+            continue
+        kept.append(f)
+    if dropped and not any(f in RFM_NUMERIC for f in kept):
+        kept += ["recency_days", "frequency", "monetary"]
+    return kept, dropped

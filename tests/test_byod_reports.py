@@ -1,0 +1,244 @@
+"""Bring your own data, end to end: small Online Retail and CDNOW exports written here are
+imported, every report in reports.yml is built on each import, and the reports that apply build
+while the others say why not.
+
+The fixtures are made by seeded generators below (a few dozen customers over a year or more:
+enough for RFM scores, the segment migration and KMeans with k up to 8), plus the kinds of bad
+line the adapters set aside (a duplicate, postage, a cancellation, guest sales).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from test_adapters import write_retail_csv
+
+from helpers.config import PROJ_ROOT
+from helpers.data.adapters import import_data
+
+SPECS = yaml.safe_load((PROJ_ROOT / "reports.yml").read_text())["reports"]
+REPORTS = [r["name"] for r in SPECS]
+WARNING = re.compile(
+    r"(Traceback \(most recent call last\)|\w+Warning:|RuntimeWarning|Error:|findfont:)"
+)
+#: The tables each import writes (the adapters' docstrings).
+WRITTEN = {
+    "online-retail": {"accounts", "orders", "order_lines", "products", "returns"},
+    "cdnow": {"accounts", "orders", "order_lines", "products"},
+}
+#: Reports that must build on both imports.
+MUST_BUILD = {"segmentation"}
+#: Reports being made to run without some of their tables right now (the lead tightens this).
+IN_PROGRESS = {"clv"}  # LEAD: move "clv" to MUST_BUILD once clv runs without spend/tickets
+
+
+def retail_lines(n_customers: int = 60, seed: int = 3) -> list[str]:
+    """Online Retail CSV lines (US dates, as the UCI ``data.csv``): customers in three
+    countries buying 1 to 4 of 12 stock codes per invoice between December 2010 and December
+    2011 at customer-specific rates; plus guest sales (no CustomerID), postage, a duplicated
+    line and a cancellation of an earlier purchase."""
+    rng = np.random.default_rng(seed)
+    codes = [(f"2{2000 + i}", f"ITEM {i}", round(0.5 + 0.45 * i, 2)) for i in range(12)]
+    start, days = dt.datetime(2010, 12, 1, 8, 0), 370
+    countries = ["United Kingdom"] * 6 + ["France", "Germany"]
+    invoices = []  # (time, customer or "", country)
+    for c in range(n_customers):
+        customer, country = str(12000 + c), countries[c % len(countries)]
+        first = rng.integers(0, days // 2)
+        n = 1 + rng.poisson(rng.choice([0.3, 2.0, 6.0]))
+        for d in sorted(rng.integers(first, days, size=n)):
+            invoices.append(
+                (
+                    start + dt.timedelta(days=int(d), minutes=int(rng.integers(600))),
+                    customer,
+                    country,
+                )
+            )
+    for d in rng.integers(0, days, size=8):
+        invoices.append((start + dt.timedelta(days=int(d), hours=3), "", "France"))
+    invoices.sort()
+    lines = []
+    for number, (when, customer, country) in enumerate(invoices, start=536365):
+        stamp = f"{when.month}/{when.day}/{when.year} {when.hour}:{when.minute:02d}"
+        for i in rng.choice(len(codes), size=rng.integers(1, 5), replace=False):
+            code, name, price = codes[i]
+            qty = int(rng.integers(1, 25))
+            lines.append(f"{number},{code},{name},{qty},{stamp},{price},{customer},{country}")
+        if number % 17 == 0:
+            lines.append(f"{number},POST,POSTAGE,1,{stamp},18.0,{customer},{country}")
+    lines.append(lines[-1])  # an exact duplicate
+    first_sale = next(line for line in lines if line.split(",")[6]).split(",")
+    first_sale[0], first_sale[3] = "C999999", "-1"
+    first_sale[4] = "12/20/2011 9:00"
+    lines.append(",".join(first_sale))  # a cancellation of an earlier purchase
+    return lines
+
+
+def write_cdnow(folder: Path, n_customers: int = 80, seed: int = 5) -> Path:
+    """A CDNOW master log (customer id, YYYYMMDD, CDs, dollars; whitespace separated): each
+    customer's first purchase in the first quarter of 1997, repeat purchases at a
+    customer-specific rate until the end of June 1998, as in Fader & Hardie's cohort."""
+    rng = np.random.default_rng(seed)
+    start = dt.date(1997, 1, 1)
+    rows = []
+    for c in range(1, n_customers + 1):
+        day = int(rng.integers(0, 90))
+        rate = rng.choice([0.002, 0.01, 0.03])
+        while day < 546:
+            cds = int(rng.integers(1, 6))
+            when = start + dt.timedelta(days=day)
+            rows.append((c, when, cds, round(cds * rng.uniform(9, 16), 2)))
+            day += 1 + int(rng.exponential(1 / rate))
+    rows.sort(key=lambda r: (r[0], r[1]))
+    path = folder / "CDNOW_master.txt"
+    path.write_text(
+        "".join(f"{c:>5} {when:%Y%m%d} {cds:>3} {usd:>8.2f}\n" for c, when, cds, usd in rows)
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def imports(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("byod")
+    retail = write_retail_csv(root, retail_lines())
+    cdnow = write_cdnow(root)
+    out = {}
+    for fmt, src in (("online-retail", retail), ("cdnow", cdnow)):
+        out[fmt] = root / fmt
+        report = import_data(fmt, [src], out[fmt])
+        assert report["rows_read"] == report["rows_kept"] + report["rows_set_aside"]
+    return out
+
+
+def build(data: Path, out: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "helpers.reports", "build", "--force", "--jobs", "2"]
+        + ["--data", str(data), "--out", str(out)]
+        + ["--param", f"export_dir={out / 'exports'}"],  # keep reports/exports untouched
+        capture_output=True,
+        text=True,
+        cwd=PROJ_ROOT,
+    )
+
+
+@pytest.fixture(scope="module")
+def built(imports, tmp_path_factory) -> dict[str, tuple[Path, subprocess.CompletedProcess]]:
+    out = {}
+    for fmt, data in imports.items():
+        folder = tmp_path_factory.mktemp(f"reports-{fmt}")
+        out[fmt] = (folder, build(data, folder))
+    return out
+
+
+def test_imports_write_the_expected_tables(imports) -> None:
+    for fmt, folder in imports.items():
+        tables = {p.stem for p in folder.glob("*.parquet")}
+        assert tables == WRITTEN[fmt], fmt
+
+
+@pytest.mark.parametrize("fmt", ["online-retail", "cdnow"])
+def test_reports_build_on_an_import(built, imports, fmt) -> None:
+    out, run = built[fmt]
+    assert run.returncode == 0, run.stderr[-3000:]
+    status = {
+        name: json.loads((out / f"{name}.json").read_text(encoding="utf-8")) for name in REPORTS
+    }
+    for name in MUST_BUILD:
+        assert status[name]["status"] == "ok", (name, status[name].get("error"), run.stderr)
+    for name in IN_PROGRESS:
+        assert status[name]["status"] in ("ok", "not_applicable"), (name, status[name])
+    assert status["funnel"]["status"] == "not_applicable"
+    # funnel requires web_events and leads: an import has neither.
+    assert status["funnel"]["reason"] == "not applicable: no web_events, leads tables"
+    for name, meta in status.items():
+        assert meta["status"] in ("ok", "not_applicable"), (name, meta.get("error"))
+        if meta["status"] == "not_applicable":
+            # Not applicable only for a table the import really lacks.
+            spec = next(s for s in SPECS if s["name"] == name)
+            missing = set(spec.get("requires", [])) - WRITTEN[fmt]
+            assert missing, f"{name} is not applicable although {fmt} has its tables"
+            for table in missing:
+                assert table in meta["reason"], (name, meta["reason"])
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert "not applicable: no web_events, leads tables" in index
+    import_report = json.loads((imports[fmt] / "import_report.json").read_text())
+    assert import_report["reports"]["segmentation"] == "applies"
+
+
+@pytest.mark.parametrize("fmt", ["online-retail", "cdnow"])
+def test_built_reports_are_clean(built, imports, fmt) -> None:
+    out, _ = built[fmt]
+    for name in REPORTS:
+        meta = json.loads((out / f"{name}.json").read_text(encoding="utf-8"))
+        if meta["status"] != "ok":
+            continue
+        html = (out / f"{name}.html").read_text(encoding="utf-8")
+        text = re.sub(r"<style.*?</style>|<script.*?</script>", "", html, flags=re.S)
+        text = re.sub(r"data:[\w/+.-]+;base64,[\w+/=]+", "", text)
+        found = WARNING.search(text)
+        assert not found, f"{name}: {found.group(0)}"
+        assert str(imports[fmt].parent) not in text, f"{name} shows the machine's data path"
+
+
+def test_segmentation_on_an_import_lists_accounts_only(built) -> None:
+    for fmt in ("online-retail", "cdnow"):
+        out, _ = built[fmt]
+        html = (out / "segmentation.html").read_text(encoding="utf-8")
+        assert "no contacts table" in html, fmt
+        exports = sorted((out / "exports").glob("segment_*.csv"))
+        assert exports, f"{fmt}: no action list written"
+        header = exports[0].read_text().splitlines()[0]
+        assert header.startswith("account_id,company_name,segment") and "email" not in header
+        meta = json.loads((out / "segmentation.json").read_text(encoding="utf-8"))
+        assert meta["figures"]["accounts_scored"] > 0
+    # Online Retail: the guest accounts (sales without a customer) are not scored.
+    out, _ = built["online-retail"]
+    ids = {
+        int(line.split(",")[0])
+        for f in (out / "exports").glob("segment_*.csv")
+        for line in f.read_text().splitlines()[1:]
+    }
+    assert ids and min(ids) >= 12000
+
+
+def doc_table() -> dict[str, list[str]]:
+    """The rows of the table under "## What each report needs" in the guide, by report name:
+    [needs, optional, on an import]."""
+    doc = (PROJ_ROOT / "docs" / "bring-your-own-data.md").read_text(encoding="utf-8")
+    section = doc.split("## What each report needs", 1)[1]
+    rows = {}
+    for line in section.splitlines():
+        found = re.match(r"\| [^|]*\(`(\w+)`\) \|(.*)\|\s*$", line)
+        if found:
+            rows[found.group(1)] = [cell.strip() for cell in found.group(2).split("|")]
+    return rows
+
+
+def test_the_guide_lists_what_each_report_needs() -> None:
+    """docs/bring-your-own-data.md cannot drift from reports.yml: one row per report, its
+    required tables exactly the entry's ``requires``, the segmentation's optional tables those
+    the report opens when present, and the last column what the adapters' tables give."""
+    from helpers import segmentation as seg
+
+    rows = doc_table()
+    assert list(rows) == REPORTS, "the guide's table lists other reports than reports.yml"
+    for spec in SPECS:
+        needs, optional, on_import = rows[spec["name"]]
+        assert re.findall(r"`(\w+)`", needs) == spec.get("requires", []), spec["name"]
+        for fmt in WRITTEN:
+            missing = [t for t in spec.get("requires", []) if t not in WRITTEN[fmt]]
+            expected = f"not applicable: no {', '.join(missing)}" if missing else "builds"
+            assert on_import == expected, (spec["name"], fmt)
+    optional = re.findall(r"`(\w+)`:", rows["segmentation"][1])
+    assert optional == list(seg.OPTIONAL_TABLES)
+    assert seg.REQUIRED_TABLES == tuple(
+        next(s for s in SPECS if s["name"] == "segmentation")["requires"]
+    )
