@@ -12,6 +12,7 @@ JOBS ?= 2
 NAME ?=
 PARAMS ?=
 DATA ?=
+ENGINE ?=
 
 # Re-install only when the package's declared dependencies change.
 $(VENV)/.installed: pyproject.toml
@@ -41,17 +42,19 @@ setup: $(VENV)/.installed
 .PHONY: data
 data: $(SAMPLE)/manifest.json
 
-## reports: build every report in reports.yml into reports/ (FORCE=1 rebuilds all, DATA=dir)
+## reports: build every report in reports.yml into reports/ (FORCE=1, DATA=dir, ENGINE=spark)
 .PHONY: reports
 reports: setup data
-	$(PY) -m helpers.reports build --jobs $(JOBS) $(if $(DATA),--data $(DATA))
+	$(PY) -m helpers.reports build --jobs $(JOBS) $(if $(DATA),--data $(DATA)) \
+		$(if $(ENGINE),--param engine=$(ENGINE))
 
 ## report: build one report, e.g. make report NAME=overview PARAMS="start=2025-01-01"
 .PHONY: report
 report: setup data
 	@test -n "$(NAME)" || { echo 'usage: make report NAME=overview [PARAMS="key=value ..."]'; exit 2; }
 	$(PY) -m helpers.reports build --only $(NAME) $(foreach p,$(PARAMS),--param $(p)) \
-		$(if $(filter 1 yes true,$(FORCE)),--force) $(if $(DATA),--data $(DATA))
+		$(if $(filter 1 yes true,$(FORCE)),--force) $(if $(DATA),--data $(DATA)) \
+		$(if $(ENGINE),--param engine=$(ENGINE))
 
 ## test: install the dev extras and run the whole test suite (unit, notebooks, end to end)
 .PHONY: test

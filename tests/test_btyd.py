@@ -19,6 +19,9 @@ with warnings.catch_warnings():  # lifetimes sets a pandas option that pandas 3 
 
 DATA = Path(lifetimes.__file__).parent / "datasets"
 
+#: Issue 13: no RuntimeWarning anywhere in the fits or the predictions.
+pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
+
 
 @pytest.fixture(scope="module")
 def cdnow():

@@ -260,3 +260,71 @@ def test_two_model_uplift_ranks_planted_persuadables(generated):
     assert by_arch["at_risk"] > by_arch["champion"]  # planted +0.07 vs -0.03
     curve = campaigns.qini_curve(score, o.group == "treatment", o.converted)
     assert campaigns.qini_coefficient(curve) > 0
+
+
+# ------------------------------------------------------------------ weekly trends, CAC vs LTV
+
+
+def test_weekly_metrics_zero_clicks_and_impressions_are_na_with_reason():
+    w = pd.DataFrame(
+        {
+            "week": ["2025-03-03", "2025-03-03", "2025-03-10", "2025-03-10"],
+            "channel": ["sem", "sms", "sem", "feed_ads"],
+            "spend": [100.0, 20.0, 0.0, 50.0],
+            "impressions": [1000, 0, 0, 400],
+            "clicks": [40, 0, 0, 0],
+        }
+    )
+    m = campaigns.weekly_metrics(w).set_index(["week", "channel"])
+    sem = m.loc[(pd.Timestamp("2025-03-03"), "sem")]
+    assert sem.ctr == pytest.approx(0.04) and sem.cpc == pytest.approx(2.5)
+    assert sem.ctr_note == "" and sem.cpc_note == ""
+    sms = m.loc[(pd.Timestamp("2025-03-03"), "sms")]  # spend but nothing shown or clicked
+    assert math.isnan(sms.ctr) and sms.ctr_note == "n/a: no impressions"
+    assert math.isnan(sms.cpc) and sms.cpc_note == "n/a: no clicks"
+    feed = m.loc[(pd.Timestamp("2025-03-10"), "feed_ads")]  # shown, never clicked
+    assert feed.ctr == 0 and math.isnan(feed.cpc) and feed.cpc_note == "n/a: no clicks"
+    idle = m.loc[(pd.Timestamp("2025-03-10"), "sem")]  # nothing at all
+    assert math.isnan(idle.ctr) and math.isnan(idle.cpc)
+    assert not np.isinf(m.select_dtypes("number").to_numpy(float)).any()
+    with pytest.raises(ValueError, match="missing column"):
+        campaigns.weekly_metrics(w.drop(columns="clicks"))
+    bad = w.assign(clicks=[-1, 0, 0, 0])
+    with pytest.raises(ValueError, match=">= 0"):
+        campaigns.weekly_metrics(bad)
+
+
+def test_cac_against_ltv_by_hand():
+    econ = campaigns.economics(_inputs())
+    values = pd.DataFrame(
+        {
+            "account_id": range(1, 11),
+            "channel": ["sem"] * 4 + ["organic"] * 3 + ["sem", "sem", "dud"],
+            "signup_date": pd.to_datetime(["2025-02-01"] * 7 + ["2024-01-01"] + ["2025-02-01"] * 2),
+            "clv": [400.0, 500.0, 600.0, 500.0, 10.0, 20.0, 30.0, 9999.0, 100.0, 5.0],
+        }
+    )
+    t = campaigns.cac_against_ltv(econ, values, "2025-01-01", "2025-12-31", seed=1)
+    t = t.set_index("channel")
+    sem = t.loc["sem"]
+    # the account signed up before the spend period (9999) is not one sem acquired
+    assert sem.customers_valued == 5 and sem.ltv == pytest.approx(420.0)
+    assert sem.ltv_lo < 420 < sem.ltv_hi
+    assert sem.cac == pytest.approx(250.0) and sem.ltv_cac == pytest.approx(420 / 250)
+    assert not sem.cac_exceeds_ltv and sem.verdict == "pays back"
+    assert t.loc["organic", "verdict"] == "n/a: no spend recorded"
+    assert pd.isna(t.loc["organic", "cac_exceeds_ltv"]) and math.isnan(t.loc["organic", "ltv_cac"])
+    assert t.loc["dud", "verdict"] == "n/a: no new customers"
+    assert t.loc["idle", "verdict"] == "n/a: no spend recorded"
+    # CAC above the whole interval: does not pay back
+    cheap = values.assign(clv=values.clv / 10)
+    t2 = campaigns.cac_against_ltv(econ, cheap, "2025-01-01", "2025-12-31").set_index("channel")
+    assert t2.loc["sem", "verdict"] == "does not pay back" and t2.loc["sem", "cac_exceeds_ltv"]
+    # a channel with CAC but no valued customer
+    none = campaigns.cac_against_ltv(
+        econ, values[values.channel != "sem"], "2025-01-01", "2025-12-31"
+    )
+    assert none.set_index("channel").loc["sem", "verdict"] == "n/a: no acquired customer to value"
+    assert not np.isinf(t.select_dtypes("number").to_numpy(float)).any()
+    with pytest.raises(ValueError, match="missing column"):
+        campaigns.cac_against_ltv(econ, values.drop(columns="clv"), "2025-01-01", "2025-12-31")

@@ -17,6 +17,7 @@ from tiny import tiny_tables, write_tables
 from helpers import clv
 from helpers.data import open_dataset
 from helpers.data.generate import generate
+from helpers.models import btyd
 
 TODAY = dt.date(2026, 11, 25)
 MONTHLY_1PCT = 1.01**12 - 1  # an annual rate whose monthly rate is exactly 1 %
@@ -164,6 +165,185 @@ def test_monthly_rate():
     assert clv.monthly_rate(MONTHLY_1PCT) == pytest.approx(0.01)
     with pytest.raises(ValueError):
         clv.monthly_rate(-1.5)
+
+
+def test_holdout_spend_by_frequency_by_hand():
+    pred = pd.DataFrame(
+        {
+            "frequency": [0, 0, 1, 9, 12],
+            "frequency_holdout": [0, 1, 2, 3, 5],
+            "value_holdout": [0.0, 50.0, 120.0, 300.0, 500.0],
+            "pred_bgnbd": [0.2, 0.2, 1.0, 4.0, 6.0],
+            "pred_value_bgnbd": [10.0, 20.0, 100.0, 400.0, 600.0],
+        }
+    )
+    spend = clv.holdout_spend_by_frequency(pred).set_index("label")
+    assert list(spend.index) == ["0", "1", "7+"]  # 9 and 12 repeat purchases: the 7+ bucket
+    assert list(spend.accounts) == [2, 1, 2]
+    assert spend.loc["0", "actual"] == pytest.approx(25.0)  # (0 + 50) / 2
+    assert spend.loc["0", "bgnbd"] == pytest.approx(15.0)  # (10 + 20) / 2
+    assert spend.loc["7+", "actual"] == pytest.approx(400.0)
+    assert spend.loc["7+", "bgnbd"] == pytest.approx(500.0)
+    assert "pareto_nbd" not in spend  # a model that did not fit has no column
+    counts = clv.holdout_by_frequency(pred).set_index("label")
+    assert counts.loc["7+", "actual"] == pytest.approx(4.0)
+    assert counts.loc["7+", "bgnbd"] == pytest.approx(5.0)
+    err = clv.holdout_errors(pred)
+    # spend: Σ predicted 1130 vs Σ actual 970; MAE (10 + 30 + 20 + 100 + 100) / 5 = 52
+    assert err["bgnbd_spend_error"] == pytest.approx(1130 / 970 - 1)
+    assert err["bgnbd_spend_mae"] == pytest.approx(52.0)
+    assert "pareto_nbd_mae" not in err
+    assert clv.choose_model(err) == "bgnbd"
+    assert clv.choose_model(err, fits={"pareto_nbd": None}) is None  # not fitted on all data
+    table = clv.error_table(err)
+    assert list(table.model) == ["BG/NBD"]
+    assert table["total spend error"].iloc[0] == pytest.approx(1130 / 970 - 1)
+
+
+def test_holdout_errors_without_holdout_purchases_are_nan_not_a_warning():
+    pred = pd.DataFrame(
+        {"frequency": [0, 1], "frequency_holdout": [0, 0], "value_holdout": [0.0, 0.0]}
+    ).assign(pred_bgnbd=[0.1, 0.2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        err = clv.holdout_errors(pred)
+    assert np.isnan(err["bgnbd_total_error"])
+
+
+def _fit_result(model: str, params: dict, **checks) -> btyd.FitResult:
+    k = len(params)
+    return btyd.FitResult(
+        model=model,
+        params=params,
+        stderr={p: 0.1 * v for p, v in params.items()},
+        loglik=-100.0,
+        converged=True,
+        grad_norm=checks.get("grad_norm", 1e-9),
+        n=50,
+        iterations=10,
+        message="ok",
+        log_cov=np.eye(k) * 0.01,
+        hessian_pd=True,
+        min_eigenvalue=checks.get("min_eigenvalue", 0.02),
+        newton_step=checks.get("newton_step", 1e-6),
+    )
+
+
+FITS = {
+    "bgnbd": _fit_result("bgnbd", {"r": 0.24, "alpha": 4.4, "a": 0.79, "b": 2.4}),
+    "pareto_nbd": _fit_result(
+        "pareto_nbd", {"r": 0.55, "alpha": 10.6, "s": 0.61, "beta": 11.7}, newton_step=2e-5
+    ),
+    "gamma_gamma": _fit_result(
+        "gamma_gamma", {"p": 6.25, "q": 3.74, "gamma": 15.4}, min_eigenvalue=0.005
+    ),
+}
+
+
+def test_published_figures_carry_parameters_errors_checks_and_the_model_chosen():
+    errors = {"bgnbd_mae": 1.2, "pareto_nbd_mae": 1.1, "actual_purchases": 40.0}
+    fig = clv.published_figures(FITS, errors, "pareto_nbd")
+    check_keys = {"grad_norm", "hessian_pd", "min_eigenvalue", "newton_step", "converged"}
+    for model, names in (
+        ("bgnbd", ["r", "alpha", "a", "b"]),
+        ("pareto_nbd", ["r", "alpha", "s", "beta"]),
+        ("gamma_gamma", ["p", "q", "gamma"]),
+    ):
+        group = fig[model]
+        suffixes = ("", "_se", "_ci_low", "_ci_high")
+        assert {p + x for p in names for x in suffixes} | check_keys | {"loglik"} == set(group)
+        for p in names:
+            assert group[p] == FITS[model].params[p]
+            assert group[f"{p}_se"] == FITS[model].stderr[p]
+            assert group[f"{p}_ci_low"] < group[p] < group[f"{p}_ci_high"]
+        assert group["hessian_pd"] is True and group["converged"] is True
+    assert fig["pareto_nbd"]["newton_step"] == 2e-5
+    assert fig["holdout"] == errors
+    assert fig["model_chosen"] == "pareto_nbd"
+    assert fig["checks_passed"] is True and "fit_failures" not in fig
+    # every value is one the report JSON can carry (one level of grouping, scalars)
+    from helpers.reports import report_payload
+
+    assert json.dumps(report_payload(fig))
+    failed = clv.published_figures(
+        {"bgnbd": FITS["bgnbd"]}, {}, None, {"gamma_gamma": "too few repeat buyers"}
+    )
+    assert failed["model_chosen"] == "none" and failed["checks_passed"] is False
+    assert failed["fit_failures"] == {"gamma_gamma": "too few repeat buyers"}
+
+
+def test_fit_table_checks_and_their_narrative():
+    table = clv.fit_table(FITS)
+    assert len(table) == 11 and (table.ci_low < table.estimate).all()
+    assert (table.estimate < table.ci_high).all()
+    ci = FITS["bgnbd"].interval(0.95)["r"]
+    row = table[(table.model == "BG/NBD") & (table.parameter == "r")].iloc[0]
+    assert (row.ci_low, row.ci_high) == pytest.approx(ci)
+    checks = clv.fit_checks(FITS)
+    assert list(checks.model) == ["BG/NBD", "Pareto/NBD", "Gamma-Gamma"]
+    assert checks.hessian_pd.all() and checks.min_eigenvalue.min() == 0.005
+    text = clv.checks_narrative(FITS)
+    assert text.startswith("All three fits passed their checks: gradient norm at most 1.0e-09")
+    assert "smallest eigenvalue at least 0.005" in text and "at most 2e-05 standard" in text
+    text = clv.checks_narrative({"bgnbd": FITS["bgnbd"]}, {"gamma_gamma": "q ran to its edge."})
+    assert text.startswith("The BG/NBD fit passed its checks")
+    assert text.endswith("Gamma-Gamma could not be fitted: q ran to its edge.")
+
+
+def test_fit_each_reports_a_failed_fit_instead_of_raising():
+    rng = np.random.default_rng(0)
+    x, tx = btyd.simulate_bgnbd({"r": 0.5, "alpha": 5.0, "a": 0.8, "b": 2.5}, np.full(500, 40.0))
+    s = pd.DataFrame({"frequency": x, "recency": tx, "T": 40.0})
+    s["monetary_value"] = np.where(x > 0, 25.0, 0.0)  # every spend the same: no Gamma-Gamma
+    s["monetary_value"] += np.where(x > 0, rng.normal(0, 1e-9, len(s)), 0.0)
+    fits, failed = clv.fit_each(s)
+    assert {"bgnbd", "pareto_nbd"} <= set(fits)
+    assert set(failed) == {"gamma_gamma"} and "fit_gamma_gamma" in failed["gamma_gamma"]
+
+
+# ----------------------------------------------------------------------------- optional tables
+
+
+def test_an_import_without_spend_or_tickets_opens_without_guests(tmp_path):
+    t = tiny_tables()
+    guest = t["accounts"].iloc[[0]].assign(account_id=-1, acquisition_channel="guest")
+    t["accounts"] = pd.concat([t["accounts"], guest], ignore_index=True)
+    t["orders"].loc[2] = [
+        3,
+        -1,
+        pd.Timestamp("2025-03-20 10:00"),
+        "WH-EAST",
+        pd.Timestamp("2025-03-22"),
+    ]
+    t["order_lines"].loc[2] = [3, 1, "SKU-1", 1, 100.0, 60.0, 0.0]
+    for table in ("marketing_spend", "service_tickets"):
+        t.pop(table, None)
+    root = write_tables(t, tmp_path)
+    ds = clv.open_tables(root, today=TODAY)
+    assert set(clv.missing_optional(ds)) == {"marketing_spend", "service_tickets"}
+    customers, guests = clv.customers_only(ds)
+    assert guests == 1
+    assert customers.accounts.count().to_pandas() == ds.accounts.count().to_pandas() - 1
+    assert -1 not in set(clv.order_values(customers).to_pandas().account_id)
+    assert clv.usable_margin_basis(customers, "contribution") == "gross_margin"
+    assert clv.usable_margin_basis(customers, "gross_margin") == "gross_margin"
+    hist = clv.historical_clv(customers, 0.1, "gross_margin")
+    assert -1 not in set(hist.account_id)
+    values = clv.account_values(hist, None, "2025-06-30")
+    assert (values.predicted_clv == 0).all() and values.p_alive.isna().all()
+
+
+def test_reports_yml_requires_only_what_clv_cannot_do_without():
+    import yaml
+
+    from helpers.config import PROJ_ROOT
+
+    spec = next(
+        r
+        for r in yaml.safe_load((PROJ_ROOT / "reports.yml").read_text())["reports"]
+        if r["name"] == "clv"
+    )
+    assert tuple(spec["requires"]) == clv.REQUIRED_TABLES
 
 
 # ----------------------------------------------------------------------------- planted truth

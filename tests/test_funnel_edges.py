@@ -213,6 +213,107 @@ def test_time_to_convert_trend_and_end_to_end_histogram():
     assert end.units.tolist() == [2] and end.share.tolist() == [1.0]
 
 
+def test_time_to_convert_trend_by_a_breakdown():
+    """Window 1 day, by channel, per entry week. Week 1: sem 1 (view +60 s, cart +60 s),
+    sem 2 (view +180 s), email 3 (view +300 s, cart +600 s). Week 2: sem 4 (view +600 s,
+    cart +60 s), email 5 (visit only), sem 6 entering 12 h before the data end (still in
+    its window: left out, and the week is partial for sem)."""
+    w2 = T + 7 * D
+    rows = [
+        (1, T, "visit", "sem"), (1, T + M, "product_view", "sem"),
+        (1, T + 2 * M, "add_to_cart", "sem"),
+        (2, T, "visit", "sem"), (2, T + 3 * M, "product_view", "sem"),
+        (3, T, "visit", "email"), (3, T + 5 * M, "product_view", "email"),
+        (3, T + 15 * M, "add_to_cart", "email"),
+        (4, w2, "visit", "sem"), (4, w2 + 10 * M, "product_view", "sem"),
+        (4, w2 + 11 * M, "add_to_cart", "sem"),
+        (5, w2, "visit", "email"),
+        (6, w2 + 4 * D + 12 * H, "visit", "sem"), (6, w2 + 4 * D + 13 * H, "product_view", "sem"),
+        (9, w2 + 5 * D, "signup", "sem"),
+    ]  # fmt: skip
+    ev = pd.DataFrame(rows, columns=["visitor_id", "ts", "event", "channel"])
+    ev["ts"] = ev.ts.astype("datetime64[us]")
+    tt = funnel.time_to_convert_trend(ev, S3, "1D", by="channel")
+    w1, w2 = pd.Timestamp("2025-03-03"), pd.Timestamp("2025-03-10")
+    # email's second week has nobody past the first step: no row
+    assert set(zip(tt.channel, tt.period, strict=True)) == {("sem", w1), ("email", w1), ("sem", w2)}
+    k = tt.set_index(["channel", "period", "span", "step"])
+    view = k.loc[("sem", w1, "from previous", "product_view")]
+    # sem week 1: 60 and 180 s -> median 120, p90 = 60 + 0.9 × 120
+    assert (view.units, view.median_seconds, view.p90_seconds) == (2, 120, pytest.approx(168))
+    assert k.loc[("sem", w1, "from previous", "add_to_cart"), "median_seconds"] == 60
+    assert k.loc[("sem", w1, "end to end", "add_to_cart"), "median_seconds"] == 120
+    assert k.loc[("email", w1, "from previous", "add_to_cart"), "median_seconds"] == 600
+    assert k.loc[("email", w1, "end to end", "add_to_cart"), "median_seconds"] == 900
+    late = k.loc[("sem", w2, "end to end", "add_to_cart")]
+    assert (late.units, late.median_seconds) == (1, 660)  # visitor 6 is not among them
+    assert k.loc[("sem", w2, "from previous", "product_view"), "units"] == 1
+    done = tt.groupby(["channel", "period"]).complete.first().to_dict()
+    assert done == {("email", w1): True, ("sem", w1): True, ("sem", w2): False}
+    assert tt[tt.period == w2].still_in_window.unique().tolist() == [1]
+
+
+def test_entry_summary_counts_every_entrant_once():
+    """The unfinished-window log: 4 entrants, 2 still in their window; and the exclusion log
+    of test_exclusion_steps_and_ties: 7 entrants, 3 excluded, none open."""
+    ev = log([
+        (1, T, "visit"), (1, T + H, "product_view"),
+        (2, T, "visit"),
+        (3, T + 36 * H, "visit"), (3, T + 37 * H, "product_view"),
+        (4, T + 36 * H, "visit"),
+        (5, T + 2 * D, "signup"),
+    ])  # fmt: skip
+    s = funnel.entry_summary(funnel.funnel_conversion(ev, S3[:2], "1D"))
+    assert (s["entered"], s["counted"], s["still_in_window"], s["excluded"]) == (4, 2, 2, 0)
+    assert s["still_share"] == pytest.approx(0.5)
+    grouped = funnel.funnel_conversion(ev.assign(g=ev.visitor_id % 2), S3[:2], "1D", by="g")
+    assert funnel.entry_summary(grouped) == s  # summed over the groups
+    inc = funnel.funnel_conversion(ev, S3[:2], "1D", unfinished="include")
+    s = funnel.entry_summary(inc, unfinished="include")
+    assert (s["entered"], s["counted"], s["still_in_window"]) == (4, 4, 2)
+    ex = log([
+        (1, T, "visit"), (1, T + M, "product_view"), (1, T + M, "contact_sales"),
+        (2, T, "visit"), (2, T, "contact_sales"), (2, T + M, "product_view"),
+        (3, T, "visit"), (3, T + M, "product_view"), (3, T + 5 * M, "contact_sales"),
+        (4, T, "visit"), (5, T, "visit"), (6, T, "visit"), (7, T, "visit"),
+        (9, T + 30 * D, "signup"),
+    ])  # fmt: skip
+    x = [("contact_sales", "product_view", "add_to_cart")]
+    s = funnel.entry_summary(funnel.funnel_conversion(ex, S3, "7D", exclusions=x))
+    # 1 and 3 contacted sales after their view (inside the window, no cart): excluded
+    assert (s["entered"], s["counted"], s["excluded"]) == (7, 5, 2)
+    assert s["excluded_share"] == pytest.approx(2 / 7)
+    with pytest.raises(ValueError, match="unfinished"):
+        funnel.entry_summary(inc, unfinished="drop")
+
+
+def test_partial_line_marks_incomplete_points():
+    """The trend chart: complete points joined by a solid line, partial ones hollow and
+    joined by a dashed segment, with a legend entry saying what they are."""
+    import matplotlib.pyplot as plt
+
+    from helpers import plots
+
+    df = pd.DataFrame({
+        "week": pd.date_range("2025-03-03", periods=4, freq="W-MON"),
+        "rate": [0.2, 0.25, 0.22, 0.1], "low": 0.1, "high": 0.3,
+        "complete": [True, True, True, False],
+    })  # fmt: skip
+    fig = plots.partial_line(df, "week", "rate", band=("low", "high"), percent=True, label="x",
+                             title="t", xlabel="Week", ylabel="Rate (%)")  # fmt: skip
+    ax = fig.axes[0]
+    hollow = [ln for ln in ax.lines if ln.get_markerfacecolor() == "white"]
+    assert len(hollow) == 1 and list(hollow[0].get_ydata()) == [0.1]
+    dashed = [ln for ln in ax.lines if ln.get_linestyle() == "--"]
+    assert [list(ln.get_ydata()) for ln in dashed] == [[0.22, 0.1]]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend[:2] == ["x", "95% interval"] and legend[2].startswith("Partial")
+    plt.close(fig)
+    with pytest.raises(ValueError, match="complete"):
+        plots.partial_line(df.drop(columns="complete"), "week", "rate", title="t", xlabel="x",
+                           ylabel="y")  # fmt: skip
+
+
 # ----------------------------------------------------------------------------- sample data
 
 
@@ -280,8 +381,9 @@ flag AS (
 SELECT channel,
        count(t1) FILTER (NOT open AND NOT excl) AS n1, count(t2) FILTER (NOT open AND NOT excl) AS n2,
        count(t3) FILTER (NOT open AND NOT excl) AS n3,
-       count(t1) FILTER (open AND NOT excl) AS s1, count(t3) FILTER (open AND NOT excl) AS s3,
-       count(t1) FILTER (excl) AS x1, count(t3) FILTER (excl) AS x3,
+       count(t1) FILTER (open AND NOT excl) AS s1, count(t2) FILTER (open AND NOT excl) AS s2,
+       count(t3) FILTER (open AND NOT excl) AS s3,
+       count(t1) FILTER (excl) AS x1, count(t2) FILTER (excl) AS x2, count(t3) FILTER (excl) AS x3,
        quantile_cont(date_diff('microsecond', t2, t3) / 1e6, 0.9) FILTER (NOT open AND NOT excl) AS p90_3,
        quantile_cont(date_diff('microsecond', t1, t3) / 1e6, 0.5) FILTER (NOT open AND NOT excl) AS medf3
 FROM flag GROUP BY channel ORDER BY channel
@@ -307,11 +409,12 @@ def test_edges_agree_with_hand_written_duckdb_sql(sample_events):
     want = con.con.sql(SQL_EDGES).df().set_index("channel")
     got = funnel.funnel_conversion(t, STEPS_EDGES, "14D", by="channel", **EDGES)
     assert got.excluded.sum() > 0 and got.still_in_window.sum() > 0
+    assert set(got.channel) == set(want.index) and len(want) >= 5  # the same groups, both ways
+    assert want.s2.sum() > 0 and want.x2.sum() > 0  # step 2 has units of both kinds to check
     byk = got.set_index(["channel", "step_index"])
     for ch in want.index:
         for i in (1, 2, 3):
             assert byk.loc[(ch, i), "entrants"] == want.loc[ch, f"n{i}"], (ch, i)
-        for i in (1, 3):
             assert byk.loc[(ch, i), "still_in_window"] == want.loc[ch, f"s{i}"], (ch, i)
             assert byk.loc[(ch, i), "excluded"] == want.loc[ch, f"x{i}"], (ch, i)
         p90, med = want.loc[ch, "p90_3"], want.loc[ch, "medf3"]

@@ -239,3 +239,70 @@ def test_cli_dry_run_and_send(server, small_sample, tmp_path, monkeypatch, capsy
     assert len(handler.received) == len(export)  # idempotent
     printed = capsys.readouterr()
     assert PASSWORD not in printed.out + printed.err
+
+
+# ------------------------------------------------------------------ SMS export and the command
+
+
+def test_sms_export_file_for_the_gateway(tmp_path):
+    a = outreach.build_audience(_contacts(), _accounts(), _segments(), "at_risk", "sms")
+    m = outreach.render_messages(a, "SMS-T-1", channel="sms")
+    path = outreach.write_export(m, tmp_path, "SMS-T-1", "At risk")
+    assert path.name == "campaign-SMS-T-1-At_risk-sms.csv"
+    f = pd.read_csv(path, dtype={"address": str})
+    # SMS consent only (contact 2 has none, 4 has no phone), phones normalised, no email
+    assert f.contact_id.tolist() == [1, 6]
+    assert f.address.tolist() == ["+15550100", "+15550102"]
+    assert (f.channel == "sms").all() and f.subject.isna().all()  # no subject line
+    assert "Acme" in f.body[0] and "STOP" in f.body[0]
+    assert not f.astype(str).apply(lambda c: c.str.contains("@")).any().any()
+
+
+def test_cli_writes_the_sms_export_and_refuses_to_send_it(small_sample, tmp_path, capsys):
+    from helpers.data.dataset import open_dataset
+
+    out = tmp_path / "exports"
+    argv = ["send", "--campaign", "SMS-NEXT-01", "--segment", "loyal", "--channel", "sms"]
+    argv += ["--data", str(small_sample), "--out", str(out)]
+    assert outreach.cli(argv) == 0
+    assert "dry run" in capsys.readouterr().out
+    path = out / "campaign-SMS-NEXT-01-loyal-sms.csv"
+    f = pd.read_csv(path, dtype={"address": str})
+    assert len(f) > 0 and f.address.is_unique
+    assert f.address.str.fullmatch(r"\+?\d+").all()  # phone numbers, not emails
+    consent = open_dataset(small_sample).contacts.to_pandas().set_index("contact_id")
+    assert consent.loc[f.contact_id, "consent_sms"].all()
+    # SMS goes to the gateway file only: --send is refused with a clear error, nothing written
+    assert outreach.cli(argv + ["--send"]) == 2
+    err = capsys.readouterr().err
+    assert "SMS goes to the gateway export file" in err
+    assert not (out / "send_log.jsonl").exists()
+
+
+def test_command_line_help_and_dry_run_in_a_subprocess(small_sample, tmp_path):
+    import os
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HELPERS_SMTP_")}
+    cmd = [sys.executable, "-m", "helpers.campaigns", "send"]
+    done = subprocess.run(cmd + ["--help"], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    for flag in ("--campaign", "--segment", "--send", "--rate", "--channel"):
+        assert flag in done.stdout
+    out = tmp_path / "exports"
+    args = ["--campaign", "EM-NEXT-02", "--segment", "at_risk", "--data", str(small_sample)]
+    done = subprocess.run(
+        cmd + args + ["--out", str(out)], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "dry run, nothing sent" in done.stdout and "@" not in done.stdout + done.stderr
+    assert len(pd.read_csv(out / "campaign-EM-NEXT-02-at_risk-email.csv")) > 0
+    assert not (out / "send_log.jsonl").exists()
+    # a bad segment is a clear error and a non-zero exit, not a traceback
+    done = subprocess.run(
+        cmd + ["--campaign", "X", "--segment", "vip", "--data", str(small_sample)]
+        + ["--out", str(out)],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2 and "segment 'vip' not found" in done.stderr
+    assert "Traceback" not in done.stderr

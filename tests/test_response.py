@@ -125,3 +125,31 @@ def test_fit_recovers_planted_response(small_sample):
         assert fit.loc[ch, "a_lo"] <= p["a"] <= fit.loc[ch, "a_hi"], (ch, fit.loc[ch], p)
         assert fit.loc[ch, "b_lo"] <= p["b"] <= fit.loc[ch, "b_hi"], (ch, fit.loc[ch], p)
         assert fit.loc[ch, "b_hi"] - fit.loc[ch, "b_lo"] < 0.15  # informative, not just wide
+
+
+def test_usable_curves_and_spend_marks():
+    rows = _rows({"x": (3.0, 0.6, 100.0), "y": (0.5, 0.6, 100.0), "z": (0.5, 0.6, 50.0)}, n=200)
+    idle = pd.DataFrame({"channel": "idle", "spend": [0.0] * 20, "clicks": [0] * 20})
+    rows = pd.concat([rows, idle], ignore_index=True)
+    fit = response.fit_response(rows)
+    conv = pd.DataFrame(
+        {"channel": ["x", "y", "z"], "conversions": [50, 50, 0], "clicks": [5000, 5000, 900]}
+    )
+    notes = response.usable_curves(fit, conv).set_axis(fit.channel)
+    assert notes.to_dict() == {
+        "idle": "n/a: no spend recorded",
+        "x": "",
+        "y": "",
+        "z": "n/a: no conversions per click to value clicks",
+    }
+    assert (response.usable_curves(fit) == "").sum() == 3  # clicks only: z counts
+    table, _ = response.reallocate(rows, fit, conv, n_draws=200)
+    assert table.note.tolist() == notes.tolist()  # reallocate reports the same reasons
+    marks = response.spend_marks(rows, table)
+    assert set(marks.channel) == {"x", "y"}  # only channels with a recommendation
+    m = marks.set_index(["channel", "label"]).spend
+    for ch in ("x", "y"):
+        today = rows[(rows.channel == ch) & (rows.spend > 0)].spend.mean()
+        change = table.set_index("channel").loc[ch, "change"]
+        assert m[(ch, "today (mean per day)")] == pytest.approx(today)
+        assert m[(ch, "recommended")] == pytest.approx(today * (1 + change))

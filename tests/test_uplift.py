@@ -124,3 +124,55 @@ def test_model_recovers_planted_uplift_direction(generated):
     s_null = np.mean([uplift.two_model_uplift(xs, tt, y, seed=k) for k in range(3)], axis=0)
     r, r_null = np.corrcoef(s, planted)[0, 1], np.corrcoef(s_null, planted)[0, 1]
     assert r > 0.15 and r > r_null + 0.1, (r, r_null)
+
+
+def test_qini_verdict_needs_the_band():
+    assert uplift.qini_verdict(5.0, (-2.0, 3.0)) == "better than random"
+    assert uplift.qini_verdict(3.0, (-2.0, 3.0)) == "no better than random"  # on the edge
+    assert uplift.qini_verdict(-2.5, (-2.0, 3.0)) == "worse than random"
+    with pytest.raises(ValueError, match="finite"):
+        uplift.qini_verdict(float("nan"), (-2.0, 3.0))
+
+
+def _tiny_with_start(tmp_path, start: str):
+    """The tiny dataset with campaign C1 (control kept) starting on ``start``; account 1 also
+    orders after it starts (an order a segment as of the end of the data would see), and
+    campaign C2 (no control) sends to account 1."""
+    t = tiny_tables()
+    t["campaigns"].loc[0, "start_date"] = pd.Timestamp(start).date()
+    t["campaigns"].loc[0, "end_date"] = pd.Timestamp("2025-03-20").date()
+    extra = t["orders"].iloc[[0]].assign(order_id=3, order_ts=pd.Timestamp("2025-03-12 09:00"))
+    extra["order_ts"] = extra.order_ts.astype("datetime64[us]")
+    t["orders"] = pd.concat([t["orders"], extra], ignore_index=True)
+    line = t["order_lines"].iloc[[0]].assign(order_id=3, quantity=50)
+    t["order_lines"] = pd.concat([t["order_lines"], line], ignore_index=True)
+    send = t["campaign_sends"].iloc[[0]].assign(send_id=3, campaign_id="C2")
+    t["campaign_sends"] = pd.concat([t["campaign_sends"], send], ignore_index=True)
+    return open_dataset(write_tables(t, tmp_path / start))
+
+
+def test_segments_at_sends_are_as_of_each_campaign_start(tmp_path):
+    from helpers import segmentation
+
+    ds = _tiny_with_start(tmp_path, "2025-03-10")
+    outcomes = campaigns.send_outcomes(ds)
+    seg = campaigns.segments_at_sends(ds, outcomes)
+    assert list(seg.columns) == ["campaign_id", "account_id", "segment"]
+    assert set(seg.campaign_id) == {"C1"}  # C2 kept no control group: left out
+    assert sorted(seg.account_id) == [1, 2]
+    at_start = segmentation.rfm(ds, analysis_date="2025-03-10").set_index("account_id").segment
+    assert seg.set_index("account_id").segment.to_dict() == at_start.loc[[1, 2]].to_dict()
+    # lookback of 8 days before 2025-03-10: account 2 (ordered 03-02 10:00) is in, account 1
+    # (03-01 10:00) has no order in it and is kept under its own label, not dropped
+    short = campaigns.segments_at_sends(ds, outcomes, lookback_days=8).set_index("account_id")
+    assert short.loc[1, "segment"] == campaigns.NO_RECENT_ORDER
+    assert short.loc[2, "segment"] != campaigns.NO_RECENT_ORDER
+    # a campaign that starts before anyone ordered: every send is NO_RECENT_ORDER, no error
+    early = _tiny_with_start(tmp_path, "2025-02-01")
+    s = campaigns.segments_at_sends(early, campaigns.send_outcomes(early))
+    assert (s.segment == campaigns.NO_RECENT_ORDER).all() and len(s) == 2
+    # the per-campaign segments feed uplift_by_segment (joined on campaign and account)
+    u = campaigns.uplift_by_segment(outcomes, seg)
+    assert u.treated.sum() == 1 and u.control.sum() == 1
+    with pytest.raises(ValueError, match="no send"):
+        campaigns.segments_at_sends(ds, outcomes.assign(has_control=False))

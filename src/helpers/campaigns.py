@@ -14,11 +14,18 @@ import numpy as np
 import pandas as pd
 
 from helpers.data import measures
-from helpers.models.response import fit_response, reallocate  # noqa: F401  (re-exported)
+from helpers.models.response import (  # noqa: F401  (re-exported)
+    curve_points,
+    fit_response,
+    reallocate,
+    spend_marks,
+    usable_curves,
+)
 from helpers.models.uplift import (  # noqa: F401  (re-exported)
     qini_coefficient,
     qini_curve,
     qini_random_band,
+    qini_verdict,
     two_model_uplift,
     uplift_matrix,
 )
@@ -155,18 +162,110 @@ def channel_economics(ds) -> pd.DataFrame:
     return economics(channel_inputs(ds))
 
 
+def _mean_interval(v: np.ndarray, confidence: float, n_resamples: int, seed: int):
+    """Mean of ``v`` and its percentile bootstrap interval (scipy.stats.bootstrap)."""
+    from scipy import stats
+
+    m = float(np.mean(v))
+    if len(v) < 2 or np.ptp(v) == 0:
+        return m, m, m
+    res = stats.bootstrap(
+        (v,),
+        np.mean,
+        confidence_level=confidence,
+        n_resamples=n_resamples,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+        vectorized=True,
+    )
+    return m, float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+def cac_against_ltv(
+    econ: pd.DataFrame,
+    values: pd.DataFrame,
+    since,
+    until,
+    value: str = "clv",
+    confidence: float = 0.95,
+    n_resamples: int = 2000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """CAC of each channel against the lifetime value of the customers it acquired.
+
+    ``econ``: :func:`economics` (channel, spend, new_customers, cac, cac_note). ``values``: one
+    row per account with channel (its acquisition channel), signup_date and ``value``, e.g. the
+    historical CLV of ``helpers.clv.historical_clv`` (Σ_t M_t / (1 + d)^t); the notebook passes
+    it in, so this module does not import another topic's. Only accounts that signed up in
+    ``[since, until]`` count (the period with recorded spend, as for ``new_customers``).
+
+    Per channel: customers_valued, ltv = mean value per acquired customer with its
+    ``confidence`` percentile bootstrap interval (ltv_lo, ltv_hi), ltv_cac = ltv / CAC,
+    cac_exceeds_ltv = CAC > ltv, and ``verdict``: "pays back" (CAC below the interval),
+    "does not pay back" (CAC above it), "unclear: CAC inside the LTV interval", or the
+    reason CAC or LTV is n/a. Never inf: a zero CAC or no valued customer gives NaN.
+    """
+    _require(econ, {"channel", "spend", "new_customers", "cac", "cac_note"}, "economics")
+    _require(values, {"channel", "signup_date", value}, "account values")
+    if not 0 < confidence < 1:
+        raise ValueError(f"parameter confidence must be in (0, 1), got {confidence}")
+    since, until = pd.Timestamp(since), pd.Timestamp(until)
+    signup = pd.to_datetime(values.signup_date)
+    acquired = values[(signup >= since) & (signup <= until)]
+    rows = []
+    for r in econ.itertuples(index=False):
+        v = acquired.loc[acquired.channel == r.channel, value].to_numpy(float)
+        v = v[np.isfinite(v)]
+        rec = {
+            "channel": r.channel,
+            "spend": float(r.spend),
+            "new_customers": int(r.new_customers),
+            "cac": float(r.cac),
+            "customers_valued": len(v),
+        }
+        ltv, lo, hi = _mean_interval(v, confidence, n_resamples, seed) if len(v) else (np.nan,) * 3
+        rec.update(ltv=ltv, ltv_lo=lo, ltv_hi=hi)
+        ok = np.isfinite(rec["cac"]) and rec["cac"] > 0 and len(v) > 0
+        rec["ltv_cac"] = ltv / rec["cac"] if ok else np.nan
+        rec["cac_exceeds_ltv"] = bool(rec["cac"] > ltv) if ok else pd.NA
+        if not np.isfinite(rec["cac"]):
+            rec["verdict"] = r.cac_note or "n/a: no CAC"
+        elif not len(v):
+            rec["verdict"] = "n/a: no acquired customer to value"
+        elif rec["cac"] < lo:
+            rec["verdict"] = "pays back"
+        elif rec["cac"] > hi:
+            rec["verdict"] = "does not pay back"
+        else:
+            rec["verdict"] = "unclear: CAC inside the LTV interval"
+        rows.append(rec)
+    out = pd.DataFrame(rows)
+    out["cac_exceeds_ltv"] = out.cac_exceeds_ltv.astype("boolean")
+    return out
+
+
+def weekly_metrics(weekly: pd.DataFrame) -> pd.DataFrame:
+    """CTR = clicks / impressions and CPC = spend / clicks on a table with one row per week and
+    channel (:func:`weekly_channel`, or a hand-made one). A zero denominator gives NaN, never
+    inf, and ``ctr_note`` / ``cpc_note`` say why ("n/a: no impressions", "n/a: no clicks")."""
+    _require(weekly, {"week", "channel", "spend", "impressions", "clicks"}, "weekly channel")
+    out = weekly.copy()
+    if (out[["spend", "impressions", "clicks"]] < 0).any().any():
+        raise ValueError("weekly channel: spend, impressions and clicks must be >= 0")
+    out["week"] = pd.to_datetime(out["week"])
+    out["ctr"], out["ctr_note"] = _ratio(out.clicks, out.impressions, "no impressions")
+    out["cpc"], out["cpc_note"] = _ratio(out.spend, out.clicks, "no clicks")
+    return out.sort_values(["week", "channel"]).reset_index(drop=True)
+
+
 def weekly_channel(ds) -> pd.DataFrame:
-    """Per ISO week (Monday) and channel: spend, impressions, clicks, CTR = clicks/impressions
-    (NaN when no impressions) and CPC = spend / clicks (NaN when no clicks)."""
+    """Per ISO week (Monday) and channel: spend, impressions, clicks and :func:`weekly_metrics`
+    (CTR, CPC, each NaN with a note when its denominator is zero)."""
     ms = ds.marketing_spend
     wk = ms.group_by(week=ms.date.truncate("W"), channel=ms.channel).aggregate(
         spend=ms.spend.sum(), impressions=ms.impressions.sum(), clicks=ms.clicks.sum()
     )
-    out = wk.to_pandas()
-    out["week"] = pd.to_datetime(out["week"])
-    out["ctr"], _ = _ratio(out.clicks, out.impressions, "no impressions")
-    out["cpc"], _ = _ratio(out.spend, out.clicks, "no clicks")
-    return out.sort_values(["week", "channel"]).reset_index(drop=True)
+    return weekly_metrics(wk.to_pandas())
 
 
 # ---------------------------------------------------------------- experiments
@@ -364,9 +463,13 @@ def segments_at_sends(ds, outcomes: pd.DataFrame, lookback_days: int = 365) -> p
     """The RFM segment (``helpers.segmentation.rfm``) of every account as of each campaign's
     start date, for the campaigns in ``outcomes`` that kept a control group: campaign_id,
     account_id, segment. An account sent to without an order in the ``lookback_days`` before
-    the start gets :data:`NO_RECENT_ORDER` rather than being dropped. One RFM query per
-    campaign (a handful), each an Ibis aggregation."""
-    from helpers.segmentation import rfm
+    the start gets :data:`NO_RECENT_ORDER` rather than being dropped (so does every send of a
+    campaign that started before anyone ordered in the lookback). One RFM query per campaign
+    (a handful), each an Ibis aggregation. Segments as of the start, not as of the end of the
+    data: a segment computed later mixes in what the campaign itself caused (leakage)."""
+    import ibis
+
+    from helpers.segmentation import resolve_window, rfm
 
     _require(outcomes, {"campaign_id", "account_id", "has_control"}, "outcomes")
     sent = outcomes[outcomes.has_control.astype(bool)][["campaign_id", "account_id"]]
@@ -374,13 +477,18 @@ def segments_at_sends(ds, outcomes: pd.DataFrame, lookback_days: int = 365) -> p
         raise ValueError("no send of a campaign with a control group")
     starts = ds.campaigns.select("campaign_id", "start_date").to_pandas()
     starts = starts.set_index("campaign_id").start_date
-    parts = []
+    parts = [pd.DataFrame({"account_id": [], "segment": [], "campaign_id": []})]
+    o = ds.orders
     for cid in sorted(sent.campaign_id.unique()):
         if cid not in starts.index:
             raise ValueError(f"campaign {cid!r} of 'campaign_sends' is not in table 'campaigns'")
+        start, end = resolve_window(ds, starts[cid], lookback_days)
+        window = (o.order_ts >= ibis.timestamp(start)) & (o.order_ts < ibis.timestamp(end))
+        if o.filter(window).count().to_pyarrow().as_py() == 0:
+            continue  # nobody ordered in the lookback: every send is NO_RECENT_ORDER
         seg = rfm(ds, analysis_date=starts[cid], lookback_days=lookback_days)
         parts.append(seg[["account_id", "segment"]].assign(campaign_id=cid))
-    seg = pd.concat(parts, ignore_index=True)
+    seg = pd.concat(parts, ignore_index=True).astype({"account_id": "int64", "segment": object})
     out = sent.drop_duplicates().merge(seg, on=["campaign_id", "account_id"], how="left")
     out["segment"] = out.segment.fillna(NO_RECENT_ORDER)
     return out[["campaign_id", "account_id", "segment"]].reset_index(drop=True)

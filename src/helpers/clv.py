@@ -12,7 +12,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from helpers.data import measures
+from helpers.data import measures, tables
 from helpers.models import btyd
 
 UNIT_DAYS = {"days": 1.0, "weeks": 7.0}
@@ -20,6 +20,17 @@ DAYS_PER_MONTH = 365.25 / 12
 MARGIN_BASES = ("gross_margin", "contribution")
 SEGMENT_COLUMNS = {"segment": "size_band", "industry": "industry", "channel": "acquisition_channel"}
 FREQUENCY_BUCKETS = [0, 1, 2, 3, 4, 5, 6, 7]  # the last bucket is "7 or more"
+PURCHASE_MODELS = ("bgnbd", "pareto_nbd")
+MODEL_NAMES = {"bgnbd": "BG/NBD", "pareto_nbd": "Pareto/NBD", "gamma_gamma": "Gamma-Gamma"}
+
+#: The tables the report cannot run without (its ``requires:`` in reports.yml) and those it uses
+#: when the dataset has them, with what is left out without them (an Online Retail or CDNOW
+#: import has orders but neither of these).
+REQUIRED_TABLES = ("orders", "order_lines", "accounts")
+OPTIONAL_TABLES = {
+    "marketing_spend": "no acquisition cost, so CAC, ROI, LTV:CAC and payback are left out",
+    "service_tickets": "no cost to serve, so margins are gross margin (revenue − cost of goods)",
+}
 
 
 def _unit_days(time_unit: str) -> float:
@@ -39,6 +50,32 @@ def monthly_rate(annual_rate: float) -> float:
     if annual_rate <= -1:
         raise ValueError(f"annual_discount_rate must be > -100%, got {annual_rate}")
     return (1 + annual_rate) ** (1 / 12) - 1
+
+
+# ----------------------------------------------------------------------------- tables
+
+
+def open_tables(data_dir=None, engine: str = "duckdb", **options):
+    """The dataset with :data:`REQUIRED_TABLES` and whichever of :data:`OPTIONAL_TABLES` it
+    has (:func:`helpers.data.tables.open_tables`)."""
+    return tables.open_tables(data_dir, REQUIRED_TABLES, OPTIONAL_TABLES, engine, **options)
+
+
+def missing_optional(ds) -> dict[str, str]:
+    """The optional tables ``ds`` lacks, each with what the report leaves out without it."""
+    return tables.missing_optional(ds, OPTIONAL_TABLES)
+
+
+customers_only = tables.customers_only
+
+
+def usable_margin_basis(ds, margin_basis: str) -> str:
+    """``margin_basis``, except 'contribution' on a dataset without ``service_tickets``, where
+    there is no cost to serve to subtract: 'gross_margin' then."""
+    basis = _basis(margin_basis)
+    if basis == "contribution" and "service_tickets" not in ds:
+        return "gross_margin"
+    return basis
 
 
 # ----------------------------------------------------------------------------- Ibis steps
@@ -258,6 +295,25 @@ def fit_models(summary_df: pd.DataFrame) -> dict[str, btyd.FitResult]:
     }
 
 
+def fit_each(summary_df: pd.DataFrame) -> tuple[dict[str, btyd.FitResult], dict[str, str]]:
+    """Each of BG/NBD, Pareto/NBD and Gamma-Gamma fitted on its own: (the fits that passed
+    their checks, {model: why it failed} for those that raised :class:`btyd.FitError`), so a
+    report can use the models that fit and say why the others did not."""
+    x, tx, T = summary_df.frequency, summary_df.recency, summary_df["T"]
+    calls = {
+        "bgnbd": lambda: btyd.fit_bgnbd(x, tx, T),
+        "pareto_nbd": lambda: btyd.fit_pareto_nbd(x, tx, T),
+        "gamma_gamma": lambda: btyd.fit_gamma_gamma(x, summary_df.monetary_value),
+    }
+    fits, failed = {}, {}
+    for name, call in calls.items():
+        try:
+            fits[name] = call()
+        except btyd.FitError as e:
+            failed[name] = str(e)
+    return fits, failed
+
+
 def _conditional(model: str):
     return {
         "bgnbd": btyd.bgnbd_conditional_expected_purchases,
@@ -270,61 +326,114 @@ def _p_alive(model: str):
 
 
 def holdout_predictions(summary_df: pd.DataFrame, fits: dict) -> pd.DataFrame:
-    """Per account: predicted repeat purchases in the holdout by each purchase model
-    (E[Y(t) | x, t_x, T], t = duration_holdout) and predicted holdout spend (that × the
-    Gamma-Gamma expected spend per purchase), beside the actual ones."""
+    """Per account: predicted repeat purchases in the holdout by each purchase model in
+    ``fits`` (``pred_<model>`` = E[Y(t) | x, t_x, T], t = duration_holdout) and, when
+    Gamma-Gamma is in ``fits``, predicted holdout spend (``pred_value_<model>`` = that × the
+    Gamma-Gamma expected spend per purchase E[Z | x, m]), beside the actual ones. A model that
+    did not fit (not in ``fits``) has no columns."""
     if "frequency_holdout" not in summary_df:
         raise ValueError("summary has no holdout columns: pass holdout_end to summary()")
     s = summary_df
     args = (s.frequency, s.recency, s["T"])
-    spend = btyd.gamma_gamma_expected_spend(
-        fits["gamma_gamma"].params, s.frequency, s.monetary_value
-    )
     out = s[["frequency", "frequency_holdout", "value_holdout"]].copy()
-    out["expected_spend"] = spend
-    for model in ("bgnbd", "pareto_nbd"):
+    spend = None
+    if "gamma_gamma" in fits:
+        spend = btyd.gamma_gamma_expected_spend(
+            fits["gamma_gamma"].params, s.frequency, s.monetary_value
+        )
+        out["expected_spend"] = spend
+    for model in PURCHASE_MODELS:
+        if model not in fits:
+            continue
         pred = _conditional(model)(fits[model].params, s.duration_holdout.iloc[0], *args)
         out[f"pred_{model}"] = pred
-        out[f"pred_value_{model}"] = pred * spend
+        if spend is not None:
+            out[f"pred_value_{model}"] = pred * spend
     return out
 
 
-def holdout_by_frequency(pred: pd.DataFrame) -> pd.DataFrame:
-    """Mean actual vs predicted holdout purchases per calibration-frequency bucket (0 .. 7+)."""
+def _models_in(pred: pd.DataFrame, prefix: str) -> list[str]:
+    return [m for m in PURCHASE_MODELS if f"{prefix}{m}" in pred.columns]
+
+
+def _by_bucket(pred: pd.DataFrame, actual: str, prefix: str) -> pd.DataFrame:
     top = FREQUENCY_BUCKETS[-1]
-    bucket = pred.frequency.clip(upper=top)
-    g = pred.assign(bucket=bucket).groupby("bucket")
-    out = g.agg(
-        accounts=("frequency", "size"),
-        actual=("frequency_holdout", "mean"),
-        bgnbd=("pred_bgnbd", "mean"),
-        pareto_nbd=("pred_pareto_nbd", "mean"),
-    ).reset_index()
+    g = pred.assign(bucket=pred.frequency.clip(upper=top)).groupby("bucket")
+    columns = {m: (f"{prefix}{m}", "mean") for m in _models_in(pred, prefix)}
+    out = g.agg(accounts=("frequency", "size"), actual=(actual, "mean"), **columns).reset_index()
     out["label"] = out.bucket.map(lambda b: f"{b}+" if b == top else str(b))
     return out
 
 
+def holdout_by_frequency(pred: pd.DataFrame) -> pd.DataFrame:
+    """Per calibration-frequency bucket (repeat purchases 0 .. 7+): accounts, mean actual
+    holdout purchases per account (``actual``) and the mean predicted by each purchase model
+    (``bgnbd``, ``pareto_nbd``: those in ``pred``), and a ``label``."""
+    return _by_bucket(pred, "frequency_holdout", "pred_")
+
+
+def holdout_spend_by_frequency(pred: pd.DataFrame) -> pd.DataFrame:
+    """The same for spend: per calibration-frequency bucket (0 .. 7+), accounts, mean actual
+    holdout spend per account (``actual``, Σ order value in the holdout) and the mean predicted
+    by each purchase model with Gamma-Gamma (``bgnbd``, ``pareto_nbd`` = mean of predicted
+    purchases × E[Z | x, m]), and a ``label``."""
+    return _by_bucket(pred, "value_holdout", "pred_value_")
+
+
+def _relative(predicted: float, actual: float) -> float:
+    return float((predicted - actual) / actual) if actual else float("nan")
+
+
 def holdout_errors(pred: pd.DataFrame) -> dict[str, float]:
-    """Holdout fit of each model: per-account MAE and RMSE of purchases, the relative error of
-    the total (Σ predicted − Σ actual) / Σ actual, the same relative error for spend, and the
-    chosen model: the one with the lower per-account purchase MAE."""
+    """Holdout fit of each model in ``pred``: per-account MAE and RMSE of purchases, the
+    relative error of the total (Σ predicted − Σ actual) / Σ actual (NaN when Σ actual = 0),
+    and, with Gamma-Gamma, the same for spend: per-account spend MAE and the relative error of
+    total spend; plus the actual totals."""
     out: dict[str, float] = {}
     actual, value = pred.frequency_holdout.to_numpy(float), pred.value_holdout.to_numpy(float)
-    for model in ("bgnbd", "pareto_nbd"):
+    for model in _models_in(pred, "pred_"):
         p = pred[f"pred_{model}"].to_numpy(float)
         out[f"{model}_mae"] = float(np.mean(np.abs(p - actual)))
         out[f"{model}_rmse"] = float(np.sqrt(np.mean((p - actual) ** 2)))
-        out[f"{model}_total_error"] = float((p.sum() - actual.sum()) / actual.sum())
-        pv = pred[f"pred_value_{model}"].to_numpy(float)
-        out[f"{model}_spend_error"] = float((pv.sum() - value.sum()) / value.sum())
+        out[f"{model}_total_error"] = _relative(p.sum(), actual.sum())
+        if f"pred_value_{model}" in pred:
+            pv = pred[f"pred_value_{model}"].to_numpy(float)
+            out[f"{model}_spend_mae"] = float(np.mean(np.abs(pv - value)))
+            out[f"{model}_spend_error"] = _relative(pv.sum(), value.sum())
     out["actual_purchases"] = float(actual.sum())
     out["actual_value"] = float(value.sum())
     return out
 
 
-def choose_model(errors: dict[str, float]) -> str:
-    """'bgnbd' or 'pareto_nbd': the lower per-account MAE in the holdout (ties: BG/NBD)."""
-    return "pareto_nbd" if errors["pareto_nbd_mae"] < errors["bgnbd_mae"] else "bgnbd"
+def error_table(errors: dict[str, float]) -> pd.DataFrame:
+    """The holdout errors of :func:`holdout_errors` as one row per purchase model: MAE and RMSE
+    of purchases per account, relative error of total purchases, and (with Gamma-Gamma) spend
+    MAE per account and relative error of total spend."""
+    fields = {
+        "mae": "purchases MAE",
+        "rmse": "purchases RMSE",
+        "total_error": "total purchases error",
+        "spend_mae": "spend MAE",
+        "spend_error": "total spend error",
+    }
+    rows = [
+        {"model": MODEL_NAMES[m]} | {t: errors.get(f"{m}_{k}", np.nan) for k, t in fields.items()}
+        for m in PURCHASE_MODELS
+        if f"{m}_mae" in errors
+    ]
+    return pd.DataFrame(rows, columns=["model", *fields.values()])
+
+
+def choose_model(errors: dict[str, float], fits: dict | None = None) -> str | None:
+    """'bgnbd' or 'pareto_nbd': the lower per-account purchase MAE in the holdout (ties:
+    BG/NBD) among the models validated there and, when ``fits`` is given, also fitted on all
+    the data; None when no model qualifies."""
+    candidates = [
+        m for m in PURCHASE_MODELS if f"{m}_mae" in errors and (fits is None or m in fits)
+    ]
+    if not candidates:
+        return None
+    return min(candidates, key=lambda m: (errors[f"{m}_mae"], PURCHASE_MODELS.index(m)))
 
 
 def spend_independence(summary_df: pd.DataFrame) -> dict[str, float]:
@@ -502,10 +611,15 @@ def cohorts(ds, end=None) -> pd.DataFrame:
 # ----------------------------------------------------------------------------- report glue
 
 
-def account_values(hist: pd.DataFrame, pred: pd.DataFrame, last_month) -> pd.DataFrame:
+def account_values(hist: pd.DataFrame, pred: pd.DataFrame | None, last_month) -> pd.DataFrame:
     """One row per account: historical CLV (``value``), predicted CLV and P(alive) (0 and NaN
-    for accounts with no order), ``ltv`` = historical + predicted, and ``monthly_contribution``
-    = contribution / months since signup (through ``last_month``)."""
+    for accounts with no order, and for all when ``pred`` is None: no model could predict),
+    ``ltv`` = historical + predicted, and ``monthly_contribution`` = contribution / months since
+    signup (through ``last_month``)."""
+    if pred is None:
+        cols = ["account_id", "p_alive", "expected_purchases", "clv", "clv_low", "clv_high"]
+        pred = pd.DataFrame({c: pd.Series(dtype=float) for c in cols})
+        pred["account_id"] = pred.account_id.astype(hist.account_id.dtype)
     out = hist.merge(
         pred[["account_id", "p_alive", "expected_purchases", "clv", "clv_low", "clv_high"]].rename(
             columns={"clv": "predicted_clv"}
@@ -521,33 +635,114 @@ def account_values(hist: pd.DataFrame, pred: pd.DataFrame, last_month) -> pd.Dat
     return out
 
 
+CHECK_COLUMNS = ("grad_norm", "hessian_pd", "min_eigenvalue", "newton_step", "converged")
+
+
 def fit_table(fits: dict) -> pd.DataFrame:
-    """Model, parameter, estimate, standard error, log-likelihood and convergence, long."""
-    rows = [
-        {
-            "model": name,
-            "parameter": k,
-            "estimate": v,
-            "std_error": f.stderr[k],
-            "log_likelihood": f.loglik,
-            "converged": f.converged,
-            "customers": f.n,
-        }
-        for name, f in fits.items()
-        for k, v in f.params.items()
-    ]
+    """One row per model and parameter: estimate, standard error, 95 % interval
+    (:meth:`btyd.FitResult.interval`: exp(log θ ± 1.96 se(log θ))), log-likelihood,
+    convergence and customers."""
+    rows = []
+    for name, f in fits.items():
+        ci = f.interval(0.95)
+        for k, v in f.params.items():
+            rows.append(
+                {
+                    "model": MODEL_NAMES.get(name, name),
+                    "parameter": k,
+                    "estimate": v,
+                    "std_error": f.stderr[k],
+                    "ci_low": ci[k][0],
+                    "ci_high": ci[k][1],
+                    "log_likelihood": f.loglik,
+                    "converged": f.converged,
+                    "customers": f.n,
+                }
+            )
     return pd.DataFrame(rows)
 
 
-def published_figures(fits: dict, errors: dict, chosen: str) -> dict:
-    """Figures for ``publish``: per model its parameters with standard errors
-    (``bgnbd: {r, r_se, alpha, ...}``), log-likelihood and convergence, the holdout errors
-    (``holdout: {...}``) and the chosen model."""
-    out: dict = {"model_chosen": chosen}
-    for name, f in fits.items():
-        out[name] = {
-            k: v for p, v in f.params.items() for k, v in ((p, v), (f"{p}_se", f.stderr[p]))
+def fit_checks(fits: dict) -> pd.DataFrame:
+    """One row per fitted model: customers, log-likelihood and the checks of the optimum kept
+    on :class:`btyd.FitResult`: ``grad_norm`` (norm of the gradient of the mean
+    log-likelihood in log-parameters, ≈ 0 at a maximum), ``hessian_pd`` and ``min_eigenvalue``
+    (the Hessian of the mean negative log-likelihood is positive definite: smallest eigenvalue
+    > 0, so the maximum is a peak and every parameter is identified), ``newton_step`` (largest
+    remaining Newton step in standard errors; < 0.01 passes) and ``converged``."""
+    rows = [
+        {
+            "model": MODEL_NAMES.get(name, name),
+            "customers": f.n,
+            "log_likelihood": f.loglik,
+            **{c: getattr(f, c) for c in CHECK_COLUMNS},
         }
-        out[name] |= {"loglik": f.loglik, "converged": f.converged}
+        for name, f in fits.items()
+    ]
+    columns = ["model", "customers", "log_likelihood", *CHECK_COLUMNS]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def checks_narrative(fits: dict, failed: dict[str, str] | None = None) -> str:
+    """One or two sentences on the fit checks, computed from ``fits`` (and ``failed``: model ->
+    why it did not fit): "All three fits passed their checks: gradient norm at most ...,
+    Hessian positive definite (smallest eigenvalue at least ...), remaining Newton step at most
+    ... standard errors." and, per failed model, its reason."""
+    failed = failed or {}
+    checks = fit_checks(fits)
+    passed = checks[checks.converged & checks.hessian_pd]
+    parts = []
+    if len(passed):
+        names = ", ".join(passed.model)
+        who = (
+            f"All {_word(len(passed))} fits"
+            if len(passed) == len(fits) and not failed and len(passed) > 1
+            else f"The {names} fit" + ("s" if len(passed) > 1 else "")
+        )
+        parts.append(
+            f"{who} passed {'their' if len(passed) > 1 else 'its'} checks: gradient norm at most "
+            f"{passed.grad_norm.max():.1e} (zero at an exact maximum), Hessian positive definite "
+            f"(smallest eigenvalue at least {passed.min_eigenvalue.min():.3g}), remaining Newton "
+            f"step at most {passed.newton_step.max():.2g} standard errors (the bar is "
+            f"{btyd.NEWTON_TOL:g})."
+        )
+    for name, why in failed.items():
+        parts.append(f"{MODEL_NAMES.get(name, name)} could not be fitted: {why}")
+    if not parts:
+        return "No model was fitted."
+    return " ".join(parts)
+
+
+def _word(n: int) -> str:
+    return {2: "two", 3: "three"}.get(n, str(n))
+
+
+def published_figures(
+    fits: dict, errors: dict, chosen: str | None, failed: dict[str, str] | None = None
+) -> dict:
+    """Figures for ``publish``: per fitted model its parameters with standard errors and 95 %
+    intervals (``bgnbd: {r, r_se, r_ci_low, r_ci_high, alpha, ...}``), log-likelihood and the
+    fit checks (``grad_norm``, ``hessian_pd``, ``min_eigenvalue``, ``newton_step``,
+    ``converged``); the holdout errors (``holdout: {...}``); the chosen model (``model_chosen``,
+    'none' when no purchase model could be used); ``checks_passed`` (every model fitted and
+    passed its checks) and, when some did not fit, ``fit_failures: {model: why}``."""
+    failed = failed or {}
+    out: dict = {"model_chosen": chosen or "none"}
+    for name, f in fits.items():
+        ci = f.interval(0.95)
+        group: dict = {}
+        for p, v in f.params.items():
+            group |= {
+                p: v,
+                f"{p}_se": f.stderr[p],
+                f"{p}_ci_low": ci[p][0],
+                f"{p}_ci_high": ci[p][1],
+            }
+        group |= {"loglik": f.loglik} | {c: getattr(f, c) for c in CHECK_COLUMNS}
+        out[name] = group
     out["holdout"] = dict(errors)
+    out["checks_passed"] = bool(
+        not failed and all(f.converged and f.hessian_pd for f in fits.values())
+    )
+    if failed:
+        out["fit_failures"] = dict(failed)
     return out

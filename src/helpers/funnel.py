@@ -32,8 +32,9 @@ Spark (ClickHouse's ``windowFunnel`` is engine-specific; PostHog's funnels live 
 server); the rule above is a chain of joins and one aggregation that both engines run.
 
 :func:`funnel_paths` is the per-unit table behind it (one row per unit, the time each step was
-reached) for breakdowns, time-to-convert distributions and later extensions (entry-date
-selection and unfinished windows are left to issue #12: they go in ``_entries``).
+reached, whether its window is still open and whether an exclusion dropped it) behind
+breakdowns, trends and time-to-convert distributions; the edges of issue #12 (entry range,
+unfinished and per-step windows, exclusions) are described in :func:`funnel_conversion`.
 """
 
 from __future__ import annotations
@@ -611,6 +612,36 @@ def leakiest_step(result: pd.DataFrame) -> pd.Series:
     if rest.empty:
         raise ValueError("a funnel needs at least two steps to have a leakiest step")
     return rest.loc[rest.conversion_from_previous.idxmin()]
+
+
+def entry_summary(result: pd.DataFrame, unfinished: str = "exclude") -> dict[str, int | float]:
+    """Who entered the funnel and who was counted, from a :func:`funnel_conversion` result
+    (summed over its groups, if any) run with the same ``unfinished``.
+
+    At the first step every unit that entered is in exactly one of three parts: counted
+    (``entrants``), still in its window (``still_in_window``: counted apart when
+    ``unfinished="exclude"``, a part of ``entrants`` when "include") and dropped by an
+    exclusion (``excluded``). entered = entrants + excluded (+ still_in_window when they are
+    set apart). Returns entered, counted, still_in_window, excluded and their shares of
+    entered (``still_share``, ``excluded_share``).
+    """
+    if unfinished not in UNFINISHED:
+        raise ValueError(f"unfinished must be one of {UNFINISHED}, got {unfinished!r}")
+    first = result[result.step_index == 1]
+    if first.empty:
+        raise ValueError("funnel result has no first step (step_index 1)")
+    counted = int(first.entrants.sum())
+    still = int(first.still_in_window.sum())
+    excluded = int(first.excluded.sum())
+    entered = counted + excluded + (still if unfinished == "exclude" else 0)
+    return {
+        "entered": entered,
+        "counted": counted,
+        "still_in_window": still,
+        "excluded": excluded,
+        "still_share": still / entered if entered else np.nan,
+        "excluded_share": excluded / entered if entered else np.nan,
+    }
 
 
 # ----------------------------------------------------------------------------- trends, times

@@ -434,3 +434,72 @@ def response_curves(
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def partial_line(
+    df,
+    x: str,
+    y: str,
+    *,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    complete: str = "complete",
+    hue: str | None = None,
+    label: str | None = None,
+    band: tuple[str, str] | None = None,
+    percent: bool = False,
+    log: bool = False,
+    partial_label: str = "Partial: entrants still in\ntheir window are left out",
+):
+    """A line chart of ``y`` over ``x`` (one line per ``hue``, or one named ``label``) that
+    marks its partial points: where the boolean column ``complete`` is false the marker is
+    hollow and the segments to it are dashed, with a legend entry (``partial_label``) saying
+    what that means. ``band``: two columns of a shaded interval; ``percent`` formats the y
+    axis as 12%; ``log`` puts it on a log scale. Returns the figure."""
+    import numpy as np
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, PercentFormatter
+
+    if complete not in df.columns:
+        raise ValueError(f"partial_line needs a boolean '{complete}' column")
+    fig, ax = figure()
+    groups = [(label, df)] if hue is None else list(df.groupby(hue, sort=False, observed=True))
+    colours = sns.color_palette(PALETTE, max(len(groups), 1))
+    handles, partial = [], False
+    for colour, (name, g) in zip(colours, groups, strict=False):
+        g = g.sort_values(x)
+        xs, ys = g[x].to_numpy(), g[y].to_numpy(dtype=float)
+        done = g[complete].to_numpy(dtype=bool)
+        if band is not None:
+            low, high = g[band[0]].to_numpy(dtype=float), g[band[1]].to_numpy(dtype=float)
+            ax.fill_between(xs, low, high, color=colour, alpha=0.15, linewidth=0)
+        ax.plot(xs, np.where(done, ys, np.nan), color=colour, marker="o", markersize=4)
+        for i in range(len(xs) - 1):
+            if not (done[i] and done[i + 1]):
+                ax.plot(xs[i : i + 2], ys[i : i + 2], color=colour, linestyle="--")
+        if (~done).any():
+            partial = True
+            ax.plot(xs[~done], ys[~done], linestyle="none", marker="o", markersize=6,
+                    markerfacecolor="white", markeredgecolor=colour)  # fmt: skip
+        if name is not None:
+            handles.append(Line2D([], [], color=colour, marker="o", markersize=4, label=str(name)))
+    if band is not None:
+        handles.append(Patch(color="grey", alpha=0.25, label="95% interval"))
+    if partial:
+        handles.append(Line2D([], [], color="grey", linestyle="--", marker="o",
+                              markerfacecolor="white", label=partial_label))  # fmt: skip
+    if log:  # ticks at 1, 2 and 5 of each decade, written plainly (0.05, 2, 100)
+        ax.set_yscale("log")
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+    if percent:
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    if handles:  # beside the chart: a long series leaves no empty corner for it
+        ax.legend(handles=handles, title=hue, loc="upper left", bbox_to_anchor=(1.01, 1),
+                  fontsize="small")  # fmt: skip
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    fig.autofmt_xdate()
+    return fig

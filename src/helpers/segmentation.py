@@ -609,47 +609,28 @@ OPTIONAL_TABLES = {
 
 
 def open_tables(data_dir=None, engine: str = "duckdb", **options):
-    """``helpers.data.open_dataset`` on the tables this report reads: :data:`REQUIRED_TABLES`
-    always (a missing one is the data layer's clear error) and each of :data:`OPTIONAL_TABLES`
-    the dataset folder has (``helpers.reports.build.has_table``, the runner's rule), so an
-    import without contacts or products opens. A connection URL opens them all."""
-    from helpers.config import resolve_data_dir
-    from helpers.data import open_dataset
-    from helpers.reports.build import has_table
+    """``helpers.data.tables.open_tables`` on this report's tables: :data:`REQUIRED_TABLES`
+    always and each of :data:`OPTIONAL_TABLES` the dataset folder has, so an import without
+    contacts or products opens."""
+    from helpers.data import tables
 
-    tables = [*REQUIRED_TABLES, *OPTIONAL_TABLES]
-    if data_dir is None or "://" not in str(data_dir) or str(data_dir).startswith("file://"):
-        root = resolve_data_dir(str(data_dir).removeprefix("file://") if data_dir else None)
-        tables = [*REQUIRED_TABLES, *(t for t in OPTIONAL_TABLES if has_table(Path(root), t))]
-        data_dir = root
-    return open_dataset(data_dir, engine=engine, tables=tables, **options)
+    return tables.open_tables(data_dir, REQUIRED_TABLES, OPTIONAL_TABLES, engine, **options)
 
 
 def missing_optional(ds) -> dict[str, str]:
     """The optional tables ``ds`` lacks, each with what the report leaves out without it."""
-    return {t: what for t, what in OPTIONAL_TABLES.items() if t not in ds}
+    from helpers.data import tables
+
+    return tables.missing_optional(ds, OPTIONAL_TABLES)
 
 
 def customers_only(ds):
-    """``ds`` without the guest accounts (``acquisition_channel = 'guest'``, account_id < 0)
-    an Online Retail import makes for sales without a customer, and without their orders: RFM,
-    clusters and action lists are about customers. Returns (dataset, number of guest accounts);
-    the dataset is ``ds`` itself when there is none."""
-    import dataclasses
+    """``ds`` without the guest accounts an Online Retail import makes for sales without a
+    customer (``helpers.data.tables.customers_only``): RFM, clusters and action lists are
+    about customers. Returns (dataset, number of guest accounts)."""
+    from helpers.data import tables
 
-    from helpers.data.adapters.base import GUEST_CHANNEL
-
-    acc = ds.accounts
-    guests = acc.filter((acc.acquisition_channel == GUEST_CHANNEL) & (acc.account_id < 0))
-    n = int(guests.count().to_pandas())
-    if n == 0:
-        return ds, 0
-    ids = guests.select("account_id")
-    tables = dict(ds.tables)
-    for name in ("accounts", "orders", "contacts"):
-        if name in tables:
-            tables[name] = tables[name].anti_join(ids, "account_id")
-    return dataclasses.replace(ds, tables=tables), n
+    return tables.customers_only(ds)
 
 
 def informative_features(

@@ -76,15 +76,39 @@ def _table_files(root: Path, name: str) -> tuple[str, list[str]] | None:
     return None
 
 
-def spark_session(app_name: str = "helpers", master: str = "local[2]"):
-    """A local PySpark session for tests and single-machine runs (loopback only).
+SPARK_REMOTE_ENV = "SPARK_REMOTE"
 
-    For a cluster, build your own session (or a Spark Connect one) and pass it as ``spark=``.
+
+def spark_remote() -> str | None:
+    """The Spark Connect URL in ``$SPARK_REMOTE`` (PySpark's own variable), or None."""
+    return os.environ.get(SPARK_REMOTE_ENV) or None
+
+
+def shown_remote(url: str) -> str:
+    """A Spark Connect URL as a report may show it: ``sc://host:port``, without the
+    ``/;token=...;user_id=...`` parameters that may carry credentials."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
+
+
+def spark_session(app_name: str = "helpers", master: str = "local[2]", remote: str | None = None):
+    """A PySpark session: a Spark Connect client when ``remote`` (or ``$SPARK_REMOTE``) gives a
+    ``sc://host:port`` URL, the way a cluster is reached; otherwise a local session for tests
+    and single-machine runs (loopback only).
+
+    The dataset folder is then read by the Spark server, so on a cluster it must be a path the
+    cluster can read (shared storage, ``s3a://...`` through ``open_dataset``'s folder argument
+    is not supported: mount it). Or build any session yourself and pass it as ``spark=``.
     """
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
 
+    remote = remote or spark_remote()
+    if remote:
+        return SparkSession.builder.remote(remote).appName(app_name).getOrCreate()
     session = (
         SparkSession.builder.master(master)
         .appName(app_name)
@@ -106,6 +130,19 @@ def _connect(engine: str, spark=None):
     if engine == "spark":
         return ibis.pyspark.connect(spark if spark is not None else spark_session())
     raise ValueError(f"engine must be 'duckdb' or 'spark', got {engine!r}")
+
+
+def _engine_label(engine: str, con) -> str:
+    """``engine`` as the data-quality section names it: "spark (Spark Connect at
+    sc://host:port)" for a Connect session, so a reader sees where the numbers were computed."""
+    if engine != "spark":
+        return engine
+    session = getattr(con, "_session", None)
+    if not type(session).__module__.startswith("pyspark.sql.connect"):
+        return engine  # a classic (local or cluster-mode) session
+    endpoint = getattr(getattr(session.client, "_builder", None), "endpoint", None)  # host:port
+    where = f"sc://{endpoint}" if endpoint else shown_remote(spark_remote() or "sc://")
+    return f"spark (Spark Connect at {where})"
 
 
 def _read(con, engine: str, name: str, fmt: str, files: list[str]):
@@ -488,7 +525,7 @@ def open_dataset(
         manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
     return Dataset(
         path=url if is_url else str(root),
-        engine=engine,
+        engine=_engine_label(engine, con) if not is_url else engine,
         con=con,
         tables={n: kept[n] for n in wanted if n in kept},
         quarantine=quarantine,

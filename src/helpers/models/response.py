@@ -168,6 +168,29 @@ def optimal_allocation(scale, b, current, total: float | None = None, bound: flo
     return x * total / x.sum() if x.sum() > 0 else x
 
 
+def usable_curves(fit: pd.DataFrame, conversions: pd.DataFrame | None = None) -> pd.Series:
+    """Per row of :func:`fit_response`, "" when the channel's curve can guide a reallocation
+    (fitted, 0 < b < 1 and, with ``conversions`` (channel, conversions, clicks), at least one
+    conversion per click to value its clicks), else the reason it cannot. :func:`reallocate`
+    needs at least two usable channels."""
+    _require(fit, {"channel", "a", "b", "note"}, "fit")
+    cvr = {}
+    if conversions is not None:
+        _require(conversions, {"channel", "conversions", "clicks"}, "conversions")
+        cvr = conversions.set_index("channel")[["conversions", "clicks"]].to_dict("index")
+    out = []
+    for r in fit.itertuples(index=False):
+        if not (pd.notna(r.a) and 0 < r.b < 1):
+            out.append(r.note or "n/a: no fitted curve with diminishing returns")
+            continue
+        c = cvr.get(r.channel)
+        if conversions is not None and (c is None or c["clicks"] <= 0 or c["conversions"] <= 0):
+            out.append("n/a: no conversions per click to value clicks")
+            continue
+        out.append("")
+    return pd.Series(out, index=fit.index, dtype=object)
+
+
 def _expected_clicks(log_spend: np.ndarray, log_a, b) -> np.ndarray:
     """Σ_d a · s_d ** b for one value or a vector of (log a, b) draws."""
     log_a = np.atleast_1d(log_a)[:, None]
@@ -214,15 +237,9 @@ def reallocate(
         cvr = conversions.set_index("channel")[["conversions", "clicks"]].to_dict("index")
     unit = "clicks" if conversions is None else "conversions"
     table = fit[["channel", "spend"]].rename(columns={"spend": "current_spend"}).copy()
-    table["note"] = fit.note.to_numpy()
-    usable = (fit.a.notna() & (fit.b > 0) & (fit.b < 1)).to_numpy()
-    for i, ch in enumerate(fit.channel):
-        if not usable[i]:
-            continue
-        c = cvr.get(ch) if conversions is not None else None
-        if conversions is not None and (c is None or c["clicks"] <= 0 or c["conversions"] <= 0):
-            usable[i] = False
-            table.loc[table.index[i], "note"] = "n/a: no conversions per click to value clicks"
+    notes = usable_curves(fit, conversions)
+    table["note"] = notes.to_numpy()
+    usable = (notes == "").to_numpy()
     for col in ("recommended_spend", "change", "current_expected", "recommended_expected"):
         table[col] = np.nan
     table["gain"] = np.nan
@@ -314,3 +331,24 @@ def curve_points(
     if not out:
         raise ValueError("no channel has a fitted response curve")
     return pd.concat(out, ignore_index=True)
+
+
+def spend_marks(rows: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
+    """Where today's and the recommended budget sit on each channel's curve, in the unit the
+    curve is drawn in (spend per campaign-day): today = mean spend of the channel's
+    campaign-days with spend; recommended = today × (1 + change) (:func:`reallocate` scales
+    every campaign-day of a channel by the same factor). Returns channel, label, spend; only
+    channels with a recommendation."""
+    _require(rows, {"channel", "spend"}, "response rows")
+    _require(table, {"channel", "change"}, "reallocation")
+    mean = rows[rows.spend > 0].groupby("channel").spend.mean()
+    out = []
+    for r in table.dropna(subset=["change"]).itertuples(index=False):
+        if r.channel not in mean.index:
+            continue
+        now = float(mean[r.channel])
+        out.append({"channel": r.channel, "label": "today (mean per day)", "spend": now})
+        out.append(
+            {"channel": r.channel, "label": "recommended", "spend": now * (1 + float(r.change))}
+        )
+    return pd.DataFrame(out, columns=["channel", "label", "spend"])

@@ -135,3 +135,17 @@ def qini_random_band(treated, converted, n: int = 200, seed: int = 0, level: flo
     ]
     lo, hi = np.quantile(coefs, [(1 - level) / 2, (1 + level) / 2])
     return float(lo), float(hi)
+
+
+def qini_verdict(coefficient: float, band: tuple[float, float]) -> str:
+    """How a model's Qini coefficient compares with :func:`qini_random_band` ``(low, high)``:
+    "better than random" only above the band, "worse than random" below it (the score ranks
+    the persuadable last), else "no better than random"."""
+    lo, hi = band
+    if not (np.isfinite(coefficient) and np.isfinite(lo) and np.isfinite(hi)) or lo > hi:
+        raise ValueError(f"qini_verdict: need a finite coefficient and band, got {coefficient}")
+    if coefficient > hi:
+        return "better than random"
+    if coefficient < lo:
+        return "worse than random"
+    return "no better than random"
