@@ -16,9 +16,14 @@ the generation time recorded in its manifest.json is shown), then:
   also times a no-change rebuild (every report up to date).
 
 It prints the tables and writes benchmarks/RESULTS.md (machine, versions, date and load),
-benchmarks/scaling.png (log-log time against scale) and the raw numbers to
-benchmarks/.data/last-run.json. ``--merge`` keeps the scales of that last run that this run
-does not measure (to add the 100x scale to an earlier 1x + 10x run, say).
+benchmarks/scaling.png (log-log time against scale, when two or more scales were measured)
+and the raw numbers to benchmarks/.data/last-run.json. ``--merge`` keeps what that last run
+measured and this run does not: other scales (to add the 100x scale to an earlier 1x + 10x
+run, say) and, at a scale both measured, the other steps.
+
+A full run (no ``--only``) then runs benchmarks/clv_shapes.py (BTYD fits on hard simulated
+shapes, ours against lifetimes: fit time and success rate), which writes
+benchmarks/RESULTS-clv-shapes.md; RESULTS.md links to it when it exists.
 
 Steps are named ``area: what`` and live in ``benchmarks/steps_<topic>.py`` (see load_steps).
 """
@@ -44,6 +49,7 @@ CACHE = ROOT / "benchmarks" / ".data"
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 CHART = ROOT / "benchmarks" / "scaling.png"
 RAW = CACHE / "last-run.json"
+CLV_SHAPES = ROOT / "benchmarks" / "RESULTS-clv-shapes.md"
 
 GENERATE = "data: generate"
 BUILD = "reports: full build (forced, 2 jobs)"
@@ -490,8 +496,9 @@ def _targets(scales: list[str], recs: list[dict]) -> list[str]:
     return out
 
 
-def chart(run: dict, path: Path) -> None:
-    """Log-log time against scale: the aggregation steps (left), the report builds (right)."""
+def chart(run: dict, path: Path) -> bool:
+    """Log-log time against scale: the aggregation steps (left), the report builds (right).
+    Needs two scales or more: otherwise draws nothing, removes a stale chart and returns False."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -499,11 +506,18 @@ def chart(run: dict, path: Path) -> None:
 
     scales = sorted(run["scales"], key=float)
     if len(scales) < 2:
-        return
+        path.unlink(missing_ok=True)
+        return False
     xs = [float(s) for s in scales]
     recs = [run["scales"][s] for s in scales]
     fig, (left, right) = plt.subplots(1, 2, figsize=(14, 6.5), sharey=True)
-    names = [n for n in recs[-1]["steps"] if all(n in r["steps"] for r in recs)]
+    names = [
+        n
+        for n in recs[-1]["steps"]
+        if all(
+            n in r["steps"] and r["steps"][n]["seconds"] == r["steps"][n]["seconds"] for r in recs
+        )
+    ]
     names.sort(key=lambda n: -recs[-1]["steps"][n]["seconds"])
     cmap = plt.get_cmap("tab20")
     for i, name in enumerate(names):
@@ -540,9 +554,10 @@ def chart(run: dict, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+    return True
 
 
-def write(run: dict, ratios: list) -> str:
+def write(run: dict, ratios: list, has_chart: bool = False) -> str:
     body = render(run, ratios)
     uname = platform.uname()
     header = (
@@ -560,8 +575,15 @@ def write(run: dict, ratios: list) -> str:
         "the runner's whole process tree (workers and Jupyter kernels), sampled every 0.25 s "
         "with psutil. The data generation time is the one recorded in each dataset's "
         "manifest.json when it was generated (a separate, earlier run on the same machine).\n\n"
-        f"![time against scale, log-log]({CHART.name})\n\n"
     )
+    if has_chart:
+        header += f"![time against scale, log-log]({CHART.name})\n\n"
+    if CLV_SHAPES.is_file():
+        header += (
+            "BTYD fits on hard simulated shapes (heavy buyers, tiny dropout, years of history, "
+            "a million accounts), ours against lifetimes, fit time and success rate: "
+            f"[{CLV_SHAPES.name}]({CLV_SHAPES.name}) (`python benchmarks/clv_shapes.py`).\n\n"
+        )
     text = header + body + "\n"
     return text
 
@@ -589,6 +611,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--render", action="store_true", help="only rewrite RESULTS.md from the last run"
     )
+    parser.add_argument(
+        "--clv-shapes",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="run benchmarks/clv_shapes.py too (default: on a full run, without --only)",
+    )
     args = parser.parse_args(argv)
 
     _, ratios = load_steps()
@@ -598,13 +626,24 @@ def main(argv: list[str] | None = None) -> int:
         run = measure(args)
         if args.merge and RAW.is_file():
             last = json.loads(RAW.read_text(encoding="utf-8"))
-            run["scales"] = {**last["scales"], **run["scales"]}
+            merged = {**last["scales"], **run["scales"]}
+            for scale, rec in run["scales"].items():
+                old = last["scales"].get(scale)
+                if old:  # keep the steps (and builds) of the last run that this one skipped
+                    merged[scale] = {**old, **rec, "steps": {**old["steps"], **rec["steps"]}}
+            run["scales"] = merged
             run["load_start"] = f"{last['load_start']} (earlier scales), {run['load_start']}"
             run["started"] = last["started"]
         CACHE.mkdir(parents=True, exist_ok=True)
         RAW.write_text(json.dumps(run, indent=1), encoding="utf-8")
-    text = write(run, ratios)
-    chart(run, CHART)
+    if args.clv_shapes is None:
+        args.clv_shapes = not args.render and not args.only
+    if args.clv_shapes:
+        _say("BTYD fits on hard shapes: benchmarks/clv_shapes.py")
+        subprocess.run(
+            [sys.executable, str(ROOT / "benchmarks" / "clv_shapes.py")], cwd=ROOT, check=False
+        )
+    text = write(run, ratios, has_chart=chart(run, CHART))
     RESULTS.write_text(text, encoding="utf-8")
     print(text)
     return 0

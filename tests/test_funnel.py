@@ -155,6 +155,18 @@ def test_chi_square_and_pairwise_by_hand():
     assert pairs.p_adjusted.min() == pytest.approx(min(1.0, 3 * pairs.p_value.min()))
 
 
+def test_best_and_worst_skip_groups_too_small_to_judge():
+    table = pd.DataFrame(
+        {"channel": ["sms", "sem", "email", "direct"], "trials": [2, 400, 300, 5],
+         "successes": [1, 40, 60, 0]}
+    )  # fmt: skip
+    table["rate"] = table.successes / table.trials
+    best, worst = funnel.best_and_worst(table, min_trials=30)
+    assert (best.channel, worst.channel) == ("email", "sem")  # not sms (1 of 2), not direct
+    best, worst = funnel.best_and_worst(table[table.trials < 30], min_trials=30)
+    assert (best.channel, worst.channel) == ("sms", "direct")  # none large: all groups
+
+
 def test_weekly_trend_and_histogram_by_hand():
     log = hand_log()
     later = log.assign(visitor_id=log.visitor_id + 100, ts=log.ts + pd.Timedelta(days=21))
@@ -371,6 +383,11 @@ def test_breakdown_summaries_on_the_sample(small_sample):
     tests = funnel.breakdown_tests(results, "add_to_cart").set_index("breakdown")
     # channels were planted with different add-to-cart probabilities: the test must see it
     assert tests.loc["channel", "p_value"] < 0.001
+    for b, res in results.items():  # best and worst among groups of at least 30 trials
+        table = funnel.step_comparison(res, b, "add_to_cart")
+        big = table[table.trials >= 30]
+        assert tests.loc[b, "best"] == big.loc[big.rate.idxmax(), b]
+        assert tests.loc[b, "worst"] == big.loc[big.rate.idxmin(), b]
     av = funnel.avoidable_by_breakdown(results).set_index(["breakdown", "step"])
     # worked out again from the group counts: for step k, trials = entrants at k-1 and rate =
     # entrants at k / trials per group; benchmark = the highest lower 95 % Wilson bound among

@@ -575,22 +575,35 @@ def avoidable_dropoff(result: pd.DataFrame, group: str, min_trials: int = 30) ->
     return out.sort_values("avoidable", ascending=False).reset_index(drop=True)
 
 
-def breakdown_tests(results: dict, step: str) -> pd.DataFrame:
+def best_and_worst(table: pd.DataFrame, min_trials: int = 30) -> tuple[pd.Series, pd.Series]:
+    """The best and the worst rows of a :func:`step_comparison` table by rate, among the groups
+    with at least ``min_trials`` trials (a group of two visitors at 50 % is no "best"); all
+    groups when none is that large."""
+    big = table[table.trials >= min_trials]
+    big = big if len(big) else table
+    ranked = big.sort_values("rate", ascending=False, kind="stable")
+    return ranked.iloc[0], ranked.iloc[-1]
+
+
+def breakdown_tests(results: dict, step: str, min_trials: int = 30) -> pd.DataFrame:
     """One row per breakdown (``results`` maps a column name to its ``funnel_conversion(...,
     by=column)``): groups, chi-square statistic, dof and p-value of "all groups convert into
-    ``step`` at one rate", and how many pairs differ after Holm's correction (of how many)."""
+    ``step`` at one rate", how many pairs differ after Holm's correction (of how many), and the
+    best and worst groups among those with at least ``min_trials`` trials
+    (:func:`best_and_worst`)."""
     rows = []
     for column, res in results.items():
         d = group_differences(res, column, step)
         pairs = d["pairs"]
+        best, worst = best_and_worst(d["table"], min_trials)
         rows.append(
             {
                 "breakdown": column,
                 **d["overall"],
                 "pairs_different": int(pairs.significant.sum()) if len(pairs) else 0,
                 "pairs": len(pairs),
-                "best": d["table"][column].iloc[0],
-                "worst": d["table"][column].iloc[-1],
+                "best": best[column],
+                "worst": worst[column],
             }
         )
     return pd.DataFrame(rows)
