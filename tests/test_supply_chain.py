@@ -263,9 +263,9 @@ def _frames(ds):
     }
 
 
-# Spark is slow to validate the daily inventory table, so the Spark check covers purchase
-# orders, order lines and shipments (scorecard, OTIF, ABC/XYZ); the inventory aggregations use
-# the same Ibis operations (filters, joins, group-by sums and counts).
+# Spark is slow to validate the daily inventory table, so this Spark check covers purchase
+# orders, order lines and shipments (scorecard, OTIF, ABC/XYZ); tests/test_spark_topics.py
+# checks the inventory metrics on Spark, sharing one session-wide dataset opening.
 TABLES = [
     "accounts",
     "orders",
