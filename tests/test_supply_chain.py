@@ -265,7 +265,7 @@ def _frames(ds):
 
 # Spark is slow to validate the daily inventory table, so this Spark check covers purchase
 # orders, order lines and shipments (scorecard, OTIF, ABC/XYZ); tests/test_spark_topics.py
-# checks the inventory metrics on Spark, sharing one session-wide dataset opening.
+# checks the inventory metrics on Spark.
 TABLES = [
     "accounts",
     "orders",
