@@ -42,7 +42,10 @@ Fitting (one routine, :func:`_fit`, for the three models):
    gradient).
 4. A check: the Hessian of the log-likelihood (central differences of the analytic gradient)
    must be positive definite and the remaining Newton step small (under 1 % of a standard
-   error in every parameter; a few Newton steps polish the optimum when it is not). The
+   error in every parameter; a few Newton steps polish the optimum when it is not), and the
+   likelihood must really fall off as that Hessian says: two standard errors along the least
+   certain direction it must drop by at least 0.25 (a quadratic peak drops by 2), which
+   catches a flat ridge whose finite-difference Hessian looks curved. The
    gradient norm, the smallest Hessian eigenvalue and the Newton step are kept on the
    :class:`FitResult`.
 5. Standard errors from the inverse Hessian in log-parameter space, mapped to the natural scale
@@ -543,6 +546,16 @@ def _fit(model: str, names: list[str], score, data, weights, start, diagnose) ->
         )
     elif step_se >= NEWTON_TOL:
         problem = f"the optimiser stopped {step_se:.2g} standard errors short of the optimum"
+    else:
+        drop = _ridge_drop(nll_and_grad, theta, value, log_cov, n)
+        if drop < RIDGE_MIN_DROP:
+            problem = (
+                "the likelihood is flat along a ridge: moving the parameters two standard "
+                f"errors along their least certain direction changes the log-likelihood by "
+                f"{drop:.2g}, where a peak of the reported width would lower it by 2, so some "
+                "parameters are not identified by the data and their standard errors would be "
+                "wrong"
+            )
     if problem is not None:
         raise FitError(diagnose(problem, dict(zip(names, values, strict=True))))
     se = values * np.sqrt(np.diag(log_cov))
@@ -562,6 +575,24 @@ def _fit(model: str, names: list[str], score, data, weights, start, diagnose) ->
         min_eigenvalue=min_eig,
         newton_step=step_se,
     )
+
+
+RIDGE_MIN_DROP = 0.25  # a quadratic peak loses 2 log-likelihood units at 2 se; 0.25 = 1/8 of it
+
+
+def _ridge_drop(nll_and_grad, theta, value, log_cov, n) -> float:
+    """The smaller log-likelihood drop from the optimum at ±2 standard errors along the
+    covariance's longest axis (its top eigenvector, in log-parameters). Where the likelihood is
+    the peak its Hessian describes, each side drops by about 2 (½·2²); on a flat ridge (BG/NBD
+    with a and b both running off together: dropout the same for everyone) the finite
+    difference Hessian can report curvature that is not there, and the drop is ~0."""
+    w, v = np.linalg.eigh(log_cov)
+    step = 2.0 * np.sqrt(max(w[-1], 0.0)) * v[:, -1]
+    drops = []
+    for sign in (1.0, -1.0):
+        trial = np.clip(theta + sign * step, -LOG_BOUND, LOG_BOUND)
+        drops.append((nll_and_grad(trial)[0] - value) * n)
+    return float(min(drops))
 
 
 def _rate_start(x: np.ndarray, T: np.ndarray) -> tuple[float, float]:
@@ -608,6 +639,15 @@ def _purchase_diagnosis(who: str, x: np.ndarray, tx: np.ndarray, T: np.ndarray):
                 f"{recent:.0%} of the repeat buyers bought near the end of the period: the data "
                 "show no sign of dropout, so the dropout parameters cannot be estimated; use "
                 "the Pareto/NBD or a plain purchase-rate model, or a longer history"
+            )
+        v = values or {}
+        pair = ("a", "b") if "a" in v else ("s", "beta")
+        if all(v.get(k, 0) > 100 for k in pair):
+            hints.append(
+                f"{pair[0]} and {pair[1]} both ran large together: dropout looks the same for "
+                "every customer, so how it varies between customers cannot be estimated; a "
+                "longer history, or a model with one dropout rate for all, is what these data "
+                "support"
             )
         if not hints:
             hints.append(
