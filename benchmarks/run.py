@@ -287,6 +287,12 @@ def load_average() -> str:
 def measure(args: argparse.Namespace) -> dict:
     steps, _ = load_steps()
     run: dict = {"scales": {}, "load_start": load_average(), "started": _now()}
+    what = (
+        "x, ".join(f"{s:g}" for s in args.scales)
+        + "x"
+        + (f" (steps matching {' '.join(args.only)})" if args.only else "")
+    )
+    run["parts"] = [{"started": run["started"], "what": what, "load_start": run["load_start"]}]
     for scale in args.scales:
         folder, generated = dataset(scale)
         manifest = json.loads((folder / "manifest.json").read_text())
@@ -322,6 +328,7 @@ def measure(args: argparse.Namespace) -> dict:
                     rec["rebuild"] = no_change_rebuild(folder, out)
         run["scales"][f"{scale:g}"] = rec
     run["load_end"] = load_average()
+    run["parts"][0] |= {"finished": _now(), "load_end": run["load_end"]}
     run["finished"] = _now()
     return run
 
@@ -510,7 +517,12 @@ def chart(run: dict, path: Path) -> bool:
         return False
     xs = [float(s) for s in scales]
     recs = [run["scales"][s] for s in scales]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(14, 6.5), sharey=True)
+    builds = any(r.get("build") for r in recs)
+    if builds:
+        fig, (left, right) = plt.subplots(1, 2, figsize=(14, 6.5), sharey=True)
+    else:  # no report build measured (--no-reports): the steps alone
+        fig, left = plt.subplots(1, 1, figsize=(9, 6.5))
+        right = None
     names = [
         n
         for n in recs[-1]["steps"]
@@ -524,9 +536,9 @@ def chart(run: dict, path: Path) -> bool:
         ys = [r["steps"][name]["seconds"] for r in recs]
         style = "--" if name.startswith(("data:",)) else "-"
         left.plot(xs, ys, style, marker="o", color=cmap(i % 20), label=name, lw=1.4)
-    left.set_title("Benchmark steps (each in a fresh process)")
+    left.set_title("Benchmark steps measured at every scale (each in a fresh process)")
     reports = sorted({n for r in recs for n in (r.get("build") or {}).get("reports", {})})
-    for i, name in enumerate(reports):
+    for i, name in enumerate(reports if builds else []):
         pts = [
             (x, r["build"]["reports"][name]["seconds"])
             for x, r in zip(xs, recs, strict=True)
@@ -539,8 +551,9 @@ def chart(run: dict, path: Path) -> bool:
     pts = [(x, r["build"]["seconds"]) for x, r in zip(xs, recs, strict=True) if r.get("build")]
     if pts:
         right.plot(*zip(*pts, strict=True), "k-", marker="s", lw=2.5, label="whole build (wall)")
-    right.set_title("Report builds (papermill + HTML), per report and whole")
-    for ax in (left, right):
+    if builds:
+        right.set_title("Report builds (papermill + HTML), per report and whole")
+    for ax in (left, right) if builds else (left,):
         ax.set_xscale("log")
         ax.set_yscale("log")
         lo = min(xs)
@@ -565,10 +578,9 @@ def write(run: dict, ratios: list, has_chart: bool = False) -> str:
         f"Written by `make bench` (`benchmarks/run.py`) on {run['finished'][:10]}, run from "
         f"{run['started']} to {run['finished']} (UTC). Machine: {uname.machine}, "
         f"{os.cpu_count()} cores, {_memory()}, {platform.platform()}; {versions()}.\n\n"
-        f"**Load**: the machine is shared with other developers' jobs; load average "
-        f"(1, 5, 15 min) was {run['load_start']} at the start and {run['load_end']} at the end "
-        "of the run, so absolute times carry some noise (a step under 20 s is run three times, "
-        "fastest kept).\n\n"
+        f"**Load**: the machine is shared with other developers' jobs; {_loads(run)}, so "
+        "absolute times carry some noise (a step under 20 s is run three times, fastest "
+        "kept).\n\n"
         "Each step runs in a fresh process; seconds exclude imports and the set-up before the "
         "step's `TIMER()` (usually opening the dataset); peak MiB is that process's peak "
         "resident memory. For report builds, peak MiB is the largest total resident memory of "
@@ -582,10 +594,38 @@ def write(run: dict, ratios: list, has_chart: bool = False) -> str:
         header += (
             "BTYD fits on hard simulated shapes (heavy buyers, tiny dropout, years of history, "
             "a million accounts), ours against lifetimes, fit time and success rate: "
-            f"[{CLV_SHAPES.name}]({CLV_SHAPES.name}) (`python benchmarks/clv_shapes.py`).\n\n"
+            f"[{CLV_SHAPES.name}]({CLV_SHAPES.name}) (`python benchmarks/clv_shapes.py`)"
         )
+        one = CLV_SHAPES.with_name(CLV_SHAPES.stem + "-1-thread.md")
+        if one.is_file():
+            header += (
+                f"; the same with BLAS limited to one thread: [{one.name}]({one.name}) "
+                f"(`python benchmarks/clv_shapes.py --blas-threads 1 --out benchmarks/{one.name}`)"
+            )
+        header += ".\n\n"
     text = header + body + "\n"
     return text
+
+
+def _loads(run: dict) -> str:
+    """The load averages of the run, or of each run that ``--merge`` combined (later runs
+    replace the steps they measured again)."""
+    parts = run.get("parts") or []
+    if len(parts) <= 1:
+        return (
+            f"load average (1, 5, 15 min) was {run['load_start']} at the start and "
+            f"{run['load_end']} at the end of the run"
+        )
+    each = "; ".join(
+        f"{p['started'][11:16]}-{p['finished'][11:16]} UTC, {p['what']}: "
+        f"{p['load_start']} at the start"
+        + (f", {p['load_end']} at the end" if p.get("load_end") else "")
+        for p in parts
+    )
+    return (
+        f"this table merges {len(parts)} runs (`--merge`; a later run replaces the steps it "
+        f"measures again), with load averages (1, 5, 15 min): {each}"
+    )
 
 
 def _memory() -> str:
@@ -632,7 +672,7 @@ def main(argv: list[str] | None = None) -> int:
                 if old:  # keep the steps (and builds) of the last run that this one skipped
                     merged[scale] = {**old, **rec, "steps": {**old["steps"], **rec["steps"]}}
             run["scales"] = merged
-            run["load_start"] = f"{last['load_start']} (earlier scales), {run['load_start']}"
+            run["parts"] = last.get("parts", []) + run["parts"]
             run["started"] = last["started"]
         CACHE.mkdir(parents=True, exist_ok=True)
         RAW.write_text(json.dumps(run, indent=1), encoding="utf-8")
