@@ -276,6 +276,13 @@ def test_clusters_recover_the_planted_clusters(generated):
     scores = seg.choose_k(features, spec, range(2, 9), seed=42)
     k = int(scores.loc[scores.best, "k"].iloc[0])
     assert k == len(truth["clusters"]["names"])  # the silhouette finds the planted number
+    # on a random half of the accounts (the sampled silhouette of large datasets) it still does,
+    # and a sample as large as the data is the exact silhouette
+    half = seg.choose_k(features, spec, range(2, 9), seed=42, silhouette_sample=len(features) // 2)
+    assert int(half.loc[half.best, "k"].iloc[0]) == k
+    assert not np.allclose(half.silhouette, scores.silhouette, rtol=0, atol=1e-12)
+    whole = seg.choose_k(features, spec, range(2, 9), seed=42, silhouette_sample=len(features))
+    pd.testing.assert_frame_equal(whole, scores)
     pipe, labels = seg.fit_clusters(features, spec, k, seed=42)
     planted = pd.DataFrame(truth["accounts"]).set_index("account_id").cluster
     ari = adjusted_rand_score(planted.loc[features.account_id], labels)
