@@ -98,9 +98,10 @@ def spark_session(app_name: str = "helpers", master: str = "local[2]", remote: s
     ``sc://host:port`` URL, the way a cluster is reached; otherwise a local session for tests
     and single-machine runs (loopback only).
 
-    The dataset folder is then read by the Spark server, so on a cluster it must be a path the
-    cluster can read (shared storage, ``s3a://...`` through ``open_dataset``'s folder argument
-    is not supported: mount it). Or build any session yourself and pass it as ``spark=``.
+    The dataset folder is then read by the Spark server, so on a cluster it must be a path
+    that the client and the cluster both see, such as a shared mount (object-store URLs such as
+    ``s3a://...`` are not accepted as the folder). Or build any session yourself and pass it
+    as ``spark=``.
     """
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
