@@ -213,3 +213,22 @@ def test_second_open_reuses_the_validation_and_sees_changes(tmp_path):
     write_tables(tables, root)
     changed = open_dataset(root, today=TODAY)
     assert _reasons(changed, "orders") == {"account_id: no matching accounts.account_id": 1}
+
+
+def test_duckdb_memory_is_capped_and_spills_to_the_temp_folder(tmp_path, monkeypatch):
+    """Two kernels at once must not each take DuckDB's default 80 % of memory (issue 8)."""
+    folder = write_tables(tiny_tables(), tmp_path / "d")
+
+    def settings():
+        con = open_dataset(folder, today=TODAY).con.con
+        return con.sql(
+            "SELECT current_setting('memory_limit'), current_setting('temp_directory')"
+        ).fetchall()[0]
+
+    monkeypatch.delenv("HELPERS_DUCKDB_MEMORY_LIMIT", raising=False)
+    limit, temp = settings()
+    assert limit == "2.7 GiB" and temp.endswith("helpers-duckdb")  # 3GB = 2.79 GiB
+    monkeypatch.setenv("HELPERS_DUCKDB_MEMORY_LIMIT", "1GB")
+    assert settings()[0] == "953.6 MiB"
+    monkeypatch.setenv("HELPERS_DUCKDB_MEMORY_LIMIT", "none")
+    assert settings()[0] not in ("2.7 GiB", "953.6 MiB")  # DuckDB's own default
