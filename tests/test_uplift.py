@@ -15,17 +15,23 @@ from helpers.data.dataset import open_dataset
 from helpers.models import uplift
 
 
-def test_send_features_are_as_of_campaign_start(tmp_path):
+def _late_order_tables(start: str) -> dict:
+    """The tiny tables with campaign C1 (control kept) starting on ``start`` and ending
+    2025-03-20, and a second order of account 1 on 2025-03-12, after that start: an order a
+    feature or segment as of the end of the data would see, and one as of the start must not."""
     t = tiny_tables()
-    t["campaigns"].loc[0, "start_date"] = pd.Timestamp("2025-03-10").date()
+    t["campaigns"].loc[0, "start_date"] = pd.Timestamp(start).date()
     t["campaigns"].loc[0, "end_date"] = pd.Timestamp("2025-03-20").date()
-    # account 1 orders again after the campaign started: that order must not be seen
     extra = t["orders"].iloc[[0]].assign(order_id=3, order_ts=pd.Timestamp("2025-03-12 09:00"))
     extra["order_ts"] = extra.order_ts.astype("datetime64[us]")
     t["orders"] = pd.concat([t["orders"], extra], ignore_index=True)
     line = t["order_lines"].iloc[[0]].assign(order_id=3, quantity=50)
     t["order_lines"] = pd.concat([t["order_lines"], line], ignore_index=True)
-    ds = open_dataset(write_tables(t, tmp_path / "d"))
+    return t
+
+
+def test_send_features_are_as_of_campaign_start(tmp_path):
+    ds = open_dataset(write_tables(_late_order_tables("2025-03-10"), tmp_path / "d"))
     f = campaigns.send_features(ds).set_index("account_id")
     # account 1: ordered 2025-03-01 10:00, 3 x 100 x 0.9 = 270; start 2025-03-10 00:00
     a = f.loc[1]
@@ -135,17 +141,9 @@ def test_qini_verdict_needs_the_band():
 
 
 def _tiny_with_start(tmp_path, start: str):
-    """The tiny dataset with campaign C1 (control kept) starting on ``start``; account 1 also
-    orders after it starts (an order a segment as of the end of the data would see), and
-    campaign C2 (no control) sends to account 1."""
-    t = tiny_tables()
-    t["campaigns"].loc[0, "start_date"] = pd.Timestamp(start).date()
-    t["campaigns"].loc[0, "end_date"] = pd.Timestamp("2025-03-20").date()
-    extra = t["orders"].iloc[[0]].assign(order_id=3, order_ts=pd.Timestamp("2025-03-12 09:00"))
-    extra["order_ts"] = extra.order_ts.astype("datetime64[us]")
-    t["orders"] = pd.concat([t["orders"], extra], ignore_index=True)
-    line = t["order_lines"].iloc[[0]].assign(order_id=3, quantity=50)
-    t["order_lines"] = pd.concat([t["order_lines"], line], ignore_index=True)
+    """:func:`_late_order_tables` opened, with campaign C2 (no control) also sending to
+    account 1."""
+    t = _late_order_tables(start)
     send = t["campaign_sends"].iloc[[0]].assign(send_id=3, campaign_id="C2")
     t["campaign_sends"] = pd.concat([t["campaign_sends"], send], ignore_index=True)
     return open_dataset(write_tables(t, tmp_path / start))

@@ -584,13 +584,9 @@ def send_features(ds, lookback_days: int = 365, as_of: str = "start") -> pd.Data
         _, last = ds.period("orders")
         cut = ibis.timestamp(pd.Timestamp(last).normalize() + pd.Timedelta(days=1))
     cp = cp.select("campaign_id", "channel", "has_control", as_of=cut)
+    send_cols = ["send_id", "campaign_id", "channel", "has_control", "account_id", "group"]
     s = cs.join(cp, "campaign_id").select(
-        "send_id",
-        "campaign_id",
-        "channel",
-        "has_control",
-        "account_id",
-        "group",
+        *send_cols,
         "as_of",
         converted=cs.converted_at.notnull().cast("int64"),
         send_revenue=cs.revenue,
@@ -609,12 +605,7 @@ def send_features(ds, lookback_days: int = 365, as_of: str = "start") -> pd.Data
     day = 86400
     as_of = t.as_of.epoch_seconds()
     out = t.select(
-        "send_id",
-        "campaign_id",
-        "channel",
-        "has_control",
-        "account_id",
-        "group",
+        *send_cols,
         "converted",
         "send_revenue",
         days_since_order=((as_of - t.last_ts.epoch_seconds()) / day).floor().cast("float64"),

@@ -286,13 +286,12 @@ def by_group(df: pd.DataFrame, group: str, value: str = "clv") -> pd.DataFrame:
 
 
 def fit_models(summary_df: pd.DataFrame) -> dict[str, btyd.FitResult]:
-    """BG/NBD, Pareto/NBD and Gamma-Gamma fitted on a ``summary`` frame."""
-    x, tx, T = summary_df.frequency, summary_df.recency, summary_df["T"]
-    return {
-        "bgnbd": btyd.fit_bgnbd(x, tx, T),
-        "pareto_nbd": btyd.fit_pareto_nbd(x, tx, T),
-        "gamma_gamma": btyd.fit_gamma_gamma(x, summary_df.monetary_value),
-    }
+    """BG/NBD, Pareto/NBD and Gamma-Gamma fitted on a ``summary`` frame (:func:`fit_each`),
+    raising the first model's :class:`btyd.FitError` when one does not fit."""
+    fits, failed = fit_each(summary_df)
+    if failed:
+        raise btyd.FitError(next(iter(failed.values())))
+    return fits
 
 
 def fit_each(summary_df: pd.DataFrame) -> tuple[dict[str, btyd.FitResult], dict[str, str]]:
