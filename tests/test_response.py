@@ -153,3 +153,25 @@ def test_usable_curves_and_spend_marks():
         change = table.set_index("channel").loc[ch, "change"]
         assert m[(ch, "today (mean per day)")] == pytest.approx(today)
         assert m[(ch, "recommended")] == pytest.approx(today * (1 + change))
+
+
+def test_curve_points_by_hand():
+    """The drawn curve is a · s^b on the grid; with no uncertainty the band is the curve, and
+    with uncertainty it contains it; a channel without a fit is not drawn."""
+    fit = pd.DataFrame(
+        {"channel": ["sem", "feed_ads", "idle"], "a": [2.0, 3.0, np.nan],
+         "b": [0.5, 0.8, np.nan], "log_a_se": [0.0, 0.1, np.nan], "b_se": [0.0, 0.05, np.nan],
+         "cov_log_a_b": [0.0, -0.001, np.nan]}
+    )  # fmt: skip
+    pts = response.curve_points(fit, {"sem": 100.0, "feed_ads": 50.0}, n=11)
+    assert set(pts.channel) == {"sem", "feed_ads"}
+    sem = pts[pts.channel == "sem"]
+    assert sem.spend.tolist() == pytest.approx(np.linspace(0, 100, 11).tolist())
+    assert sem.clicks.tolist() == pytest.approx((2.0 * np.sqrt(sem.spend)).tolist())
+    assert sem.lo.tolist() == pytest.approx(sem.clicks.tolist())
+    assert sem.hi.tolist() == pytest.approx(sem.clicks.tolist())
+    fa = pts[(pts.channel == "feed_ads") & (pts.spend > 0)]
+    assert fa.clicks.iloc[-1] == pytest.approx(3.0 * 50.0**0.8)
+    assert ((fa.lo < fa.clicks) & (fa.clicks < fa.hi)).all()
+    with pytest.raises(ValueError, match="no channel"):
+        response.curve_points(fit[fit.a.isna()], {})
