@@ -21,6 +21,7 @@ import nbformat
 import numpy as np
 import pytest
 
+from helpers.data.files import has_table
 from helpers.reports import MIME_TYPE, report_payload
 from helpers.reports import build as build_mod
 from helpers.reports import render as render_mod
@@ -649,14 +650,14 @@ def test_not_applicable_names_every_missing_table(tmp_path: Path) -> None:
 
 
 def test_has_table_accepts_the_layouts_open_dataset_reads(tmp_path: Path) -> None:
-    assert not build_mod.has_table(tmp_path, "orders")
+    assert not has_table(tmp_path, "orders")
     (tmp_path / "orders").mkdir()
-    assert not build_mod.has_table(tmp_path, "orders")
+    assert not has_table(tmp_path, "orders")
     (tmp_path / "orders" / "part-00000.parquet").write_bytes(b"")
-    assert build_mod.has_table(tmp_path, "orders")
+    assert has_table(tmp_path, "orders")
     (tmp_path / "accounts.csv").write_text("account_id\n")
     (tmp_path / "returns.parquet").write_bytes(b"")
-    assert build_mod.has_table(tmp_path, "accounts") and build_mod.has_table(tmp_path, "returns")
+    assert has_table(tmp_path, "accounts") and has_table(tmp_path, "returns")
 
 
 @pytest.mark.parametrize(

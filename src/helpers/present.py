@@ -58,6 +58,16 @@ def md(text: str) -> None:
     display(Markdown(text))
 
 
+def section(result, key: str) -> bool:
+    """Whether section ``key`` of ``result`` (a topic's :class:`helpers.sections.Analysis`) was
+    built; when it was not, show the one line that says why in its place. Use it as
+    ``if present.section(result, "delivery"): ...`` at the top of a section's cells."""
+    if result.built(key):
+        return True
+    md(f"*{result.reason(key)}*")
+    return False
+
+
 def findings(items: Iterable[str]) -> None:
     """The report's key findings as a bullet list (each item a computed sentence)."""
     items = list(items)
@@ -130,6 +140,8 @@ def data_quality(ds, period_table: str = "orders") -> dict:
         f"are not used below. {period_table.replace('_', ' ').capitalize()} run from "
         f"**{lo:%Y-%m-%d}** to **{hi:%Y-%m-%d}**."
     )
+    for note in getattr(ds, "notes", ()):
+        md(note)
     per_table = q.groupby("table", sort=False).agg(
         rows_read=("rows_read", "first"),
         rows_kept=("rows_kept", "first"),

@@ -38,6 +38,7 @@ import ibis.expr.datatypes as idt
 import pandas as pd
 
 from helpers.config import DATA_DIR, resolve_data_dir
+from helpers.data.files import table_files
 from helpers.data.fingerprint import data_fingerprint
 from helpers.data.schema import TABLES, Column, Table
 
@@ -56,24 +57,6 @@ class DataValidationError(ValueError):
 
 
 # ----------------------------------------------------------------------------- reading
-
-
-def _table_files(root: Path, name: str) -> tuple[str, list[str]] | None:
-    """Where table ``name`` lives under ``root``: (format, files), or None if absent.
-
-    Accepted layouts: ``root/name/*.parquet`` (the generator's), ``root/name.parquet``,
-    ``root/name/*.csv``, ``root/name.csv``.
-    """
-    folder = root / name
-    for fmt in ("parquet", "csv"):
-        if folder.is_dir():
-            files = sorted(str(p) for p in folder.glob(f"*.{fmt}"))
-            if files:
-                return fmt, files
-        single = root / f"{name}.{fmt}"
-        if single.is_file():
-            return fmt, [str(single)]
-    return None
 
 
 SPARK_REMOTE_ENV = "SPARK_REMOTE"
@@ -325,6 +308,9 @@ class Dataset:
     table_quality: dict[str, TableQuality]
     fingerprint: str
     manifest: dict
+    #: Sentences for the data-quality section about tables made rather than read (e.g.
+    #: accounts derived from the ids seen, :func:`helpers.data.tables.derive_accounts`).
+    notes: list[str] = field(default_factory=list)
 
     def __getitem__(self, name: str):
         try:
@@ -477,7 +463,7 @@ def open_dataset(
         con = _connect(engine, spark)
         raw = {}
         for name in wanted:
-            found = _table_files(root, name)
+            found = table_files(root, name)
             if found is not None:
                 raw[name] = _read(con, engine, name, *found)
 

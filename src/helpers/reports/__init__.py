@@ -60,17 +60,37 @@ def _iso(value: _dt.date | _dt.datetime) -> str:
     return value.isoformat()
 
 
+def _sections(sections: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """``helpers.sections.Analysis.summary()`` checked: built keys, total, skipped titles."""
+    if sections is None:
+        return None
+    try:
+        built = [str(k) for k in sections["built"]]
+        total = int(sections["total"])
+        skipped = {str(k): " ".join(str(v).split()) for k, v in sections["skipped"].items()}
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise TypeError(
+            "sections must be Analysis.summary(): {'built': [...], 'total': n, "
+            f"'skipped': {{title: reason}}}}, got {sections!r}"
+        ) from exc
+    if len(built) + len(skipped) != total:
+        raise TypeError(f"sections: {len(built)} built + {len(skipped)} skipped != {total}")
+    return {"built": built, "total": total, "skipped": skipped}
+
+
 def report_payload(
     figures: Mapping[str, Any],
     finding: str = "",
     period: tuple[Any, Any] | None = None,
+    sections: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The JSON-serialisable dict :func:`publish` displays (exposed for tests and reuse).
 
     ``figures`` maps a name to a plain number or string (numpy/pandas scalars are unwrapped,
     dates become ISO strings, NaN becomes ``None``), or to one dict of such values (a group,
     e.g. ``{"bgnbd": {"r": 0.24, "alpha": 4.4}}``); ``finding`` is one line; ``period`` is
-    ``(start, end)`` of the data the report covers, as dates or ISO strings.
+    ``(start, end)`` of the data the report covers, as dates or ISO strings; ``sections`` is
+    :meth:`helpers.sections.Analysis.summary` (which sections were built, which skipped and why).
     """
     if not isinstance(figures, Mapping):
         raise TypeError(f"figures must be a dict of name -> number/string, got {type(figures)}")
@@ -95,26 +115,32 @@ def report_payload(
             if value is None:
                 raise TypeError(f"period must be two dates, got {period!r}")
             span.append(str(value))
-    return {"figures": clean, "finding": finding, "period": span}
+    payload = {"figures": clean, "finding": finding, "period": span}
+    checked = _sections(sections)
+    if checked is not None:
+        payload["sections"] = checked
+    return payload
 
 
 def publish(
     figures: Mapping[str, Any],
     finding: str = "",
     period: tuple[Any, Any] | None = None,
+    sections: Mapping[str, Any] | None = None,
 ) -> None:
     """Publish a report's key figures, its one-line finding and its data period.
 
     Call it in a notebook cell; it displays one output holding only the mime type
     :data:`MIME_TYPE`, which renders as nothing in the HTML. The report runner reads it from
-    the executed notebook into ``reports/<name>.json`` (``figures``, ``finding``, ``period``).
+    the executed notebook into ``reports/<name>.json`` (``figures``, ``finding``, ``period``,
+    ``sections``).
     Called more than once, later figures are merged over earlier ones, and a later non-empty
     finding / period replaces the earlier one.
 
     >>> publish({"accounts": 1200, "revenue_eur": 3.4e6}, "Revenue grew 12% year on year.",
     ...         period=("2024-01-01", "2024-12-31"))  # doctest: +SKIP
     """
-    payload = report_payload(figures, finding, period)
+    payload = report_payload(figures, finding, period, sections)
     from IPython.display import display  # lazily: only inside a kernel
 
     display({MIME_TYPE: payload}, raw=True)

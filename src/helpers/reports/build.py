@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from helpers.data.files import has_table
+
 from . import atomic
 from .config import ConfigError, ReportSpec, load_config, select
 from .fingerprint import cache_key, data_fingerprint, file_sha256, git_commit, source_hash
@@ -116,16 +118,6 @@ def _relative(path: Path, base: Path) -> str:
 
 
 # --------------------------------------------------------------------------- planning
-
-
-def has_table(data_dir: Path, table: str) -> bool:
-    """Whether the dataset folder holds ``table``, in a layout ``open_dataset`` reads:
-    ``table/*.parquet``, ``table/*.csv``, ``table.parquet`` or ``table.csv`` (the same rule as
-    ``helpers.data.dataset._table_files``, repeated here to keep the runner free of Ibis)."""
-    folder = data_dir / table
-    if folder.is_dir() and (any(folder.glob("*.parquet")) or any(folder.glob("*.csv"))):
-        return True
-    return (data_dir / f"{table}.parquet").is_file() or (data_dir / f"{table}.csv").is_file()
 
 
 def not_applicable_reason(missing: Iterable[str]) -> str:
@@ -352,6 +344,7 @@ def _run_job(job: Job, started: float, log: Log) -> Result:
         "built_at": built_at,
         "figures": found.get("figures") or {},
         "finding": found.get("finding") or "",
+        "sections": found.get("sections"),
         "error": error,
     }
     cache_path = out / CACHE_DIR / f"{job.name}.json"

@@ -54,7 +54,8 @@ def _has_tag(cell: Any, tag: str) -> bool:
 
 def published(nb: Any) -> dict[str, Any]:
     """Merge every :func:`helpers.reports.publish` output of an executed notebook into
-    ``{"figures": {...}, "finding": str, "period": [start, end] | None}``."""
+    ``{"figures": {...}, "finding": str, "period": [start, end] | None}``, plus ``sections``
+    (built, total, skipped) when the notebook published them."""
     out: dict[str, Any] = {"figures": {}, "finding": "", "period": None}
     for cell in nb.cells:
         for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
@@ -66,6 +67,8 @@ def published(nb: Any) -> dict[str, Any]:
                 out["finding"] = payload["finding"]
             if payload.get("period"):
                 out["period"] = list(payload["period"])
+            if payload.get("sections"):
+                out["sections"] = payload["sections"]
     return out
 
 

@@ -247,7 +247,8 @@ def _reports_status(out: Path) -> dict[str, str]:
     """For each report in the project's reports.yml: applies, or why not (best effort)."""
     try:
         from helpers.config import PROJ_ROOT
-        from helpers.reports.build import has_table, not_applicable_reason
+        from helpers.data.files import has_table
+        from helpers.reports.build import not_applicable_reason
         from helpers.reports.config import load_config
 
         status = {}
