@@ -27,7 +27,8 @@ INDUSTRIES = ("manufacturing", "agriculture", "services", "retail", "constructio
 REGIONS = ("east", "north", "south", "west", "central")
 SIZE_BANDS = ("micro", "small", "medium", "large")
 LEAD_OUTCOMES = ("won", "lost", "open")
-SEND_GROUPS = ("treatment", "control")
+SEND_GROUPS = ("treatment", "control")  # the generator's arms; real tests may name more
+CONTROL_GROUP = "control"
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,8 @@ _table(
         "leads",
         {
             "lead_id": _c("int64"),
-            "account_id": _c("int64"),
+            # Nullable: a real CRM holds many leads not yet matched to an account.
+            "account_id": _c("int64", nullable=True),
             "source": _c("string"),
             "created_at": _c("timestamp", **TS),
             "qualified_at": _c("timestamp", **TS_NULL),
@@ -199,7 +201,9 @@ _table(
             "sku": _c("string"),
             "quantity": _c("int64", min_value=1),
             "unit_price": _c("float64", **MONEY),
-            "unit_cost": _c("float64", **MONEY),
+            # Nullable: an export without costs (and no --cost-ratio) has no cost of goods;
+            # reports then show margin as unknown, never as 100 %.
+            "unit_cost": _c("float64", nullable=True, **MONEY),
             "discount": _c("float64", min_value=0.0, description="fraction of unit_price"),
         },
         key=("order_id", "line_no"),
@@ -361,7 +365,8 @@ _table(
             "send_id": _c("int64"),
             "campaign_id": _c("string"),
             "account_id": _c("int64"),
-            "group": _c("string", allowed=SEND_GROUPS),
+            # "control", or the arm's name for A/B/n tests (one lone arm may stay "treatment").
+            "group": _c("string", description="'control' or the name of the arm the send is in"),
             "sent_at": _c("timestamp", **TS),
             "opened_at": _c("timestamp", **TS_NULL),
             "clicked_at": _c("timestamp", **TS_NULL),
