@@ -12,6 +12,7 @@ JOBS ?= 2
 NAME ?=
 PARAMS ?=
 DATA ?=
+OUT ?=
 ENGINE ?=
 
 # Re-install only when the package's declared dependencies change.
@@ -42,11 +43,11 @@ setup: $(VENV)/.installed
 .PHONY: data
 data: $(SAMPLE)/manifest.json
 
-## reports: build every report in reports.yml into reports/ (FORCE=1, DATA=dir, ENGINE=spark)
+## reports: build every report in reports.yml into reports/ (FORCE=1, DATA=dir, OUT=dir, ENGINE=spark)
 .PHONY: reports
 reports: setup data
 	$(PY) -m helpers.reports build --jobs $(JOBS) $(if $(DATA),--data $(DATA)) \
-		$(if $(ENGINE),--param engine=$(ENGINE))
+		$(if $(OUT),--out $(OUT)) $(if $(ENGINE),--param engine=$(ENGINE))
 
 ## report: build one report, e.g. make report NAME=overview PARAMS="start=2025-01-01"
 .PHONY: report
@@ -54,7 +55,7 @@ report: setup data
 	@test -n "$(NAME)" || { echo 'usage: make report NAME=overview [PARAMS="key=value ..."]'; exit 2; }
 	$(PY) -m helpers.reports build --only $(NAME) $(foreach p,$(PARAMS),--param $(p)) \
 		$(if $(filter 1 yes true,$(FORCE)),--force) $(if $(DATA),--data $(DATA)) \
-		$(if $(ENGINE),--param engine=$(ENGINE))
+		$(if $(OUT),--out $(OUT)) $(if $(ENGINE),--param engine=$(ENGINE))
 
 ## test: install the dev extras and run the whole test suite (unit, notebooks, end to end)
 .PHONY: test

@@ -500,11 +500,13 @@ def test_report_payload_converts_values() -> None:
         report_payload({"bad": [1, 2]})
 
 
-def test_report_payload_allows_one_level_of_groups() -> None:
+def test_report_payload_allows_two_levels_of_groups() -> None:
     payload = report_payload({"bgnbd": {"r": np.float64(0.243), "converged": True}, "n": 2})
     assert payload["figures"] == {"bgnbd": {"r": 0.243, "converged": True}, "n": 2}
-    with pytest.raises(TypeError, match="figure bgnbd.deep"):
-        report_payload({"bgnbd": {"deep": {"r": 1}}})
+    nested = report_payload({"calibration_fit": {"bgnbd": {"r": np.float64(0.25)}}})
+    assert nested["figures"] == {"calibration_fit": {"bgnbd": {"r": 0.25}}}
+    with pytest.raises(TypeError, match="figure calibration_fit.bgnbd.deep"):
+        report_payload({"calibration_fit": {"bgnbd": {"deep": {"r": 1}}}})
 
 
 def test_report_payload_unwraps_numpy_and_pandas_scalars() -> None:
@@ -676,8 +678,162 @@ def test_bad_requires_exits_2(
     assert expected in capsys.readouterr().err
 
 
-def test_repository_overview_requires_its_tables() -> None:
+#: The core of each report (issue 17): what it cannot run without. Everything else is a
+#: section's need, declared in its topic module.
+CORE = {
+    "overview": ({"orders", "order_lines"}, set()),
+    "segmentation": ({"orders", "order_lines"}, set()),
+    "clv": ({"orders", "order_lines"}, set()),
+    "supply_chain": ({"order_lines", "orders"}, set()),
+    "funnel": ({"web_events"}, set()),
+    "pipeline": ({"leads"}, set()),
+    "campaigns": (set(), {"campaign_sends", "marketing_spend"}),
+    "service": ({"service_tickets"}, set()),
+}
+
+
+def test_repository_reports_require_only_their_core() -> None:
     from helpers.config import PROJ_ROOT
 
     specs = {s.name: s for s in load_config(PROJ_ROOT / "reports.yml")}
-    assert set(specs["overview"].requires) == {"orders", "order_lines", "accounts", "shipments"}
+    assert set(specs) == set(CORE)
+    for name, (requires, requires_any) in CORE.items():
+        assert set(specs[name].requires) == requires, name
+        assert set(specs[name].requires_any) == requires_any, name
+    assert specs["pipeline"].title == "Sales pipeline"
+    assert specs["pipeline"].notebook == PROJ_ROOT / "notebooks" / "pipeline.ipynb"
+
+
+ANY_YML = """\
+reports:
+  - name: campaigns
+    notebook: simple.ipynb
+    title: Campaigns
+    requires_any: [campaign_sends, marketing_spend]
+  - name: both
+    notebook: simple.ipynb
+    requires: [orders, accounts]
+    requires_any: [campaign_sends, marketing_spend]
+"""
+
+
+def test_requires_any_applies_with_one_of_its_tables(tmp_path: Path) -> None:
+    paths = make_project(tmp_path, ANY_YML, {"simple": GOOD_CELLS})  # data: orders only
+    assert run(paths, "--jobs", "1") == 0
+    out = paths["out"]
+    record = json.loads(read(out / "campaigns.json"))
+    assert record["status"] == "not_applicable"
+    assert record["reason"] == "not applicable: no campaign_sends or marketing_spend table"
+    assert record["requires_any"] == ["campaign_sends", "marketing_spend"]
+    both = json.loads(read(out / "both.json"))
+    assert both["reason"] == (
+        "not applicable: no accounts table, and no campaign_sends or marketing_spend table"
+    )
+    index = read(out / "index.html")
+    assert "no campaign_sends or marketing_spend table" in index
+    # one of the two is enough
+    (paths["data"] / "marketing_spend.csv").write_text("date\n2024-01-01\n")
+    assert run(paths, "--jobs", "1", "--only", "campaigns") == 0
+    assert json.loads(read(out / "campaigns.json"))["status"] == "ok"
+
+
+def test_requires_any_must_name_tables() -> None:
+    from helpers.reports.config import parse_config
+
+    base = {"name": "a", "notebook": "a.ipynb"}
+    for bad, expected in (([], "'requires_any' must be a list"), (["web"], "unknown table")):
+        with pytest.raises(ConfigError, match=expected):
+            parse_config({"reports": [{**base, "requires_any": bad}]}, Path("."))
+    (spec,) = parse_config({"reports": [{**base, "requires_any": ["leads"]}]}, Path("."))
+    assert spec.missing(lambda t: False) == ((), ("leads",))
+    assert spec.missing(lambda t: True) == ((), ())
+
+
+def test_not_applicable_reason_wording() -> None:
+    reason = build_mod.not_applicable_reason
+    assert reason(["web_events"]) == "not applicable: no web_events table"
+    assert reason(["web_events", "leads"]) == "not applicable: no web_events, leads tables"
+    assert reason([], ["a", "b"]) == "not applicable: no a or b table"
+
+
+# ------------------------------------------------------------------ one folder per dataset
+
+
+def test_another_dataset_gets_its_own_reports_folder(tmp_path: Path) -> None:
+    from helpers import config as project
+    from helpers.reports.cli import DEFAULT_CONFIG, default_out_dir
+
+    default = DEFAULT_CONFIG.resolve()
+    assert default_out_dir(default, project.SAMPLE_DIR) == project.REPORTS_DIR
+    retail = tmp_path / "raw" / "retail"
+    assert default_out_dir(default, retail) == project.REPORTS_DIR / "retail"
+    # a dataset folder named like something reports/ already holds keeps clear of it
+    assert default_out_dir(default, tmp_path / "exports") == project.REPORTS_DIR / "data-exports"
+    other = tmp_path / "project" / "reports.yml"
+    assert default_out_dir(other, retail) == tmp_path / "project" / "reports" / "retail"
+
+
+def test_build_without_out_on_another_dataset_writes_beside_not_over(tmp_path: Path) -> None:
+    """Two datasets, one config, no --out: two indexes that never mix."""
+    paths = make_project(tmp_path, SIMPLE_YML, {"simple": GOOD_CELLS})
+    second = tmp_path / "second"
+    second.mkdir()
+    (second / "orders.csv").write_text("order_id\n2\n")
+    for data in (paths["data"], second):
+        assert main(["build", "--config", str(paths["config"]), "--data", str(data)]) == 0
+    first_out, second_out = tmp_path / "reports" / "data", tmp_path / "reports" / "second"
+    for out, data in ((first_out, paths["data"]), (second_out, second)):
+        record = json.loads(read(out / "simple.json"))
+        assert record["data_dir"] == str(data.resolve())
+        assert (out / "index.html").is_file() and (out / "simple.html").is_file()
+    assert not (tmp_path / "reports" / "index.html").exists()
+
+
+def test_makefile_passes_out() -> None:
+    from helpers.config import PROJ_ROOT
+
+    for target in ("reports", "report NAME=overview"):
+        dry = subprocess.run(
+            ["make", "-n", "-s", *target.split(), "DATA=/tmp/x", "OUT=/tmp/y/reports"],
+            capture_output=True,
+            text=True,
+            cwd=PROJ_ROOT,
+        )
+        assert "--out /tmp/y/reports" in dry.stdout, (target, dry.stdout, dry.stderr)
+        assert "--data /tmp/x" in dry.stdout
+
+
+# ------------------------------------------------------------------ sections on the card
+
+
+def test_index_card_counts_sections(tmp_path: Path) -> None:
+    from helpers.reports.config import ReportSpec
+    from helpers.reports.index import write_index
+
+    base = {"status": "ok", "html": "x.html", "figures": {}, "parameters": {}}
+    records = {
+        "partial": {
+            **base,
+            "sections": {
+                "built": ["kpis", "trend"],
+                "total": 3,
+                "skipped": {"On-time delivery": "This section needs the shipments table."},
+            },
+        },
+        "whole": {**base, "sections": {"built": ["a"], "total": 1, "skipped": {}}},
+        "plain": base,
+    }
+    specs = []
+    for name, record in records.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps({"name": name, **record}))
+        specs.append(ReportSpec(name=name, notebook=tmp_path / "x.ipynb", title=name.title()))
+    page = read(write_index(tmp_path, specs))
+    card = {
+        name: re.search(rf'<li class="card" id="{name}">.*?</li>', page, re.S).group(0)
+        for name in records
+    }
+    assert "2 of 3 sections" in card["partial"] and "(1 skipped)" in card["partial"]
+    assert "<details" in card["partial"] and "On-time delivery" in card["partial"]
+    assert "needs the shipments table" in card["partial"]
+    assert "1 of 1 section<" in card["whole"] and "<details" not in card["whole"]
+    assert "sections" not in card["plain"].replace('class="sections"', "")

@@ -13,21 +13,26 @@ reports folder (never in place), renders it to HTML, then moves both into place:
 
 A report is skipped when its notebook, the helpers package source, its title, parameters and
 the data fingerprint all equal those of its last good build (``force`` rebuilds anyway).
-A report whose ``requires:`` names a table the dataset does not have is not run: its
-``<name>.json`` says ``not_applicable`` with the reason ("no web_events table"), the index shows
-it as such, and it does not make the build fail.
+A report whose ``requires:`` names a table the dataset does not have (or that holds none of its
+``requires_any:``) is not run: its ``<name>.json`` says ``not_applicable`` with the reason ("no
+web_events table"), the index shows it as such, and it does not make the build fail.
+A reports folder that cannot be written (disk full, read-only, no permission) stops the build
+with one line (:class:`OutputError`); the pages of earlier builds stay, since every write is
+atomic.
 Heavy libraries (papermill, nbconvert) are only imported by a report that actually runs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import errno
 import json
 import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,7 +76,9 @@ class Job:
 class Result:
     """How one report's build went. ``status`` is ``ok``, ``failed``, ``skipped`` (up to
     date; its files and ``<name>.json`` are those of the last good build) or ``not_applicable``
-    (the dataset lacks a table in the report's ``requires``; listed in ``missing``)."""
+    (the dataset lacks a table in the report's ``requires``, listed in ``missing``, or holds
+    none of its ``requires_any``, listed in ``none_of``). ``output_error``: the report could
+    not be written (disk full, read-only folder); its earlier files are untouched."""
 
     name: str
     status: str
@@ -79,6 +86,12 @@ class Result:
     error: str | None = None
     html: str | None = None
     missing: tuple[str, ...] = ()
+    none_of: tuple[str, ...] = ()
+    output_error: bool = False
+
+    @property
+    def reason(self) -> str:
+        return not_applicable_reason(self.missing, self.none_of)
 
 
 @dataclass
@@ -120,11 +133,18 @@ def _relative(path: Path, base: Path) -> str:
 # --------------------------------------------------------------------------- planning
 
 
-def not_applicable_reason(missing: Iterable[str]) -> str:
-    """``"not applicable: no web_events table"`` (``tables`` when several are missing)."""
-    missing = list(missing)
-    noun = "table" if len(missing) == 1 else "tables"
-    return f"not applicable: no {', '.join(missing)} {noun}"
+def not_applicable_reason(missing: Iterable[str], none_of: Iterable[str] = ()) -> str:
+    """``"not applicable: no web_events table"`` (``tables`` when several are missing), and for
+    a ``requires_any`` the dataset holds none of: ``"no campaign_sends or marketing_spend
+    table"``; both: ``"no orders table, and no campaign_sends or marketing_spend table"``."""
+    missing, none_of = list(missing), list(none_of)
+    parts = []
+    if missing:
+        noun = "table" if len(missing) == 1 else "tables"
+        parts.append(f"no {', '.join(missing)} {noun}")
+    if none_of:
+        parts.append(f"no {' or '.join(none_of)} table")
+    return "not applicable: " + ", and ".join(parts)
 
 
 def plan(
@@ -151,9 +171,9 @@ def plan(
     jobs: list[Job] = []
     skipped: list[Result] = []
     for spec in specs:
-        missing = tuple(t for t in spec.requires if not has_table(data_dir, t))
-        if missing:
-            skipped.append(Result(spec.name, "not_applicable", missing=missing))
+        missing, none_of = spec.missing(lambda table: has_table(data_dir, table))
+        if missing or none_of:
+            skipped.append(Result(spec.name, "not_applicable", missing=missing, none_of=none_of))
             continue
         parameters = {**spec.parameters, **overrides, "data_dir": str(data_dir)}
         key = cache_key(
@@ -201,20 +221,90 @@ def _up_to_date(out_dir: Path, name: str, key: str) -> bool:
     )
 
 
+# --------------------------------------------------------------------------- writing errors
+
+#: ``errno`` values that mean the output folder cannot take the files: a full disk or quota, a
+#: read-only file system, no permission. Any of them stops the report with one clear line.
+OUTPUT_ERRNOS = {
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is used up",
+    errno.EROFS: "it is on a read-only file system",
+    errno.EACCES: "there is no permission to write there",
+    errno.EPERM: "there is no permission to write there",
+}
+
+
+class OutputError(Exception):
+    """The reports folder cannot be written (disk full, read-only, no permission). Nothing is
+    half-written: every page and ``<name>.json`` of earlier builds stays as it was."""
+
+    @classmethod
+    def of(cls, folder: Path | str, exc: OSError) -> OutputError:
+        return cls(
+            f"cannot write the reports to {folder}: {OUTPUT_ERRNOS[exc.errno]} "
+            f"([Errno {exc.errno}] {exc.strerror}); the pages of earlier builds are kept"
+        )
+
+
+def _is_output_error(exc: BaseException, folder: Path) -> bool:
+    """Whether ``exc`` is a failure to write into ``folder`` (a full disk counts wherever)."""
+    if not isinstance(exc, OSError) or exc.errno not in OUTPUT_ERRNOS:
+        return False
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT) or not exc.filename:
+        return True
+    return Path(str(exc.filename)).resolve().is_relative_to(folder.resolve())
+
+
+@contextlib.contextmanager
+def writing(folder: Path | str) -> Iterator[None]:
+    """Turn a failure to write into ``folder`` into an :class:`OutputError`."""
+    folder = Path(folder)
+    try:
+        yield
+    except OSError as exc:
+        if _is_output_error(exc, folder):
+            raise OutputError.of(folder, exc) from exc
+        raise
+
+
+def check_writable(out_dir: Path) -> None:
+    """Create ``out_dir`` if needed and write (then remove) a probe file in it, so that a
+    read-only or full reports folder stops the build before any report runs."""
+    with writing(out_dir):
+        out_dir.mkdir(parents=True, exist_ok=True)
+        atomic.temp_path(out_dir / ".write-probe").unlink()
+
+
 # --------------------------------------------------------------------------- one report
+
+#: How much of an error message the log, ``<name>.json`` and the index keep: every line (a
+#: validation error names one table, column and rows per line) up to these limits.
+MAX_ERROR_LINES = 15
+MAX_ERROR_LINE = 300
+
+
+def _clip(line: str) -> str:
+    return line if len(line) <= MAX_ERROR_LINE else line[: MAX_ERROR_LINE - 3] + "..."
 
 
 def _describe(exc: BaseException) -> str:
+    """The error as a reader needs it: ``Type: message (in cell [n])`` on the first line, then
+    every further line of the message (a :class:`~helpers.data.DataValidationError` lists one
+    problem a line), each clipped to 300 characters, at most 15 lines in all."""
     ename = getattr(exc, "ename", None)
     if ename is not None:  # papermill.PapermillExecutionError
         count = getattr(exc, "exec_count", None)
         where = f" (in cell [{count}])" if count is not None else ""
-        text = f"{ename}: {getattr(exc, 'evalue', '')}{where}"
+        name, message = ename, str(getattr(exc, "evalue", ""))
     else:
-        text = f"{type(exc).__name__}: {exc}"
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    first = lines[0] if lines else type(exc).__name__
-    return first if len(first) <= 300 else first[:297] + "..."
+        where, name, message = "", type(exc).__name__, str(exc)
+    lines = [line.rstrip() for line in message.strip().splitlines() if line.strip()]
+    first = f"{name}: {lines[0]}{where}" if lines else f"{name}{where}"
+    rest = lines[1:]
+    if len(rest) > MAX_ERROR_LINES - 1:
+        more = len(rest) - (MAX_ERROR_LINES - 2)
+        rest = [*rest[: MAX_ERROR_LINES - 2], f"  ... and {more} more lines"]
+    return "\n".join(_clip(line) for line in [first, *rest])
 
 
 def _language(notebook: str) -> str:
@@ -264,26 +354,156 @@ def run_job(job: Job, log: Log = _stderr) -> Result:
     started = time.perf_counter()
     try:
         return _run_job(job, started, log)
-    except Exception as exc:  # a bug or a full disk: still a failed report, not a dead build
+    except OutputError as exc:  # disk full, read-only: earlier pages and JSON stay
+        seconds = time.perf_counter() - started
+        return Result(job.name, "failed", seconds, str(exc), output_error=True)
+    except Exception as exc:  # a bug: still a failed report, not a dead build
         return Result(job.name, "failed", time.perf_counter() - started, _describe(exc))
 
 
-def _run_job(job: Job, started: float, log: Log) -> Result:
-    from .render import render_html
+@dataclass(frozen=True)
+class _Files:
+    """Where one report's files go."""
 
-    out = Path(job.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    files = {
-        "html": out / f"{job.name}.html",
-        "ipynb": out / f"{job.name}.ipynb",
-        "failed_html": out / f"{job.name}.failed.html",
-        "failed_ipynb": out / f"{job.name}.failed.ipynb",
-    }
-    tmp = atomic.temp_path(files["ipynb"], suffix=".tmp.ipynb")
+    out: Path
+    html: Path
+    ipynb: Path
+    failed_html: Path
+    failed_ipynb: Path
+    record: Path
+    cache: Path
+
+    @classmethod
+    def of(cls, job: Job) -> _Files:
+        out = Path(job.out_dir)
+        return cls(
+            out=out,
+            html=out / f"{job.name}.html",
+            ipynb=out / f"{job.name}.ipynb",
+            failed_html=out / f"{job.name}.failed.html",
+            failed_ipynb=out / f"{job.name}.failed.ipynb",
+            record=out / f"{job.name}.json",
+            cache=out / CACHE_DIR / f"{job.name}.json",
+        )
+
+    def drop_failed(self) -> None:
+        for stale in (self.failed_html, self.failed_ipynb):
+            stale.unlink(missing_ok=True)
+
+
+@dataclass
+class _Built:
+    """What executing and rendering one notebook gave: the error (None when it built), what
+    the notebook published, and the page and notebook to link."""
+
     error: str | None = None
-    found: dict[str, Any] = {"figures": {}, "finding": "", "period": None}
+    found: dict[str, Any] = field(
+        default_factory=lambda: {"figures": {}, "finding": "", "period": None}
+    )
     html: str | None = None
     ipynb: str | None = None
+
+
+def _run_notebook(job: Job, tmp: Path) -> str | None:
+    """Execute the notebook into ``tmp``: None, or the error (a failing cell, no kernel)."""
+    try:
+        with writing(job.out_dir):
+            _execute(job, tmp)
+    except OutputError:
+        raise
+    except Exception as exc:
+        return _describe(exc)
+    return None
+
+
+def _publish_good(tmp: Path, files: _Files, render: dict[str, Any], built: _Built) -> None:
+    """Render the executed notebook to ``<name>.html`` and move it to ``<name>.ipynb``; a
+    failed render becomes ``built.error`` (the previous page stays: writes are atomic)."""
+    from .render import render_html
+
+    try:
+        with writing(files.out):
+            built.found = render_html(tmp, files.html, **render)
+            atomic.replace(tmp, files.ipynb)
+    except OutputError:
+        raise
+    except Exception as exc:
+        built.error = f"rendering failed: {_describe(exc)}"
+        return
+    built.html, built.ipynb = files.html.name, files.ipynb.name
+    files.drop_failed()
+
+
+def _keep_failed(tmp: Path, files: _Files, render: dict[str, Any], built: _Built) -> None:
+    """The failing notebook, with papermill's error banner, as ``<name>.failed.html`` and
+    ``<name>.failed.ipynb``; nothing when the notebook never ran (no kernel, say)."""
+    from .render import render_html
+
+    if not (tmp.is_file() and tmp.stat().st_size > 0):
+        files.drop_failed()
+        return
+    render["info"].update(status="failed", error=built.error)
+    with writing(files.out):
+        try:
+            built.found = render_html(tmp, files.failed_html, **render)
+            built.html = files.failed_html.name
+        except OutputError:
+            raise
+        except Exception as exc:
+            built.error += f"; the failed notebook could not be rendered: {_describe(exc)}"
+        atomic.replace(tmp, files.failed_ipynb)
+    built.ipynb = files.failed_ipynb.name
+
+
+def _record(job: Job, built: _Built, seconds: float, built_at: str) -> dict[str, Any]:
+    """``<name>.json`` of a report that ran."""
+    period = built.found.get("period")
+    return {
+        "name": job.name,
+        "title": job.title,
+        "status": "ok" if built.error is None else "failed",
+        "notebook": job.notebook_rel,
+        "html": built.html,
+        "ipynb": built.ipynb,
+        "parameters": job.parameters,
+        "data_dir": job.data_dir,
+        "data_fingerprint": job.data_fingerprint,
+        "period": {"start": period[0], "end": period[1]} if period else None,
+        "build_seconds": seconds,
+        "git_commit": job.git_commit,
+        "built_at": built_at,
+        "figures": built.found.get("figures") or {},
+        "finding": built.found.get("finding") or "",
+        "sections": built.found.get("sections"),
+        "error": built.error,
+    }
+
+
+def _save_record(job: Job, files: _Files, record: dict[str, Any]) -> None:
+    """Write ``<name>.json``; a good build also writes its cache entry, a failed one links the
+    last good page when there is one."""
+    with writing(files.out):
+        if record["status"] == "ok":
+            atomic.write_json(files.record, record)
+            atomic.write_json(files.cache, {"key": job.key, "record": record})
+            return
+        last = (_read_json(files.cache) or {}).get("record")
+        if last and files.html.is_file():
+            record["last_good"] = {
+                "html": files.html.name,
+                "built_at": last.get("built_at"),
+                "git_commit": last.get("git_commit"),
+            }
+        atomic.write_json(files.record, record)
+
+
+def _run_job(job: Job, started: float, log: Log) -> Result:
+    """Execute, render and record one report, in named steps; a write that fails for want
+    of space or permission raises :class:`OutputError` from any of them."""
+    files = _Files.of(job)
+    with writing(files.out):
+        files.out.mkdir(parents=True, exist_ok=True)
+        tmp = atomic.temp_path(files.ipynb, suffix=".tmp.ipynb")
     built_at = now_iso()
     info = {
         "status": "ok",
@@ -292,75 +512,22 @@ def _run_job(job: Job, started: float, log: Log) -> Result:
         "built_at": built_at,
     }
     render = {"title": job.title, "notebook_dir": Path(job.notebook).parent, "info": info}
+    built = _Built()
     try:
-        try:
-            _execute(job, tmp)
-        except Exception as exc:
-            error = _describe(exc)
-        executed = tmp.is_file() and tmp.stat().st_size > 0
-        if error is None:
-            try:
-                found = render_html(tmp, files["html"], **render)
-                atomic.replace(tmp, files["ipynb"])
-                html, ipynb = files["html"].name, files["ipynb"].name
-                for stale in (files["failed_html"], files["failed_ipynb"]):
-                    stale.unlink(missing_ok=True)
-            except Exception as exc:
-                error = f"rendering failed: {_describe(exc)}"
-        if error is not None and not executed:  # nothing ran (no kernel, say): no page
-            for stale in (files["failed_html"], files["failed_ipynb"]):
-                stale.unlink(missing_ok=True)
-        if error is not None and executed:
-            info.update(status="failed", error=error)
-            try:
-                found = render_html(tmp, files["failed_html"], **render)
-                html = files["failed_html"].name
-            except Exception as exc:
-                error += f"; the failed notebook could not be rendered: {_describe(exc)}"
-            atomic.replace(tmp, files["failed_ipynb"])
-            ipynb = files["failed_ipynb"].name
+        built.error = _run_notebook(job, tmp)
+        if built.error is None:
+            _publish_good(tmp, files, render, built)
+        if built.error is not None:
+            _keep_failed(tmp, files, render, built)
     finally:
         tmp.unlink(missing_ok=True)
-    if found.get("external"):
-        urls = ", ".join(found["external"][:3])
+    if built.found.get("external"):
+        urls = ", ".join(built.found["external"][:3])
         log(f"  warning {job.name}: the page fetches from the network: {urls}")
-
     seconds = round(time.perf_counter() - started, 2)
-    status = "ok" if error is None else "failed"
-    period = found.get("period")
-    record: dict[str, Any] = {
-        "name": job.name,
-        "title": job.title,
-        "status": status,
-        "notebook": job.notebook_rel,
-        "html": html,
-        "ipynb": ipynb,
-        "parameters": job.parameters,
-        "data_dir": job.data_dir,
-        "data_fingerprint": job.data_fingerprint,
-        "period": {"start": period[0], "end": period[1]} if period else None,
-        "build_seconds": seconds,
-        "git_commit": job.git_commit,
-        "built_at": built_at,
-        "figures": found.get("figures") or {},
-        "finding": found.get("finding") or "",
-        "sections": found.get("sections"),
-        "error": error,
-    }
-    cache_path = out / CACHE_DIR / f"{job.name}.json"
-    if status == "ok":
-        atomic.write_json(out / f"{job.name}.json", record)
-        atomic.write_json(cache_path, {"key": job.key, "record": record})
-    else:
-        last = (_read_json(cache_path) or {}).get("record")
-        if last and files["html"].is_file():
-            record["last_good"] = {
-                "html": files["html"].name,
-                "built_at": last.get("built_at"),
-                "git_commit": last.get("git_commit"),
-            }
-        atomic.write_json(out / f"{job.name}.json", record)
-    return Result(job.name, status, seconds, error, html)
+    record = _record(job, built, seconds, built_at)
+    _save_record(job, files, record)
+    return Result(job.name, record["status"], seconds, built.error, built.html)
 
 
 def _write_not_applicable(
@@ -374,14 +541,14 @@ def _write_not_applicable(
 ) -> None:
     """``<name>.json`` of a report that does not apply to this dataset (its pages, if any,
     stay from the last build that ran; the index does not link them)."""
-    reason = not_applicable_reason(result.missing)
     record: dict[str, Any] = {
         "name": spec.name,
         "title": spec.title,
         "status": "not_applicable",
-        "reason": reason,
+        "reason": result.reason,
         "requires": list(spec.requires),
-        "missing_tables": list(result.missing),
+        "requires_any": list(spec.requires_any),
+        "missing_tables": list(result.missing) + list(result.none_of),
         "notebook": _relative(spec.notebook, base_dir),
         "html": None,
         "ipynb": None,
@@ -396,7 +563,8 @@ def _write_not_applicable(
         "finding": "",
         "error": None,
     }
-    atomic.write_json(out_dir / f"{spec.name}.json", record)
+    with writing(out_dir):
+        atomic.write_json(out_dir / f"{spec.name}.json", record)
 
 
 # --------------------------------------------------------------------------- the build
@@ -422,6 +590,46 @@ def default_jobs() -> int:
     return max(1, min(2, os.cpu_count() or 1))
 
 
+def _continued(text: str, pad: int) -> str:
+    """A multi-line error for the log: its further lines indented under the first."""
+    return text.replace("\n", "\n" + " " * pad)
+
+
+def _log_result(result: Result, done: int, total: int, log: Log) -> None:
+    head = f"{result.name:<28} {result.seconds:6.1f}s   [{done}/{total}]"
+    if result.status == "ok":
+        log(f"  ok      {head}")
+    else:
+        log(f"  FAILED  {head}  {_continued(result.error or 'failed', 12)}")
+
+
+def _log_summary(outcome: Outcome, out_dir: Path, log: Log) -> None:
+    statuses = ("ok", "failed", "skipped", "not_applicable")
+    counts = {s: sum(r.status == s for r in outcome.results) for s in statuses}
+    na = f", {counts['not_applicable']} not applicable" if counts["not_applicable"] else ""
+    index = outcome.index or "not written"
+    log(
+        f"summary: {counts['ok']} ok, {counts['failed']} failed, {counts['skipped']} skipped "
+        f"(up to date){na} in {outcome.seconds:.1f}s; index: {index}"
+    )
+    for result in outcome.failed:
+        where = f" -> {out_dir / result.html}" if result.html else ""
+        first = (result.error or "failed").splitlines()[0]
+        log(f"  failed: {result.name}: {first}{where}")
+
+
+def _record_skipped(
+    skipped: list[Result], by_name: dict[str, ReportSpec], context: dict[str, Any], log: Log
+) -> None:
+    """Log the reports not run; write ``<name>.json`` of those that do not apply."""
+    for result in skipped:
+        if result.status == "not_applicable":
+            _write_not_applicable(by_name[result.name], result, **context)
+            log(f"  n/a     {result.name:<28} {result.reason}")
+        else:
+            log(f"  skip    {result.name:<28} up to date")
+
+
 def build(
     config: Path,
     *,
@@ -436,7 +644,9 @@ def build(
     """Build the selected reports of ``config`` into ``out_dir`` and rewrite the index.
 
     Raises :class:`ConfigError` for a bad config, an unknown ``--only`` name, a missing
-    notebook or data folder; a failing report is a ``failed`` result, never an exception.
+    notebook or data folder, and :class:`OutputError` when ``out_dir`` cannot be written
+    (before any report runs, or at the end when a report or the index could not be written:
+    earlier pages are kept); a failing report is a ``failed`` result, never an exception.
     """
     from .index import write_index
 
@@ -446,17 +656,15 @@ def build(
     data_dir = Path(data_dir).resolve()
     specs = load_config(config)
     chosen = select(specs, only)
-    todo, skipped = plan(
-        chosen,
-        out_dir=out_dir,
-        data_dir=data_dir,
-        overrides=dict(overrides or {}),
-        force=force,
-        base_dir=config.parent,
-    )
+    context = {
+        "out_dir": out_dir,
+        "data_dir": data_dir,
+        "overrides": dict(overrides or {}),
+        "base_dir": config.parent,
+    }
+    todo, skipped = plan(chosen, force=force, **context)
+    check_writable(out_dir)
     workers = jobs or default_jobs()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    total = len(chosen)
     parallel = f", {min(workers, len(todo))} at a time" if todo else ""
     n_na = sum(r.status == "not_applicable" for r in skipped)
     na = f", {n_na} not applicable" if n_na else ""
@@ -464,44 +672,21 @@ def build(
         f"reports: {len(todo)} to build, {len(skipped) - n_na} up to date{na}{parallel} "
         f"-> {out_dir}"
     )
-    outcome = Outcome()
-    by_name = {spec.name: spec for spec in chosen}
-    for result in skipped:
-        outcome.results.append(result)
-        if result.status == "not_applicable":
-            _write_not_applicable(
-                by_name[result.name],
-                result,
-                out_dir=out_dir,
-                data_dir=data_dir,
-                overrides=dict(overrides or {}),
-                base_dir=config.parent,
-            )
-            log(f"  n/a     {result.name:<28} {not_applicable_reason(result.missing)}")
-        else:
-            log(f"  skip    {result.name:<28} up to date")
+    outcome = Outcome(results=list(skipped))
+    _record_skipped(skipped, {spec.name: spec for spec in chosen}, context, log)
     for result in _run_all(todo, workers, log):
         outcome.results.append(result)
-        done = len(outcome.results)
-        if result.status == "ok":
-            log(f"  ok      {result.name:<28} {result.seconds:6.1f}s   [{done}/{total}]")
-        else:
-            log(
-                f"  FAILED  {result.name:<28} {result.seconds:6.1f}s   [{done}/{total}]  "
-                f"{result.error}"
-            )
+        _log_result(result, len(outcome.results), len(chosen), log)
     order = {spec.name: i for i, spec in enumerate(chosen)}
     outcome.results.sort(key=lambda r: order.get(r.name, len(order)))
-    outcome.index = write_index(out_dir, specs)
+    unwritten = [r.error for r in outcome.results if r.output_error]
+    try:
+        with writing(out_dir):
+            outcome.index = write_index(out_dir, specs)
+    except OutputError as exc:
+        unwritten.append(str(exc))
     outcome.seconds = time.perf_counter() - started
-    statuses = ("ok", "failed", "skipped", "not_applicable")
-    counts = {s: sum(r.status == s for r in outcome.results) for s in statuses}
-    na = f", {counts['not_applicable']} not applicable" if counts["not_applicable"] else ""
-    log(
-        f"summary: {counts['ok']} ok, {counts['failed']} failed, {counts['skipped']} skipped "
-        f"(up to date){na} in {outcome.seconds:.1f}s; index: {outcome.index}"
-    )
-    for result in outcome.failed:
-        where = f" -> {out_dir / result.html}" if result.html else ""
-        log(f"  failed: {result.name}: {result.error}{where}")
+    _log_summary(outcome, out_dir, log)
+    if unwritten:
+        raise OutputError(unwritten[0])
     return outcome

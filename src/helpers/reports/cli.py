@@ -4,7 +4,13 @@
                                     [--force] [--jobs N] [--config reports.yml] [--out DIR]
     python -m helpers.reports list [--config reports.yml]
 
-Exit codes: 0 all reports ok (or up to date), 1 some report failed, 2 bad config or usage.
+Output: ``reports/`` for the sample (``data/sample``); a build on any other dataset goes to
+``reports/<dataset folder name>/`` (``--data data/raw/retail`` -> ``reports/retail/``), so two
+datasets never mix in one index; ``--out DIR`` puts it anywhere.
+
+Exit codes: 0 all reports ok (or up to date, or not applicable), 1 some report failed, 2 bad
+config or usage, 3 the reports folder cannot be written (disk full, read-only: one line says
+so, and the pages of earlier builds are kept).
 Start-up stays light: papermill and nbconvert are imported only when a report runs.
 """
 
@@ -17,6 +23,7 @@ from pathlib import Path
 
 from helpers import config as project
 
+from .build import OutputError
 from .config import ConfigError, load_config
 
 DEFAULT_CONFIG = project.PROJ_ROOT / "reports.yml"
@@ -70,7 +77,8 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument(
         "--out",
         metavar="DIR",
-        help="output folder (default: reports/ beside the config file)",
+        help="output folder (default: reports/ beside the config file for the sample data, "
+        "reports/<dataset folder name>/ for any other dataset)",
     )
 
     listing = sub.add_parser("list", help="print the report names, one a line")
@@ -99,6 +107,25 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OutputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+
+
+#: Names under reports/ that are not a dataset's reports: a dataset folder so named gets a
+#: ``data-`` prefix (``reports/data-exports/``).
+TAKEN = {project.EXPORTS_DIR.name, ".cache"}
+
+
+def default_out_dir(config: Path, data_dir: Path) -> Path:
+    """``reports/`` (beside a config other than the project's) for the sample dataset;
+    ``reports/<dataset folder name>/`` for any other, so that its index, pages and last good
+    builds never mix with the sample's."""
+    base = project.REPORTS_DIR if config == DEFAULT_CONFIG.resolve() else config.parent / "reports"
+    if data_dir.resolve() == project.SAMPLE_DIR.resolve():
+        return base
+    name = data_dir.resolve().name or "data"
+    return base / (f"data-{name}" if name in TAKEN or name.startswith(".") else name)
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -109,13 +136,8 @@ def _build(args: argparse.Namespace) -> int:
         raise ConfigError("--jobs must be at least 1")
     overrides = parse_params(args.param)
     config = args.config.resolve()
-    if args.out:
-        out_dir = Path(args.out).resolve()
-    elif config == DEFAULT_CONFIG.resolve():
-        out_dir = project.REPORTS_DIR
-    else:
-        out_dir = config.parent / "reports"
     data_dir = project.resolve_data_dir(Path(args.data).resolve() if args.data else None)
+    out_dir = Path(args.out).resolve() if args.out else default_out_dir(config, data_dir)
     force = args.force or os.environ.get("FORCE", "").strip().lower() in TRUTHY
     outcome = build(
         config,

@@ -10,16 +10,23 @@ The format (also documented at the top of the project's ``reports.yml``)::
           start: 2024-01-01                # dates are passed as ISO strings
         timeout: 1800                      # optional; seconds a single cell may run
         kernel: python3                    # optional; Jupyter kernel name (default python3)
-        requires: [orders, order_lines]    # optional; tables the dataset must have, else the
-                                           #   report is "not applicable" (not run, not failed)
+        requires: [orders, order_lines]    # optional; the report's core: tables the dataset
+                                           #   must have, else the report is "not applicable"
+                                           #   (not run, not failed)
+        requires_any: [campaign_sends, marketing_spend]  # optional; at least one of these
         variants:                          # optional; one report per entry INSTEAD of one
           - name: north                    #   -> report "overview-north"
             title: Overview, North region  #   optional; default "<title> (north)"
             parameters: {region: north}    #   merged over the report's parameters
 
 ``data_dir`` is reserved: the runner injects it (``--data``) into every report. ``requires``
-names tables of :mod:`helpers.data.schema`; a dataset without one of them (no folder or file
-for it) gets the report marked ``not_applicable`` instead of a failed build.
+names tables of :mod:`helpers.data.schema` that make the report's core; a dataset without one of
+them (no folder or file for it) gets the report marked ``not_applicable`` instead of a failed
+build. ``requires_any`` names tables of which the dataset must hold at least one (a campaigns
+report needs sends or spend, not both); without any of them the report is ``not_applicable``
+and the reason names them all ("no campaign_sends or marketing_spend table"). The tables a
+single section needs beyond the core are declared by the topic module's ``SECTIONS``
+(:mod:`helpers.sections`), not here: a missing one skips that section, never the report.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +54,7 @@ REPORT_KEYS = {
     "timeout",
     "kernel",
     "requires",
+    "requires_any",
 }
 VARIANT_KEYS = {"name", "title", "parameters"}
 DEFAULT_KERNEL = "python3"
@@ -68,6 +76,14 @@ class ReportSpec:
     timeout: int | None = None
     kernel: str = DEFAULT_KERNEL
     requires: tuple[str, ...] = ()  # tables the dataset must have for the report to apply
+    requires_any: tuple[str, ...] = ()  # the dataset must have at least one of these
+
+    def missing(self, has: Callable[[str], bool]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """What keeps the report from applying to a dataset, given ``has(table)``: the
+        ``requires`` tables it lacks, and ``requires_any`` when it holds none of them."""
+        absent = tuple(t for t in self.requires if not has(t))
+        none_of = () if any(has(t) for t in self.requires_any) else self.requires_any
+        return absent, none_of
 
 
 def plain(value: Any, where: str) -> Any:
@@ -126,15 +142,19 @@ def _parameters(value: Any, where: str) -> dict[str, Any]:
     return plain(value, f"{where}.parameters")
 
 
-def _requires(value: Any, where: str) -> tuple[str, ...]:
+def _requires(value: Any, where: str, key: str = "requires") -> tuple[str, ...]:
     if value is None:
         return ()
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(f"{where}: 'requires' must be a list of table names, e.g. [orders]")
+    if (
+        not isinstance(value, list)
+        or not all(isinstance(v, str) for v in value)
+        or (key == "requires_any" and not value)
+    ):
+        raise ConfigError(f"{where}: {key!r} must be a list of table names, e.g. [orders]")
     unknown = [v for v in value if v not in TABLE_NAMES]
     if unknown:
         raise ConfigError(
-            f"{where}: 'requires' names unknown table {unknown[0]!r} "
+            f"{where}: {key!r} names unknown table {unknown[0]!r} "
             f"(tables: {', '.join(TABLE_NAMES)})"
         )
     return tuple(dict.fromkeys(value))
@@ -154,6 +174,70 @@ def _unknown(entry: dict, allowed: set[str], where: str) -> None:
         )
 
 
+def _entry_common(entry: dict, where: str, base_dir: Path) -> dict[str, Any]:
+    """The keys an entry passes to every report it expands to (its variants too)."""
+    notebook = entry.get("notebook")
+    if not isinstance(notebook, str) or not notebook.endswith(".ipynb"):
+        raise ConfigError(f"{where}: 'notebook' must be a path to an .ipynb file")
+    timeout = entry.get("timeout")
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, int) or timeout <= 0
+    ):
+        raise ConfigError(f"{where}: 'timeout' must be a positive number of seconds")
+    kernel = entry.get("kernel", DEFAULT_KERNEL)
+    if not isinstance(kernel, str) or not kernel:
+        raise ConfigError(f"{where}: 'kernel' must be a kernel name such as python3")
+    return {
+        "notebook": (base_dir / notebook).resolve(),
+        "timeout": timeout,
+        "kernel": kernel,
+        "requires": _requires(entry.get("requires"), where),
+        "requires_any": _requires(entry.get("requires_any"), where, "requires_any"),
+    }
+
+
+def _title(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where}: 'title' must be a non-empty string")
+    return value
+
+
+def _expand(entry: dict, i: int, source: str, base_dir: Path) -> list[ReportSpec]:
+    """The report specs of one ``reports:`` entry: itself, or one per variant."""
+    where = f"{source}: reports[{i}]"
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where}: expected a mapping with name, notebook, title")
+    if "name" not in entry:
+        raise ConfigError(f"{where}: missing key 'name'")
+    name = _name(entry["name"], where)
+    where = f"{source}: report {name!r}"
+    _unknown(entry, REPORT_KEYS, where)
+    common = _entry_common(entry, where, base_dir)
+    title = _title(entry.get("title", name), where)
+    params = _parameters(entry.get("parameters"), where)
+    variants = entry.get("variants")
+    if variants is None:
+        return [ReportSpec(name=name, title=title, parameters=params, **common)]
+    if not isinstance(variants, list) or not variants:
+        raise ConfigError(f"{where}: 'variants' must be a non-empty list")
+    expanded = []
+    for j, variant in enumerate(variants):
+        vwhere = f"{where}: variants[{j}]"
+        if not isinstance(variant, dict) or "name" not in variant:
+            raise ConfigError(f"{vwhere}: expected a mapping with a 'name'")
+        suffix = _name(variant["name"], vwhere)
+        vwhere = f"{where}: variant {suffix!r}"
+        _unknown(variant, VARIANT_KEYS, vwhere)
+        vtitle = _title(variant.get("title", f"{title} ({suffix})"), vwhere)
+        vparams = {**params, **_parameters(variant.get("parameters"), vwhere)}
+        expanded.append(
+            ReportSpec(
+                name=f"{name}-{suffix}", title=vtitle, parameters=vparams, base=name, **common
+            )
+        )
+    return expanded
+
+
 def parse_config(data: Any, base_dir: Path, source: str = "reports.yml") -> list[ReportSpec]:
     """The report specs described by already-loaded YAML ``data``; paths relative to
     ``base_dir``. Raises :class:`ConfigError` naming the report and key at fault."""
@@ -166,63 +250,11 @@ def parse_config(data: Any, base_dir: Path, source: str = "reports.yml") -> list
     specs: list[ReportSpec] = []
     seen: set[str] = set()
     for i, entry in enumerate(entries):
-        where = f"{source}: reports[{i}]"
-        if not isinstance(entry, dict):
-            raise ConfigError(f"{where}: expected a mapping with name, notebook, title")
-        if "name" not in entry:
-            raise ConfigError(f"{where}: missing key 'name'")
-        name = _name(entry["name"], where)
-        where = f"{source}: report {name!r}"
-        _unknown(entry, REPORT_KEYS, where)
-        notebook = entry.get("notebook")
-        if not isinstance(notebook, str) or not notebook.endswith(".ipynb"):
-            raise ConfigError(f"{where}: 'notebook' must be a path to an .ipynb file")
-        title = entry.get("title", name)
-        if not isinstance(title, str) or not title.strip():
-            raise ConfigError(f"{where}: 'title' must be a non-empty string")
-        timeout = entry.get("timeout")
-        if timeout is not None and (
-            isinstance(timeout, bool) or not isinstance(timeout, int) or timeout <= 0
-        ):
-            raise ConfigError(f"{where}: 'timeout' must be a positive number of seconds")
-        kernel = entry.get("kernel", DEFAULT_KERNEL)
-        if not isinstance(kernel, str) or not kernel:
-            raise ConfigError(f"{where}: 'kernel' must be a kernel name such as python3")
-        params = _parameters(entry.get("parameters"), where)
-        path = (base_dir / notebook).resolve()
-        requires = _requires(entry.get("requires"), where)
-        common = {"notebook": path, "timeout": timeout, "kernel": kernel, "requires": requires}
-
-        variants = entry.get("variants")
-        if variants is None:
-            expanded = [ReportSpec(name=name, title=title, parameters=params, **common)]
-        else:
-            if not isinstance(variants, list) or not variants:
-                raise ConfigError(f"{where}: 'variants' must be a non-empty list")
-            expanded = []
-            for j, variant in enumerate(variants):
-                vwhere = f"{where}: variants[{j}]"
-                if not isinstance(variant, dict) or "name" not in variant:
-                    raise ConfigError(f"{vwhere}: expected a mapping with a 'name'")
-                suffix = _name(variant["name"], vwhere)
-                vwhere = f"{where}: variant {suffix!r}"
-                _unknown(variant, VARIANT_KEYS, vwhere)
-                vtitle = variant.get("title", f"{title} ({suffix})")
-                if not isinstance(vtitle, str) or not vtitle.strip():
-                    raise ConfigError(f"{vwhere}: 'title' must be a non-empty string")
-                vparams = {**params, **_parameters(variant.get("parameters"), vwhere)}
-                expanded.append(
-                    ReportSpec(
-                        name=f"{name}-{suffix}",
-                        title=vtitle,
-                        parameters=vparams,
-                        base=name,
-                        **common,
-                    )
-                )
-        for spec in expanded:
+        for spec in _expand(entry, i, source, base_dir):
             if spec.name in seen:
-                raise ConfigError(f"{where}: report name {spec.name!r} is used twice")
+                raise ConfigError(
+                    f"{source}: report {entry['name']!r}: report name {spec.name!r} is used twice"
+                )
             seen.add(spec.name)
             json.dumps(spec.parameters)  # plain() guarantees this; fail loudly if not
             specs.append(spec)

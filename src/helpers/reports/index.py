@@ -43,6 +43,9 @@ table.figures { border-collapse: collapse; font-size: .85rem; margin: .4rem 0; }
 table.figures td { padding: .05rem .6rem .05rem 0; }
 table.figures td.v { text-align: right; font-variant-numeric: tabular-nums; }
 footer { color: #57606a; font-size: .85rem; }
+.sections { margin: .4rem 0; font-size: .9rem; }
+.sections summary { cursor: pointer; color: #57606a; }
+.sections ul { margin: .3rem 0 0; padding-left: 1.2rem; color: #57606a; }
 """
 
 
@@ -75,6 +78,66 @@ def _data(record: dict[str, Any]) -> str:
     )
 
 
+def _sections(record: dict[str, Any]) -> str:
+    """ "6 of 9 sections" from the record's ``sections`` (built, total, skipped: {title:
+    reason}); the skipped ones listed under it, each with its reason (also its tooltip). Empty
+    for a report that does not publish its sections."""
+    sections = record.get("sections")
+    if not isinstance(sections, dict) or not sections.get("total"):
+        return ""
+    total = int(sections["total"])
+    built = len(sections.get("built") or [])
+    noun = "section" if total == 1 else "sections"
+    label = f"{built} of {total} {noun}"
+    skipped = sections.get("skipped") or {}
+    if not skipped:
+        return f'<p class="sections">{label}</p>'
+    items = "".join(
+        f'<li title="{escape(str(why))}">{escape(str(title))}: {escape(str(why))}</li>'
+        for title, why in skipped.items()
+    )
+    names = ", ".join(str(title) for title in skipped)
+    return (
+        f'<details class="sections"><summary title="not built: {escape(names)}">{label}'
+        f" ({len(skipped)} skipped)</summary><ul>{items}</ul></details>"
+    )
+
+
+def _failure(record: dict[str, Any]) -> str:
+    """A failed card's error (every line kept: a validation error names its table, column and
+    rows) and links to the failing notebook and the last good build."""
+    parts = [f'<p class="error">{escape(record.get("error") or "failed")}</p>']
+    links = []
+    if record.get("html"):
+        links.append(f'<a href="{escape(record["html"])}">the failing notebook</a>')
+    last = record.get("last_good")
+    if last and last.get("html"):
+        links.append(
+            f'<a href="{escape(last["html"])}">last good build</a> '
+            f"({escape(str(last.get('built_at') or ''))})"
+        )
+    if links:
+        parts.append(f"<p>See {' and '.join(links)}.</p>")
+    return "".join(parts)
+
+
+def _figures(record: dict[str, Any]) -> str:
+    """The first eight scalar key figures. A figure holding a dict or list (model
+    parameters...) belongs in the report and in index.json, not on a card."""
+    figures = {
+        k: v
+        for k, v in (record.get("figures") or {}).items()
+        if v is None or isinstance(v, str | int | float)
+    }
+    if not figures:
+        return ""
+    rows = "".join(
+        f'<tr><td>{escape(k)}</td><td class="v">{escape(_fmt_figure(k, v))}</td></tr>'
+        for k, v in list(figures.items())[:8]
+    )
+    return f'<table class="figures">{rows}</table>'
+
+
 def _card(spec: ReportSpec, record: dict[str, Any] | None) -> str:
     title = escape(spec.title)
     if record is None:
@@ -100,33 +163,11 @@ def _card(spec: ReportSpec, record: dict[str, Any] | None) -> str:
     parts = [f'<li class="card{" failed" if failed else ""}" id="{escape(spec.name)}">']
     parts.append(f'<h2>{link} <span class="badge">{badge}</span></h2>')
     if failed:
-        parts.append(f'<p class="error">{escape(record.get("error") or "failed")}</p>')
-        links = []
-        if html:
-            links.append(f'<a href="{escape(html)}">the failing notebook</a>')
-        last = record.get("last_good")
-        if last and last.get("html"):
-            links.append(
-                f'<a href="{escape(last["html"])}">last good build</a> '
-                f"({escape(str(last.get('built_at') or ''))})"
-            )
-        if links:
-            parts.append(f"<p>See {' and '.join(links)}.</p>")
+        parts.append(_failure(record))
     if record.get("finding"):
         parts.append(f'<p class="finding">{escape(record["finding"])}</p>')
-    # Scalars only: a figure holding a dict or list (model parameters...) belongs in the
-    # report and in index.json, not on a card.
-    figures = {
-        k: v
-        for k, v in (record.get("figures") or {}).items()
-        if v is None or isinstance(v, str | int | float)
-    }
-    if figures:
-        rows = "".join(
-            f'<tr><td>{escape(k)}</td><td class="v">{escape(_fmt_figure(k, v))}</td></tr>'
-            for k, v in list(figures.items())[:8]
-        )
-        parts.append(f'<table class="figures">{rows}</table>')
+    parts.append(_sections(record))
+    parts.append(_figures(record))
     params = {k: v for k, v in (record.get("parameters") or {}).items() if k != "data_dir"}
     period = record.get("period") or {}
     rows = [
