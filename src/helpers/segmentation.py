@@ -26,7 +26,41 @@ import numpy as np
 import pandas as pd
 
 from helpers.data import measures
+from helpers.sections import Analysis, Section
 from helpers.stats import wilson_interval
+
+__all__ = [
+    "ACTIONS",
+    "CORE",
+    "NO_SEGMENT",
+    "RFM_NUMERIC",
+    "SECTIONS",
+    "SEGMENTS",
+    "SILHOUETTE_SAMPLE",
+    "account_features",
+    "analyse",
+    "choose_k",
+    "cluster_profiles",
+    "customers_only",
+    "describe_clusters",
+    "export_actions",
+    "feature_spec",
+    "fit_clusters",
+    "informative_features",
+    "migration",
+    "migration_fit",
+    "missing_optional",
+    "moved_into",
+    "open_tables",
+    "order_revenue",
+    "pca_map",
+    "resolve_window",
+    "rfm",
+    "score_rfm",
+    "segment_rules",
+    "segment_summary",
+    "standardised_means",
+]
 
 # ----------------------------------------------------------------------------- RFM
 
@@ -156,13 +190,10 @@ def resolve_window(ds, analysis_date=None, lookback_days: int = 365) -> tuple:
 
 def order_revenue(ds):
     """Ibis: one row per order (account_id, order_id, order_ts, revenue), where
-    revenue = Σ quantity · unit_price · (1 − discount) over the order's kept lines."""
-    lines = ds.order_lines
-    per_order = lines.group_by("order_id").aggregate(revenue=measures.line_revenue(lines).sum())
-    orders = ds.orders
-    return orders.join(per_order, "order_id").select(
-        "account_id", "order_id", "order_ts", revenue=per_order.revenue
-    )
+    revenue = Σ quantity · unit_price · (1 − discount) over the order's kept lines: the one
+    order value of ``helpers.data.measures.order_values``, without its cogs."""
+    ov = measures.order_values(ds)
+    return ov.select("account_id", "order_id", "order_ts", "revenue")
 
 
 def rfm_expr(ds, start: pd.Timestamp, end: pd.Timestamp):
@@ -618,22 +649,34 @@ def export_actions(ds, scored: pd.DataFrame, out_dir) -> pd.DataFrame:
 
 # ----------------------------------------------------------------------------- tables
 
-#: The tables the report cannot run without (its ``requires:`` in reports.yml) and those it uses
-#: when the dataset has them, with what is left out without them.
-REQUIRED_TABLES = ("orders", "order_lines", "accounts")
+#: The report's core: it builds from these alone (``requires:`` in reports.yml); an
+#: ``accounts`` table is derived from the order ids' accounts when the dataset has none.
+CORE = ("orders", "order_lines")
+REQUIRED_TABLES = CORE
+#: Tables used when the dataset has them, with what is left out without them (no section is
+#: skipped for their lack: the clusters lose the category mix, the action lists the contacts).
 OPTIONAL_TABLES = {
     "products": "the clusters' product-category mix",
     "contacts": "the contacts in the action lists (they list accounts only)",
 }
+#: The report's sections; none needs a table beyond the core (see :data:`OPTIONAL_TABLES`).
+#: Segment migration is skipped when the history is too short for ``migration_days``.
+SECTIONS = (
+    Section("rfm", "RFM segments"),
+    Section("migration", "Segment migration"),
+    Section("clusters", "Clusters"),
+    Section("actions", "Actions and exports"),
+)
 
 
 def open_tables(data_dir=None, engine: str = "duckdb", **options):
-    """``helpers.data.tables.open_tables`` on this report's tables: :data:`REQUIRED_TABLES`
-    always and each of :data:`OPTIONAL_TABLES` the dataset folder has, so an import without
-    contacts or products opens."""
+    """``helpers.data.tables.open_tables`` on this report's tables: :data:`CORE` and
+    ``accounts`` (derived from the orders' account ids when the folder has none), and each of
+    :data:`OPTIONAL_TABLES` the dataset folder has, so an import without contacts or products
+    opens."""
     from helpers.data import tables
 
-    return tables.open_tables(data_dir, REQUIRED_TABLES, OPTIONAL_TABLES, engine, **options)
+    return tables.open_tables(data_dir, (*CORE, "accounts"), OPTIONAL_TABLES, engine, **options)
 
 
 def missing_optional(ds) -> dict[str, str]:
@@ -674,3 +717,228 @@ def informative_features(
     if dropped and not any(f in RFM_NUMERIC for f in kept):
         kept += ["recency_days", "frequency", "monetary"]
     return kept, dropped
+
+
+# ----------------------------------------------------------------------------- analyse
+
+#: The notebook's default clustering features.
+DEFAULT_FEATURES = ("category_mix", "industry", "region")
+DAY = pd.Timedelta(days=1)
+
+
+def migration_fit(first_order, end, migration_days: int) -> str:
+    """Whether the history before ``end`` can show a migration over ``migration_days``: ''
+    when the orders span at least 2 × migration_days days up to ``end`` (the earlier
+    snapshot, migration_days before ``end``, then has as much history behind it as the
+    period compared), else the reason, naming migration_days and the data's span."""
+    if migration_days is None or int(migration_days) < 1:
+        raise ValueError(
+            f"parameter migration_days must be a positive number, got {migration_days}"
+        )
+    days = int(migration_days)
+    first, end = pd.Timestamp(first_order).normalize(), pd.Timestamp(end).normalize()
+    span = (end - first).days
+    if span >= 2 * days:
+        return ""
+    fits = span // 2
+    advice = (
+        f"set migration_days to {fits} or less to see it"
+        if fits >= 1
+        else "the history is too short for any migration"
+    )
+    return (
+        f"Segment migration compares the segments with those migration_days = {days} days "
+        f"earlier, which needs at least {2 * days} days of orders (as much history before the "
+        f"earlier date as the period compared); the orders here span {span} days "
+        f"({first:%Y-%m-%d} to {end - DAY:%Y-%m-%d}): {advice}."
+    )
+
+
+def analyse(
+    ds,
+    analysis_date=None,
+    lookback_days: int = 730,
+    rfm_bins: int = 5,
+    migration_days: int = 91,
+    k_range=range(2, 9),
+    k: int | None = None,
+    cluster_features=DEFAULT_FEATURES,
+    seed: int = 42,
+    export_dir=None,
+) -> Analysis:
+    """The segmentation report: RFM segments as of ``analysis_date`` (exclusive; None: the day
+    after the last order) over ``lookback_days``, their migration from ``migration_days``
+    earlier, KMeans clusters on ``cluster_features`` (k by silhouette over ``k_range`` unless
+    ``k`` is given) and one action list per segment under ``export_dir`` (None:
+    ``helpers.config.EXPORTS_DIR``).
+
+    Guest accounts of an import are left out (:func:`customers_only`); a dataset without
+    ``accounts`` gets one derived from the orders. Migration is skipped when the history is
+    shorter than 2 × migration_days (:func:`migration_fit`); clusters when there are no more
+    accounts than the smallest k. Tables, figures and facts are named in each step below.
+    """
+    from helpers.data import tables
+
+    if "accounts" not in ds:
+        ds = tables.derive_accounts(ds)
+    result = Analysis.start("segmentation", SECTIONS, ds)
+    customers, n_guests = customers_only(ds)
+    start, end = resolve_window(customers, analysis_date, lookback_days)
+    missing = missing_optional(ds)
+    result.facts.update(
+        start=start,
+        end=end,
+        last_day=end - DAY,
+        lookback_days=int(lookback_days),
+        rfm_bins=int(rfm_bins),
+        migration_days=int(migration_days),
+        guest_accounts=n_guests,
+        missing=missing,
+        with_contacts="contacts" in ds,
+    )
+    result.notes.extend(_data_notes(n_guests, missing))
+    scored = _rfm_section(result, customers, start, end, lookback_days, rfm_bins)
+    _migration_section(result, customers, scored, migration_days)
+    _cluster_section(result, customers, k_range, k, cluster_features, seed)
+    _actions_section(result, customers, scored, export_dir)
+    return result
+
+
+def _data_notes(n_guests: int, missing: dict[str, str]) -> list[str]:
+    notes = []
+    if n_guests:
+        s = "s" if n_guests > 1 else ""
+        notes.append(
+            f"{n_guests:,} guest account{s} (sales without a customer, kept by the import for "
+            "revenue totals) and their orders are left out of the segments, clusters and "
+            "action lists below."
+        )
+    if missing:
+        notes.append(
+            "This dataset has no "
+            + "; no ".join(
+                f"`{t}` table, so the report leaves out {what}" for t, what in missing.items()
+            )
+            + "."
+        )
+    return notes
+
+
+def _rfm_section(result: Analysis, customers, start, end, lookback_days, rfm_bins):
+    """Tables scored, summary, rules; figures accounts_scored, revenue,
+    champions_loyal_revenue_share, at_risk_accounts."""
+    scored = rfm(customers, end, lookback_days, rfm_bins)
+    summary = segment_summary(scored)
+    by = summary.set_index("segment")
+    core, slipping = by.loc[["Champions", "Loyal"]], by.loc[["At risk", "Cannot lose them"]]
+    result.tables.update(scored=scored, summary=summary, rules=segment_rules())
+    result.facts.update(
+        accounts=len(scored),
+        revenue=float(scored.monetary.sum()),
+        core_account_share=float(core.account_share.sum()),
+        core_accounts=int(core.accounts.sum()),
+        core_revenue_share=float(core.revenue_share.sum()),
+        slipping_accounts=int(slipping.accounts.sum()),
+        slipping_revenue_share=float(slipping.revenue_share.sum()),
+        single_order_share=float((scored.frequency == 1).mean()),
+        top_segment=summary.sort_values("revenue_share", ascending=False).iloc[0],
+    )
+    result.figures.update(
+        accounts_scored=len(scored),
+        revenue=float(scored.monetary.sum()),
+        champions_loyal_revenue_share=float(core.revenue_share.sum()),
+        at_risk_accounts=int(by.loc["At risk", "accounts"]),
+    )
+    return scored
+
+
+def _migration_section(result: Analysis, customers, scored, migration_days) -> None:
+    """Tables matrix, came (accounts that moved into At risk, by earlier segment); figure
+    became_at_risk; facts before_day, stayed, became_at_risk."""
+    end = result.facts["end"]
+    first, _ = customers.period("orders")
+    reason = migration_fit(first, end, migration_days)
+    if reason:
+        result.skip("migration", reason)
+    if not result.built("migration"):
+        return
+    f = result.facts
+    before = end - pd.Timedelta(days=int(migration_days))
+    try:
+        previous = rfm(customers, before, f["lookback_days"], f["rfm_bins"])
+    except ValueError as e:  # a gap: no order in the earlier lookback window
+        result.skip("migration", f"Segment migration has no earlier segments to compare: {e}.")
+        return
+    matrix = migration(previous, scored)
+    into_risk = moved_into(matrix, "At risk")
+    came = into_risk[into_risk.accounts > 0]
+    result.tables.update(matrix=matrix, came=came)
+    f.update(
+        before_day=before - DAY,
+        stayed=int(sum(matrix.loc[s, s] for s in SEGMENTS)),
+        became_at_risk=int(into_risk.accounts.sum()),
+    )
+    result.figures["became_at_risk"] = int(into_risk.accounts.sum())
+
+
+def _cluster_section(result: Analysis, customers, k_range, k, cluster_features, seed) -> None:
+    """Tables features, k_scores, profiles, descriptions, z (standardised means), xy (PCA);
+    figures clusters, silhouette; facts chosen_k, used_features, dropped, spec, explained."""
+    f = result.facts
+    features = account_features(customers, f["end"], f["lookback_days"])
+    n = len(features)
+    ks = sorted({int(x) for x in k_range if 2 <= int(x) < n})
+    if not ks or (k and int(k) >= n):
+        asked = f"k = {k}" if k else f"k_range {list(k_range)}"
+        result.skip(
+            "clusters",
+            f"Clustering needs more accounts than clusters: {asked}, and {n:,} accounts were "
+            f"scored in the window.",
+        )
+        return
+    used, dropped = informative_features(list(cluster_features), features)
+    spec = feature_spec(used, features)
+    k_scores = choose_k(features, spec, ks, seed)
+    chosen = int(k) if k else int(k_scores.loc[k_scores.best, "k"].iloc[0])
+    pipe, labels = fit_clusters(features, spec, chosen, seed)
+    profiles = cluster_profiles(features, labels, spec)
+    descriptions = describe_clusters(profiles, features)
+    xy, explained = pca_map(pipe, features, labels)
+    silhouette = float(k_scores.set_index("k").loc[chosen].silhouette)
+    result.tables.update(
+        features=features,
+        k_scores=k_scores,
+        profiles=profiles,
+        descriptions=descriptions,
+        z=standardised_means(features, labels, spec),
+        xy=xy,
+    )
+    f.update(
+        chosen_k=chosen,
+        k_fixed=bool(k),
+        silhouette=silhouette,
+        used_features=used,
+        dropped=dropped,
+        rfm_added=bool(dropped) and not any(x in RFM_NUMERIC for x in cluster_features),
+        spec=spec,
+        explained=explained,
+    )
+    result.figures.update(clusters=chosen, silhouette=silhouette)
+
+
+def _actions_section(result: Analysis, customers, scored, export_dir) -> None:
+    """Table exports (counts per segment, files written under export_dir); figure
+    consented_contacts (None without a contacts table)."""
+    from helpers.config import EXPORTS_DIR
+
+    out_dir = export_dir or EXPORTS_DIR
+    exports = export_actions(customers, scored, out_dir)
+    with_contacts = result.facts["with_contacts"]
+    result.tables["exports"] = exports
+    result.facts.update(
+        out_dir=out_dir,
+        exported_accounts=int(exports.accounts.sum()),
+        consented_contacts=int(exports.contacts_with_consent.sum()) if with_contacts else None,
+        accounts_with_contact=int(exports.accounts_with_contact.sum()) if with_contacts else None,
+    )
+    result.figures["consented_contacts"] = result.facts["consented_contacts"]
