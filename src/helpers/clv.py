@@ -8,12 +8,16 @@ pandas. The models are :mod:`helpers.models.btyd` (BG/NBD, Pareto/NBD, Gamma-Gam
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import ibis
 import numpy as np
 import pandas as pd
 
+from helpers.config import EXPORTS_DIR
 from helpers.data import measures, tables
 from helpers.models import btyd
+from helpers.sections import Analysis, Section
 
 UNIT_DAYS = {"days": 1.0, "weeks": 7.0}
 DAYS_PER_MONTH = 365.25 / 12
@@ -23,14 +27,49 @@ FREQUENCY_BUCKETS = [0, 1, 2, 3, 4, 5, 6, 7]  # the last bucket is "7 or more"
 PURCHASE_MODELS = ("bgnbd", "pareto_nbd")
 MODEL_NAMES = {"bgnbd": "BG/NBD", "pareto_nbd": "Pareto/NBD", "gamma_gamma": "Gamma-Gamma"}
 
-#: The tables the report cannot run without (its ``requires:`` in reports.yml) and those it uses
-#: when the dataset has them, with what is left out without them (an Online Retail or CDNOW
-#: import has orders but neither of these).
-REQUIRED_TABLES = ("orders", "order_lines", "accounts")
+#: The tables the report cannot run without (its ``requires:`` in reports.yml); ``accounts`` is
+#: read when present and derived from the orders' account ids when not
+#: (:func:`helpers.data.tables.open_tables`).
+CORE = ("orders", "order_lines")
+REQUIRED_TABLES = CORE
+#: Tables used when the dataset has them, with what is left out without them (an Online Retail
+#: or CDNOW import has orders but neither of these).
 OPTIONAL_TABLES = {
     "marketing_spend": "no acquisition cost, so CAC, ROI, LTV:CAC and payback are left out",
     "service_tickets": "no cost to serve, so margins are gross margin (revenue − cost of goods)",
 }
+SECTIONS = (
+    Section("historical", "Historical CLV"),
+    Section("models", "The models and their fit"),
+    Section("holdout", "Validation on the holdout period"),
+    Section("predicted", "Predicted CLV"),
+    Section(
+        "acquisition",
+        "Acquisition cost and return",
+        needs={
+            "marketing_spend": ("date", "channel", "spend"),
+            "accounts": ("account_id", "signup_date", "acquisition_channel"),
+        },
+    ),
+    Section("cohorts", "Cohorts"),
+    Section("at_risk", "High-value accounts at risk"),
+)
+#: The value basis when the order lines carry no unit cost: discounted revenue, labelled so.
+REVENUE_BASIS = "revenue"
+AT_RISK_FILE = "clv_at_risk.csv"
+AT_RISK_COLUMNS = ["account_id", "segment", "industry", "channel", "value", "p_alive"]
+
+__all__ = [
+    "CORE",
+    "DEFINITIONS",
+    "OPTIONAL_TABLES",
+    "SECTIONS",
+    "analyse",
+    "customers_only",
+    "holdout_window",
+    "open_tables",
+    "summary",
+]
 
 
 def _unit_days(time_unit: str) -> float:
@@ -40,7 +79,7 @@ def _unit_days(time_unit: str) -> float:
 
 
 def _basis(margin_basis: str) -> str:
-    if margin_basis not in MARGIN_BASES:
+    if margin_basis not in (*MARGIN_BASES, REVENUE_BASIS):
         raise ValueError(f"margin_basis must be one of {MARGIN_BASES}, got {margin_basis!r}")
     return margin_basis
 
@@ -56,9 +95,9 @@ def monthly_rate(annual_rate: float) -> float:
 
 
 def open_tables(data_dir=None, engine: str = "duckdb", **options):
-    """The dataset with :data:`REQUIRED_TABLES` and whichever of :data:`OPTIONAL_TABLES` it
-    has (:func:`helpers.data.tables.open_tables`)."""
-    return tables.open_tables(data_dir, REQUIRED_TABLES, OPTIONAL_TABLES, engine, **options)
+    """The dataset with :data:`CORE`, ``accounts`` (derived from the orders when absent) and
+    whichever of :data:`OPTIONAL_TABLES` it has (:func:`helpers.data.tables.open_tables`)."""
+    return tables.open_tables(data_dir, (*CORE, "accounts"), OPTIONAL_TABLES, engine, **options)
 
 
 def missing_optional(ds) -> dict[str, str]:
@@ -71,8 +110,12 @@ customers_only = tables.customers_only
 
 def usable_margin_basis(ds, margin_basis: str) -> str:
     """``margin_basis``, except 'contribution' on a dataset without ``service_tickets``, where
-    there is no cost to serve to subtract: 'gross_margin' then."""
+    there is no cost to serve to subtract: 'gross_margin' then; and 'revenue' when an order
+    line has no unit cost (:func:`helpers.data.measures.costs_known`): the margin is unknown,
+    so values are discounted revenue, never a margin of 100 %."""
     basis = _basis(margin_basis)
+    if not measures.costs_known(ds):
+        return REVENUE_BASIS
     if basis == "contribution" and "service_tickets" not in ds:
         return "gross_margin"
     return basis
@@ -98,17 +141,17 @@ def summary(
     id_col: str = "account_id",
     date_col: str = "order_date",
     value_col: str = "revenue",
-    combine_same_day: bool = False,
+    combine_same_day: bool = True,
 ) -> pd.DataFrame:
     """The per-account summary every BTYD model takes, computed in the engine.
 
-    Each transaction row is one purchase; with ``combine_same_day`` the purchases of one day
-    are one purchase occasion (the lifetimes / CDNOW convention). On the platform an order is
-    a purchase decision, so two orders on one day count twice (merging them biases the BG/NBD
-    rate heterogeneity on the generated data). Over the calibration period (dates <=
-    ``calibration_end``), for accounts whose first purchase falls in it:
+    With ``combine_same_day`` (the default) one account's purchases on one day are one
+    transaction, their values summed: the convention of Fader, Hardie & Lee (2005), BTYD and
+    lifetimes, under which the CDNOW sample gives the published fits. Without it each
+    transaction row is one purchase (two orders on one day count twice). Over the calibration
+    period (dates <= ``calibration_end``), for accounts whose first purchase falls in it:
 
-    - frequency x = purchase days − 1 (repeat purchases); recency t_x = (last day − first day)
+    - frequency x = transactions − 1 (repeat purchases); recency t_x = (last day − first day)
       and T = (calibration_end − first day), in days / UNIT_DAYS[time_unit];
     - monetary_value = mean value of the repeat purchases (0 when x = 0); the first purchase is the
       earliest (ties: the smaller value);
@@ -180,13 +223,15 @@ def monthly_contribution(ds, margin_basis: str = "gross_margin") -> ibis.Table:
     """Per account and calendar month: revenue, cogs, ticket_cost and contribution M_t.
 
     M_t = revenue − cogs (gross_margin), or revenue − cogs − Σ service-ticket cost opened in the
-    month (contribution after cost to serve).
+    month (contribution after cost to serve), or revenue itself ('revenue': costs unknown).
     """
     basis = _basis(margin_basis)
     ov = order_values(ds)
     sales = ov.group_by(account_id=ov.account_id, month=ov.order_date.truncate("M")).aggregate(
         revenue=ov.revenue.sum(), cogs=ov.cogs.sum()
     )
+    if basis == REVENUE_BASIS:
+        return sales.mutate(ticket_cost=ibis.literal(0.0), contribution=sales.revenue)
     if basis == "gross_margin":
         return sales.mutate(ticket_cost=ibis.literal(0.0), contribution=sales.revenue - sales.cogs)
     t = ds.service_tickets
@@ -296,7 +341,8 @@ def fit_models(summary_df: pd.DataFrame) -> dict[str, btyd.FitResult]:
 
 def fit_each(summary_df: pd.DataFrame) -> tuple[dict[str, btyd.FitResult], dict[str, str]]:
     """Each of BG/NBD, Pareto/NBD and Gamma-Gamma fitted on its own: (the fits that passed
-    their checks, {model: why it failed} for those that raised :class:`btyd.FitError`), so a
+    their checks, {model: why it failed} for those that raised :class:`btyd.FitError` or
+    refused the data with a ``ValueError``), so a
     report can use the models that fit and say why the others did not."""
     x, tx, T = summary_df.frequency, summary_df.recency, summary_df["T"]
     calls = {
@@ -308,7 +354,7 @@ def fit_each(summary_df: pd.DataFrame) -> tuple[dict[str, btyd.FitResult], dict[
     for name, call in calls.items():
         try:
             fits[name] = call()
-        except btyd.FitError as e:
+        except ValueError as e:  # btyd.FitError, or data no model can take (T = 0 for all)
             failed[name] = str(e)
     return fits, failed
 
@@ -715,17 +761,12 @@ def _word(n: int) -> str:
     return {2: "two", 3: "three"}.get(n, str(n))
 
 
-def published_figures(
-    fits: dict, errors: dict, chosen: str | None, failed: dict[str, str] | None = None
-) -> dict:
-    """Figures for ``publish``: per fitted model its parameters with standard errors and 95 %
-    intervals (``bgnbd: {r, r_se, r_ci_low, r_ci_high, alpha, ...}``), log-likelihood and the
-    fit checks (``grad_norm``, ``hessian_pd``, ``min_eigenvalue``, ``newton_step``,
-    ``converged``); the holdout errors (``holdout: {...}``); the chosen model (``model_chosen``,
-    'none' when no purchase model could be used); ``checks_passed`` (every model fitted and
-    passed its checks) and, when some did not fit, ``fit_failures: {model: why}``."""
-    failed = failed or {}
-    out: dict = {"model_chosen": chosen or "none"}
+def fit_figures(fits: dict) -> dict[str, dict]:
+    """Per fitted model, one group of figures: its parameters with standard errors and 95 %
+    intervals (``{r, r_se, r_ci_low, r_ci_high, alpha, ...}``), log-likelihood (``loglik``)
+    and the fit checks (``grad_norm``, ``hessian_pd``, ``min_eigenvalue``, ``newton_step``,
+    ``converged``)."""
+    out: dict[str, dict] = {}
     for name, f in fits.items():
         ci = f.interval(0.95)
         group: dict = {}
@@ -738,6 +779,20 @@ def published_figures(
             }
         group |= {"loglik": f.loglik} | {c: getattr(f, c) for c in CHECK_COLUMNS}
         out[name] = group
+    return out
+
+
+def published_figures(
+    fits: dict, errors: dict, chosen: str | None, failed: dict[str, str] | None = None
+) -> dict:
+    """Figures for ``publish``: per fitted model its parameters with standard errors and 95 %
+    intervals (``bgnbd: {r, r_se, r_ci_low, r_ci_high, alpha, ...}``), log-likelihood and the
+    fit checks (``grad_norm``, ``hessian_pd``, ``min_eigenvalue``, ``newton_step``,
+    ``converged``); the holdout errors (``holdout: {...}``); the chosen model (``model_chosen``,
+    'none' when no purchase model could be used); ``checks_passed`` (every model fitted and
+    passed its checks) and, when some did not fit, ``fit_failures: {model: why}``."""
+    failed = failed or {}
+    out: dict = {"model_chosen": chosen or "none"} | fit_figures(fits)
     out["holdout"] = dict(errors)
     out["checks_passed"] = bool(
         not failed and all(f.converged and f.hessian_pd for f in fits.values())
@@ -745,3 +800,490 @@ def published_figures(
     if failed:
         out["fit_failures"] = dict(failed)
     return out
+
+
+# ----------------------------------------------------------------------------- analyse
+
+
+def holdout_window(
+    first_order, data_end, calibration_end=None, holdout_weeks: float = 26
+) -> tuple[pd.Timestamp, pd.Timestamp, str]:
+    """(calibration_end, holdout_end, reason) for the holdout check.
+
+    calibration_end = the one given, else data_end − holdout_weeks; holdout_end =
+    min(calibration_end + holdout_weeks, data_end). ``reason`` is '' when the window fits the
+    orders' span, else one sentence naming the parameter and the span: the calibration period
+    must end after the first order day, and the holdout must start before the last.
+    """
+    if not holdout_weeks > 0:
+        raise ValueError(f"holdout_weeks must be > 0, got {holdout_weeks}")
+    first, end = pd.Timestamp(first_order).normalize(), pd.Timestamp(data_end).normalize()
+    given = calibration_end is not None and calibration_end != ""
+    cal = (
+        pd.Timestamp(calibration_end).normalize()
+        if given
+        else end - pd.Timedelta(weeks=holdout_weeks)
+    )
+    holdout_end = min(cal + pd.Timedelta(weeks=holdout_weeks), end)
+    weeks = (end - first).days / 7
+    span = f"the orders span {weeks:.1f} weeks ({first:%Y-%m-%d} to {end:%Y-%m-%d})"
+    reason = ""
+    if given and cal <= first:
+        reason = f"calibration_end {cal:%Y-%m-%d} is not after the first order day: {span}."
+    elif given and cal >= end:
+        reason = f"calibration_end {cal:%Y-%m-%d} leaves no holdout period: {span}."
+    elif cal <= first:
+        fits = int(weeks // 2)
+        hint = (
+            f"a holdout_weeks of at most {fits} would leave as long a calibration period"
+            if fits >= 1
+            else "too short a history to hold any week out"
+        )
+        reason = (
+            f"holdout_weeks = {holdout_weeks:g} leaves no calibration period before the "
+            f"holdout: {span}; {hint}."
+        )
+    return cal, holdout_end, reason
+
+
+def same_day_combined(transactions: ibis.Table) -> int:
+    """Orders beyond the first of an account on one day: Σ orders − Σ distinct
+    (account, day) pairs, the transactions ``summary(combine_same_day=True)`` merges."""
+    t = transactions
+    days = t.select("account_id", "order_date").distinct().count()
+    return int(t.count().to_pandas()) - int(days.to_pandas())
+
+
+def analyse(
+    ds,
+    calibration_end=None,
+    holdout_weeks: float = 26,
+    horizon_months: float = 12,
+    annual_discount_rate: float = 0.10,
+    margin_basis: str = "gross_margin",
+    time_unit: str = "weeks",
+    value_quantile: float = 0.75,
+    p_alive_below: float = 0.5,
+    export_dir=None,
+    combine_same_day: bool = True,
+    n_draws: int = 200,
+) -> Analysis:
+    """The CLV report on ``ds`` (:func:`open_tables`): historical value, the BTYD fits,
+    their holdout check, predicted CLV, acquisition return, cohorts and valuable accounts at
+    risk (written to ``export_dir``/clv_at_risk.csv, default reports/exports).
+
+    The calibration-period fits (:func:`holdout_window`) are checked on the holdout; the model
+    with the lower holdout purchase MAE (:func:`choose_model`), refitted on all orders, with
+    Gamma-Gamma, predicts CLV. Guest accounts are left out (:func:`customers_only`). A
+    holdout that does not fit the history skips the holdout, predicted and at-risk sections
+    with the reason; historical value is still shown. Without unit costs values are
+    discounted revenue (basis 'revenue'), said so in ``notes`` and ``facts['basis_text']``.
+    """
+    _unit_days(time_unit)
+    res = Analysis.start("clv", SECTIONS, ds)
+    customers, n_guests = customers_only(ds)
+    basis = usable_margin_basis(customers, margin_basis)
+    first_order, last_order = customers.period("orders")
+    data_end = last_order.normalize()
+    cal_end, holdout_end, window_problem = holdout_window(
+        first_order, data_end, calibration_end, holdout_weeks
+    )
+    transactions = order_values(customers)
+    f = res.facts
+    f |= {
+        "basis": basis,
+        "margin_basis_asked": margin_basis,
+        "basis_text": _basis_text(basis),
+        "value_label": "CLV" if basis != REVENUE_BASIS else "revenue value",
+        "n_guests": n_guests,
+        "missing": missing_optional(ds),
+        "first_order": first_order,
+        "data_end": data_end,
+        "holdout_weeks": holdout_weeks,
+        "horizon_months": horizon_months,
+        "annual_discount_rate": annual_discount_rate,
+        "time_unit": time_unit,
+        "value_quantile": value_quantile,
+        "p_alive_below": p_alive_below,
+        "combine_same_day": combine_same_day,
+        "same_day_combined": same_day_combined(transactions) if combine_same_day else 0,
+    }
+    if basis == REVENUE_BASIS:
+        res.notes.append(
+            "The order lines carry no unit cost, so margins are unknown: every value below is "
+            "discounted revenue, not contribution, and acquisition return is left out."
+        )
+    margin = margin_rate(customers, basis)
+    opts = {"time_unit": time_unit, "combine_same_day": combine_same_day}
+    full = summary(transactions, data_end, **opts)
+    fits, failed = fit_each(full)
+    f |= {"full": full, "fits": fits, "failed": failed, "margin": margin}
+    errors = {}
+    if window_problem:
+        for key in ("holdout", "predicted", "at_risk"):
+            res.skip(key, f"Not checked on a holdout, so no prediction: {window_problem}")
+    else:
+        errors = _validate(res, transactions, cal_end, holdout_end, opts)
+    chosen = choose_model(errors, fits)
+    pred = _predict(res, full, chosen, margin, horizon_months, annual_discount_rate, n_draws)
+    hist = historical_clv(customers, annual_discount_rate, basis)
+    values = account_values(hist, pred, data_end)
+    res.tables |= {"values": values, "cohorts": cohorts(customers)}
+    _history_and_models(res, values, errors, chosen)
+    if res.built("acquisition"):
+        _acquisition(res, customers, values)
+    if res.built("at_risk"):
+        _at_risk(res, values, value_quantile, p_alive_below, export_dir)
+    res.figures |= {
+        "accounts": len(values),
+        "guest_accounts_left_out": n_guests,
+        "margin_rate": margin if basis != REVENUE_BASIS else None,
+        "margin_basis": basis,
+        "costs_known": basis != REVENUE_BASIS,
+        "combine_same_day": combine_same_day,
+        "same_day_orders_combined": f["same_day_combined"],
+        "acquisition_shown": res.built("acquisition"),
+    }
+    return res
+
+
+def _basis_text(basis: str) -> str:
+    if basis == REVENUE_BASIS:
+        return "revenue (the order lines have no unit cost, so the margin is unknown)"
+    return basis.replace("_", " ")
+
+
+def _validate(res: Analysis, transactions, cal_end, holdout_end, opts) -> dict[str, float]:
+    """The holdout section: fit on the calibration period, predict the holdout; the errors
+    (empty when no purchase model fitted on the calibration period)."""
+    calib = summary(transactions, cal_end, holdout_end=holdout_end, **opts)
+    calib_fits, calib_failed = fit_each(calib)
+    holdout = holdout_predictions(calib, calib_fits)
+    errors = holdout_errors(holdout)
+    validated = [m for m in PURCHASE_MODELS if f"{m}_mae" in errors]
+    res.facts |= {
+        "cal_end": cal_end,
+        "holdout_end": holdout_end,
+        "calib_fits": calib_fits,
+        "calib_failed": calib_failed,
+        "validated": validated,
+        "errors": errors,
+    }
+    res.figures |= {
+        "calibration_end": cal_end,
+        "holdout_end": holdout_end,
+        "calibration_fit": fit_figures(calib_fits),
+        "holdout": dict(errors),
+    }
+    if not validated:
+        why = " ".join(f"{MODEL_NAMES[m]}: {w}" for m, w in calib_failed.items())
+        res.skip(
+            "holdout",
+            "No purchase model could be fitted on the calibration period, so none is checked "
+            f"on the holdout: {why}",
+        )
+        for key in ("calibration_end", "holdout_end", "calibration_fit", "holdout"):
+            res.figures.pop(key)
+        return errors
+    res.tables |= {
+        "holdout_buckets": holdout_by_frequency(holdout),
+        "holdout_spend_buckets": holdout_spend_by_frequency(holdout),
+        "error_table": error_table(errors),
+    }
+    return errors
+
+
+def _predict(res: Analysis, full, chosen, margin, horizon_months, rate, n_draws):
+    """The predicted section's per-account CLV (None, with the sections skipped, when no model
+    was both validated and fitted on all the data, or Gamma-Gamma did not fit)."""
+    fits = res.facts["fits"]
+    if not res.built("predicted"):
+        res.facts["no_prediction"] = res.reason("predicted")
+        return None
+    if chosen is None or "gamma_gamma" not in fits:
+        why = (
+            "no purchase model could be both checked on the holdout and fitted on all the data"
+            if chosen is None
+            else "the Gamma-Gamma spend model could not be fitted"
+        )
+        res.facts["no_prediction"] = why
+        for key in ("predicted", "at_risk"):
+            res.skip(key, f"Not shown: {why} (the reasons are under *The models and their fit*).")
+        return None
+    pred = predictive_clv(
+        full, fits, chosen, margin, horizon_months, rate, res.facts["time_unit"], n_draws
+    )
+    res.facts["pred"] = pred
+    res.figures["predicted_clv_total"] = pred.clv.sum()
+    return pred
+
+
+def _history_and_models(res: Analysis, values, errors, chosen) -> None:
+    """Tables and facts of the historical, models, holdout and predicted sections."""
+    f = res.facts
+    fits, failed = f["fits"], f["failed"]
+    other = next((m for m in f.get("validated", []) if m != chosen), None)
+    seg_hist = by_group(values, "segment", "value")
+    f |= {
+        "chosen": chosen,
+        "other": other,
+        "historical_total": float(values.value.sum()),
+        "top_segment": seg_hist.segment.iloc[0],
+        "top_segment_mean": float(seg_hist["mean"].iloc[0]),
+        "checks_text": checks_narrative(fits, failed),
+        "independence": _independence(f["full"], fits),
+        "buyers": len(f["full"]),
+        "repeat_buyers": int((f["full"].frequency > 0).sum()),
+    }
+    res.tables |= {
+        "seg_hist": seg_hist,
+        "hist_by": {c: by_group(values, c, "value") for c in ("segment", "industry", "channel")},
+        "fit_table": fit_table(fits),
+        "fit_checks": fit_checks(fits),
+    }
+    res.figures |= {"historical_clv_total": f["historical_total"]}
+    res.figures |= published_figures(fits, errors, chosen, failed)
+    if not res.built("holdout"):
+        res.figures.pop("holdout", None)
+    if res.built("predicted"):
+        pred = f["pred"]
+        res.tables["seg_pred"] = by_group(
+            values[values.expected_purchases > 0], "segment", "predicted_clv"
+        )
+        res.tables["top_predicted"] = values.sort_values("predicted_clv", ascending=False).head(15)[
+            [
+                "account_id",
+                "segment",
+                "channel",
+                "value",
+                "p_alive",
+                "predicted_clv",
+                "clv_low",
+                "clv_high",
+            ]
+        ]
+        f |= {
+            "predicted_total": float(pred.clv.sum()),
+            "predicted_low": float(pred.clv_low.sum()),
+            "predicted_high": float(pred.clv_high.sum()),
+            "mean_expected_purchases": float(pred.expected_purchases.mean()),
+            "share_alive": float((pred.p_alive >= f["p_alive_below"]).mean()),
+        }
+    _cohort_facts(res)
+
+
+def _independence(full, fits) -> dict | None:
+    if "gamma_gamma" not in fits:
+        return None
+    try:
+        return spend_independence(full)
+    except ValueError:
+        return None
+
+
+def _cohort_facts(res: Analysis) -> None:
+    cohort = res.tables["cohorts"]
+    shown = cohort[cohort.age <= 12]
+    month1 = cohort[cohort.age == 1]
+    retention = shown.pivot(index="cohort", columns="age", values="retention")
+    cumrev = shown.pivot(index="cohort", columns="age", values="cum_revenue_per_account") / 1000
+    retention.index = retention.index.strftime("%Y-%m")
+    cumrev.index = cumrev.index.strftime("%Y-%m")
+    res.tables |= {"retention": retention, "cum_revenue": cumrev}
+    res.facts |= {
+        "cohort_count": int(cohort.cohort.nunique()),
+        "month1_active": int(month1.active.sum()),
+        "month1_size": int(month1["size"].sum()),
+    }
+
+
+def _acquisition(res: Analysis, customers, values) -> None:
+    """The acquisition section: CAC per channel and month, return per channel and per paid
+    channel and segment; skipped when no account's channel is known, no acquisition channel
+    has spend, or costs are unknown (LTV:CAC on revenue would overstate the return)."""
+    if res.facts["basis"] == REVENUE_BASIS:
+        res.skip(
+            "acquisition",
+            "Not shown: order_lines.unit_cost is empty, so contribution, LTV:CAC, ROI and "
+            "payback are unknown (a return measured on revenue would overstate them).",
+        )
+        return
+    if (values.channel.fillna(tables.UNKNOWN) == tables.UNKNOWN).all():
+        res.skip(
+            "acquisition",
+            "Not shown: no account has a known acquisition_channel (accounts table, "
+            "acquisition_channel column), so spend cannot be set against the accounts it won.",
+        )
+        return
+    cac_month = cac_by_month(customers)
+    by_channel = acquisition_return(values, cac_month, "channel")
+    paid_channels = by_channel[by_channel.cac.notna()].sort_values("ltv_cac")
+    if paid_channels.empty:
+        spent = ", ".join(sorted(cac_month.channel[cac_month.spend > 0].unique()))
+        res.skip(
+            "acquisition",
+            "Not shown: no acquisition_channel of the accounts has spend in marketing_spend "
+            f"(channels with spend: {spent or 'none'}).",
+        )
+        return
+    paid = values[values.channel.isin(paid_channels.channel)]
+    paid_month = cac_month[cac_month.channel.isin(paid_channels.channel)]
+    res.tables |= {
+        "cac_month": paid_month[paid_month.new_accounts > 0],
+        "by_channel": by_channel,
+        "by_channel_segment": acquisition_return(paid, cac_month, ["channel", "segment"]),
+        "paid_channels": paid_channels,
+    }
+
+
+def _at_risk(res: Analysis, values, value_quantile, p_alive_below, export_dir) -> None:
+    """The at-risk section: high-value accounts with P(alive) under the bar, by segment, and
+    their list written to ``export_dir``/clv_at_risk.csv (default reports/exports)."""
+    risk = at_risk(values, value_quantile, p_alive_below)
+    out_dir = Path(export_dir) if export_dir else EXPORTS_DIR
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / AT_RISK_FILE
+    risk[[*AT_RISK_COLUMNS, "predicted_clv"]].to_csv(path, index=False)
+    res.tables["risk"] = risk
+    res.tables["risk_by_segment"] = (
+        risk.groupby("segment")
+        .agg(accounts=("account_id", "size"), historical_value=("value", "sum"))
+        .reset_index()
+    )
+    res.facts |= {
+        "at_risk_count": len(risk),
+        "at_risk_value": float(risk.value.sum()),
+        "export_path": path,
+    }
+    res.figures["at_risk_accounts"] = len(risk)
+
+
+# ----------------------------------------------------------------------------- narrative
+
+
+def key_findings(res: Analysis) -> list[str]:
+    """The report's key findings, computed from ``res.facts`` and ``res.tables``."""
+    from helpers import present
+
+    f, t = res.facts, res.tables
+    names = MODEL_NAMES
+    out = [
+        f"Historical {f['value_label']} (discounted {f['basis_text']}) totals "
+        f"**{present.money(f['historical_total'])}** over {present.count(len(t['values']))} "
+        f"accounts; the **{f['top_segment']}** segment is worth most per account "
+        f"({present.money(f['top_segment_mean'])} on average)."
+    ]
+    if res.built("predicted"):
+        chosen, other, e = f["chosen"], f["other"], f["errors"]
+        versus = (
+            f" against {e[other + '_mae']:.3f} for {names[other]}"
+            if other
+            else " (the other purchase model could not be fitted)"
+        )
+        out += [
+            f"Predicted {f['value_label']} over the next {f['horizon_months']:g} months: "
+            f"**{present.money(f['predicted_total'])}** from the {names[chosen]} and "
+            f"Gamma-Gamma models (90% parameter interval {present.money(f['predicted_low'])} "
+            f"to {present.money(f['predicted_high'])}, summed per account).",
+            f"{names[chosen]} is used because it predicted holdout purchases better: mean "
+            f"absolute error {e[chosen + '_mae']:.3f} per account{versus}; its total was off by "
+            f"{present.pct(e[chosen + '_total_error'])}, total spend by "
+            f"{present.pct(e.get(chosen + '_spend_error', float('nan')))}.",
+        ]
+    else:
+        out.append(f"No predicted value: {res.reason('predicted')} Historical value is shown.")
+    if res.built("acquisition"):
+        paid = t["paid_channels"]
+        under = ", ".join(paid[paid.below_3.fillna(False).astype(bool)].channel)
+        out.append(
+            "Paid channels, LTV:CAC: "
+            + ", ".join(
+                f"**{r.channel}** {r.ltv_cac:.1f}:1 (CAC {present.money(r.cac)}, "
+                f"{present.count(r.accounts)} accounts)"
+                for r in paid.itertuples()
+            )
+            + (f"; under 3:1: {under}." if under else "; all at or above 3:1.")
+        )
+    else:
+        out.append(f"No acquisition cost or return: {res.reason('acquisition')}")
+    if res.built("at_risk"):
+        out.append(
+            f"**{present.count(f['at_risk_count'])}** high-value accounts (top "
+            f"{present.pct(1 - f['value_quantile'], 0)} by historical value) have P(alive) under "
+            f"{present.pct(f['p_alive_below'], 0)}; together they contributed "
+            f"{present.money(f['at_risk_value'])}."
+        )
+    return out
+
+
+def data_text(res: Analysis) -> str:
+    """The data-quality paragraph of the report: the periods the models learn from and are
+    checked on, accounts with orders, guests left out, tables absent, the value basis."""
+    from helpers import present
+
+    f = res.facts
+    if res.built("holdout"):
+        text = (
+            f"The models learn from orders up to **{f['cal_end']:%Y-%m-%d}** (calibration) and "
+            f"are checked on **{f['cal_end'] + pd.Timedelta(days=1):%Y-%m-%d}** to "
+            f"**{f['holdout_end']:%Y-%m-%d}** (holdout); the final fit uses every order up to "
+            f"{f['data_end']:%Y-%m-%d}."
+        )
+    else:
+        text = f"The models are not checked on a holdout: {res.reason('holdout')}"
+    text += (
+        f" {present.count(f['buyers'])} accounts have at least one order; "
+        f"{present.count(f['repeat_buyers'])} of them bought again."
+    )
+    if f["combine_same_day"]:
+        text += (
+            f" One account's orders on one day count as one purchase "
+            f"({present.count(f['same_day_combined'])} same-day orders combined)."
+        )
+    if f["n_guests"]:
+        text += (
+            f" {present.count(f['n_guests'])} guest account(s) (sales without a customer, which "
+            "the import keeps for revenue totals) are left out: lifetime value is about customers."
+        )
+    text += "".join(f" The dataset has no `{t}` table: {w}." for t, w in f["missing"].items())
+    if f["basis"] != f["margin_basis_asked"]:
+        asked = f["margin_basis_asked"].replace("_", " ")
+        text += f" Margin basis {asked} was asked for; {f['basis_text']} is used."
+    return text
+
+
+DEFINITIONS = {
+    "Contribution M_t": "revenue − cost of goods in month t (gross margin); with the "
+    "contribution basis, also minus the cost of service tickets opened that month; with the "
+    "revenue basis (no unit costs in the data), revenue itself, so values are not margins.",
+    "Historical CLV": "Σ_t M_t / (1 + d)^t, t = months since the signup month, d the monthly "
+    "rate from the annual discount rate.",
+    "Frequency, recency, T": "repeat purchases (purchase days after the first: one account's "
+    "orders on one day count once); time from the first to the last purchase; time from the "
+    "first purchase to the end of the period, in the chosen time unit.",
+    "BG/NBD": "purchases Poisson at rate λ ~ Gamma(r, α) while active; after each repeat "
+    "purchase the account drops out with probability p ~ Beta(a, b) (Fader, Hardie and Lee "
+    "2005).",
+    "Pareto/NBD": "the same purchase process with an exponential lifetime of rate μ ~ Gamma(s, "
+    "β) (Schmittlein, Morrison and Colombo 1987).",
+    "Gamma-Gamma": "order value ~ Gamma(p, ν), ν ~ Gamma(q, γ); expected spend = (γ + m x) p / "
+    "(p x + q − 1) (Fader, Hardie and Lee 2005).",
+    "P(alive)": "the probability, given an account's frequency, recency and T, that it has not "
+    "dropped out.",
+    "Predicted CLV": "Σ_k margin × expected spend × expected purchases in month k / (1 + d)^k "
+    "over the horizon; the interval redraws the parameters from their estimated covariance.",
+    "Holdout errors": "MAE and RMSE of predicted vs actual holdout purchases per account; total "
+    "error = (Σ predicted − Σ actual) / Σ actual; the same for spend, with predicted spend = "
+    "predicted purchases × Gamma-Gamma expected spend per purchase.",
+    "Fit checks": "at the maximum-likelihood estimate the gradient is near zero, the Hessian of "
+    "the negative log-likelihood is positive definite (smallest eigenvalue above 0: a peak, "
+    "every parameter identified) and a further Newton step would move no parameter by 0.01 "
+    "standard errors; 95% intervals are exp(log θ ± 1.96 se(log θ)).",
+    "CAC": "marketing spend / new accounts, per channel (and month); channels without recorded "
+    "spend have none.",
+    "LTV, LTV:CAC, ROI": "LTV = historical + predicted CLV; LTV:CAC = mean LTV / CAC; ROI = "
+    "(Σ LTV − Σ cost) / Σ cost.",
+    "CAC payback": "CAC / mean monthly contribution per account of the group, in months.",
+    "Cohort": "accounts by the month of their first order; retention = accounts ordering in a "
+    "month / cohort size.",
+}

@@ -78,6 +78,17 @@ def _sections(sections: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return {"built": built, "total": total, "skipped": skipped}
 
 
+def _group(value: Mapping[str, Any], where: str, depth: int) -> dict[str, Any]:
+    """A group of figures: scalars, or (``depth`` > 1) groups of scalars, e.g.
+    ``{"calibration_fit": {"bgnbd": {"r": 0.24}}}``."""
+    return {
+        str(k): _group(v, f"{where}.{k}", depth - 1)
+        if depth > 1 and isinstance(v, Mapping)
+        else _scalar(v, f"figure {where}.{k}")
+        for k, v in value.items()
+    }
+
+
 def report_payload(
     figures: Mapping[str, Any],
     finding: str = "",
@@ -87,8 +98,9 @@ def report_payload(
     """The JSON-serialisable dict :func:`publish` displays (exposed for tests and reuse).
 
     ``figures`` maps a name to a plain number or string (numpy/pandas scalars are unwrapped,
-    dates become ISO strings, NaN becomes ``None``), or to one dict of such values (a group,
-    e.g. ``{"bgnbd": {"r": 0.24, "alpha": 4.4}}``); ``finding`` is one line; ``period`` is
+    dates become ISO strings, NaN becomes ``None``), or to a dict of such values (a group,
+    e.g. ``{"bgnbd": {"r": 0.24, "alpha": 4.4}}``) or of such groups (two levels at most:
+    ``{"calibration_fit": {"bgnbd": {"r": 0.24}}}``); ``finding`` is one line; ``period`` is
     ``(start, end)`` of the data the report covers, as dates or ISO strings; ``sections`` is
     :meth:`helpers.sections.Analysis.summary` (which sections were built, which skipped and why).
     """
@@ -98,8 +110,8 @@ def report_payload(
     for key, value in figures.items():
         if not isinstance(key, str):
             raise TypeError(f"figure names must be strings, got {key!r}")
-        if isinstance(value, Mapping):  # one level of grouping, e.g. a model's parameters
-            clean[key] = {str(k): _scalar(v, f"figure {key}.{k}") for k, v in value.items()}
+        if isinstance(value, Mapping):  # groups, e.g. a model's parameters, two levels at most
+            clean[key] = _group(value, key, depth=2)
         else:
             clean[key] = _scalar(value, f"figure {key!r}")
     if not isinstance(finding, str):
