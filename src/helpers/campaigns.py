@@ -4,16 +4,23 @@ Every heavy aggregation is an Ibis expression (DuckDB or Spark); only one row pe
 week, campaign or account reaches pandas. Ratios whose denominator is zero are never shown as
 inf: they are NaN in the numeric column and a ``*_note`` column says why ("n/a: no spend").
 
+The report's entry point is :func:`analyse` (sections in :data:`SECTIONS`); it builds when the
+dataset holds either of :data:`CORE_ANY` (campaign_sends for the experiments, marketing_spend
+for the channel economics) and skips each section whose tables are absent.
+
 The sender (audiences, templates, SMTP) lives in :mod:`helpers.outreach`; the command line is
 ``python -m helpers.campaigns send --campaign ID --segment NAME`` (see :func:`main`).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
 from helpers.data import measures
+from helpers.data.schema import CONTROL_GROUP
 from helpers.models.response import (  # noqa: F401  (re-exported)
     curve_points,
     fit_response,
@@ -29,9 +36,106 @@ from helpers.models.uplift import (  # noqa: F401  (re-exported)
     two_model_uplift,
     uplift_matrix,
 )
+from helpers.sections import Analysis, Section
 from helpers.stats import wilson_interval
 
+__all__ = [
+    "CORE",
+    "CORE_ANY",
+    "DEFINITIONS",
+    "NO_RECENT_ORDER",
+    "SECTIONS",
+    "analyse",
+    "arms_of",
+    "audience_roles",
+    "cac_against_ltv",
+    "channel_economics",
+    "channel_inputs",
+    "curve_points",
+    "economics",
+    "engagement",
+    "experiment",
+    "experiment_records",
+    "experiments",
+    "findings",
+    "fit_response",
+    "main",
+    "open_data",
+    "qini_coefficient",
+    "qini_curve",
+    "qini_random_band",
+    "qini_verdict",
+    "reallocate",
+    "response_inputs",
+    "segments_at_sends",
+    "send_features",
+    "send_outcomes",
+    "spend_marks",
+    "two_model_uplift",
+    "uplift_by_segment",
+    "uplift_matrix",
+    "usable_curves",
+    "weekly_channel",
+    "weekly_metrics",
+]
+
 CRM_CHANNELS = ("email", "sms")
+
+#: Tables the report cannot do without: none on its own, but at least one of CORE_ANY.
+CORE: tuple[str, ...] = ()
+#: The report builds when the dataset holds either: sends (experiments) or spend (channels).
+CORE_ANY = ("campaign_sends", "marketing_spend")
+
+_SPEND = ("date", "channel", "campaign_id", "spend", "impressions", "clicks")
+_SENDS = ("campaign_id", "account_id", "group", "sent_at", "converted_at", "revenue")
+_ORDERS = {
+    "orders": ("order_id", "account_id", "order_ts"),
+    "order_lines": ("order_id", "quantity", "unit_price", "unit_cost", "discount"),
+}
+SECTIONS = (
+    Section("channels", "Channel economics", needs={"marketing_spend": _SPEND}),
+    Section(
+        "ltv",
+        "Acquisition cost against the lifetime value of the customers acquired",
+        needs={
+            "marketing_spend": ("date", "channel", "spend"),
+            "accounts": ("account_id", "signup_date", "acquisition_channel"),
+            **_ORDERS,
+        },
+    ),
+    Section("weekly", "Weekly trends", needs={"marketing_spend": _SPEND}),
+    Section(
+        "experiments", "Experiments: did each campaign work?", needs={"campaign_sends": _SENDS}
+    ),
+    Section(
+        "engagement",
+        "Opens and clicks",
+        needs={"campaign_sends": ("campaign_id", "group", "opened_at", "clicked_at")},
+    ),
+    Section(
+        "uplift",
+        "Uplift by segment and the next audience",
+        needs={
+            "campaign_sends": _SENDS,
+            "campaigns": ("campaign_id", "start_date", "has_control"),
+            "accounts": ("account_id", "signup_date"),
+            **_ORDERS,
+        },
+    ),
+    Section(
+        "budget",
+        "Budget: response curves and the same total, split differently",
+        needs={"marketing_spend": _SPEND, "web_events": ("channel", "event")},
+    ),
+)
+
+#: Where each optional input of the channel economics comes from (absent: shown as n/a).
+_CHANNEL_SOURCES = {
+    "leads": ("leads",),
+    "conversions": ("web_events",),
+    "new_customers": ("accounts", "orders", "order_lines"),
+    "campaign_revenue": ("campaign_sends", "campaigns"),
+}
 
 
 def _ratio(num: pd.Series, den: pd.Series, reason: str) -> tuple[pd.Series, pd.Series]:
@@ -51,11 +155,18 @@ def _require(df: pd.DataFrame, columns: set[str], name: str) -> None:
 
 
 def _order_margin(ds):
-    """Per account: revenue Σ q·p·(1−d) and gross margin Σ q·(p·(1−d) − unit_cost)."""
+    """Per account: revenue Σ q·p·(1−d), gross margin Σ q·(p·(1−d) − unit_cost) over its
+    orders of known cost, and unknown_cost = orders with a line of unknown cost."""
     ov = measures.order_values(ds)
     return ov.group_by("account_id").aggregate(
-        revenue=ov.revenue.sum(), gross_margin=(ov.revenue - ov.cogs).sum()
+        revenue=ov.revenue.sum(),
+        gross_margin=(ov.revenue - ov.cogs).sum(),
+        unknown_cost=ov.cogs.isnull().cast("int64").sum(),
     )
+
+
+def _available(ds, column: str) -> bool:
+    return all(t in ds for t in _CHANNEL_SOURCES[column])
 
 
 def channel_inputs(ds) -> pd.DataFrame:
@@ -65,8 +176,13 @@ def channel_inputs(ds) -> pd.DataFrame:
     - leads: ``leads`` whose source is the channel
     - conversions: web ``purchase`` events whose session channel is the channel (last touch)
     - new_customers: accounts whose ``acquisition_channel`` is the channel and signed up in the
-      spend table's date range, with their revenue and gross margin to date (``orders``)
-    - campaign_revenue: revenue of converted CRM sends (treatment group) sent on the channel
+      spend table's date range, with their revenue and gross margin to date (``orders``;
+      the margin is NaN when an order line has no cost)
+    - campaign_revenue: revenue of converted CRM sends (every arm, not control) sent on the
+      channel
+
+    A count whose table the dataset lacks (:data:`_CHANNEL_SOURCES`) is left out of the frame,
+    so :func:`economics` shows it and what it feeds as n/a, never as 0.
     """
     ms = ds.marketing_spend
     spend = ms.group_by("channel").aggregate(
@@ -76,34 +192,54 @@ def channel_inputs(ds) -> pd.DataFrame:
     if out.empty:
         raise ValueError("table 'marketing_spend' has no rows")
     first, last = ms.date.min().to_pyarrow().as_py(), ms.date.max().to_pyarrow().as_py()
-    ld = ds.leads
-    leads = ld.group_by(channel=ld.source).aggregate(leads=ld.count()).to_pandas()
-    we = ds.web_events
-    we = we.filter(we.event == "purchase")
-    conv = we.group_by("channel").aggregate(conversions=we.count()).to_pandas()
+    parts = []
+    if _available(ds, "leads"):
+        ld = ds.leads
+        parts.append(ld.group_by(channel=ld.source).aggregate(leads=ld.count()).to_pandas())
+    if _available(ds, "conversions"):
+        we = ds.web_events
+        we = we.filter(we.event == "purchase")
+        parts.append(we.group_by("channel").aggregate(conversions=we.count()).to_pandas())
+    if _available(ds, "new_customers"):
+        parts.append(_acquired(ds, first, last))
+    if _available(ds, "campaign_revenue"):
+        cs = ds.campaign_sends.join(ds.campaigns.select("campaign_id", "channel"), "campaign_id")
+        cs = cs.filter(cs.group != CONTROL_GROUP)
+        parts.append(
+            cs.group_by("channel").aggregate(campaign_revenue=cs.revenue.sum()).to_pandas()
+        )
+    for other in parts:
+        out = out.merge(other, on="channel", how="outer")
+    counts = [
+        c for c in ("impressions", "clicks", "leads", "conversions", "new_customers") if c in out
+    ]
+    out[counts] = out[counts].fillna(0).astype("int64")
+    money = [c for c in ("spend", "customer_revenue", "campaign_revenue") if c in out]
+    out[money] = out[money].fillna(0.0).astype("float64")
+    if "customer_margin" in out:
+        out["customer_margin"] = out.customer_margin.astype("float64")
+    return out.sort_values("spend", ascending=False).reset_index(drop=True)
+
+
+def _acquired(ds, first, last) -> pd.DataFrame:
+    """Per acquisition channel: accounts signed up in [first, last], their revenue and gross
+    margin to date (margin NaN for a channel whose customers have an order of unknown cost)."""
     acc = ds.accounts
     acc = acc.filter((acc.signup_date >= first) & (acc.signup_date <= last))
     m = _order_margin(ds)
     j = acc.left_join(m, acc.account_id == m.account_id)
-    new = (
+    out = (
         j.group_by(channel=j.acquisition_channel)
         .aggregate(
             new_customers=j.account_id.nunique(),
             customer_revenue=j.revenue.fill_null(0).sum(),
             customer_margin=j.gross_margin.fill_null(0).sum(),
+            unknown_cost=j.unknown_cost.fill_null(0).sum(),
         )
         .to_pandas()
     )
-    cs = ds.campaign_sends.join(ds.campaigns.select("campaign_id", "channel"), "campaign_id")
-    cs = cs.filter(cs.group == "treatment")
-    crm = cs.group_by("channel").aggregate(campaign_revenue=cs.revenue.sum()).to_pandas()
-    for other in (leads, conv, new, crm):
-        out = out.merge(other, on="channel", how="outer")
-    counts = ["impressions", "clicks", "leads", "conversions", "new_customers"]
-    out[counts] = out[counts].fillna(0).astype("int64")
-    money = ["spend", "customer_revenue", "customer_margin", "campaign_revenue"]
-    out[money] = out[money].fillna(0.0).astype("float64")
-    return out.sort_values("spend", ascending=False).reset_index(drop=True)
+    out["customer_margin"] = out.customer_margin.where(out.unknown_cost == 0)
+    return out.drop(columns="unknown_cost")
 
 
 def economics(inputs: pd.DataFrame) -> pd.DataFrame:
@@ -120,14 +256,23 @@ def economics(inputs: pd.DataFrame) -> pd.DataFrame:
       to date, not a forecast); cac_exceeds_ltv = CAC > margin_per_customer
 
     A ratio with a zero denominator is NaN and its ``<metric>_note`` column says why.
-    CTR, CVR carry 95 % Wilson intervals (``*_lo``, ``*_hi``).
+    CTR, CVR carry 95 % Wilson intervals (``*_lo``, ``*_hi``). Only channel, spend, impressions
+    and clicks are required: without conversions, CVR and CPA are n/a ("n/a: no web_events
+    table"); without new_customers / customer_revenue, CAC, revenue, ROAS and ROI are ("n/a:
+    no accounts, orders tables"); without customer_margin or with it NaN (unknown costs), ROI
+    and margin_per_customer are; leads absent stay NaN; campaign_revenue absent counts 0.
     """
-    need = {"channel", "spend", "impressions", "clicks", "conversions", "new_customers"}
-    _require(inputs, need, "channel inputs")
+    _require(inputs, {"channel", "spend", "impressions", "clicks"}, "channel inputs")
     df = inputs.copy()
-    for col in ("leads", "customer_revenue", "customer_margin", "campaign_revenue"):
+    absent = {c for c in ("conversions", "new_customers", "customer_revenue") if c not in df}
+    if "new_customers" in absent:
+        absent |= {"customer_revenue", "customer_margin"}
+    for col in ("conversions", "new_customers", "customer_revenue", "leads"):
         if col not in df:
             df[col] = 0
+    for col in ("customer_margin", "campaign_revenue"):
+        if col not in df:
+            df[col] = np.nan if col == "customer_margin" else 0.0
     if (df[["spend", "impressions", "clicks", "conversions"]] < 0).any().any():
         raise ValueError("channel inputs: spend, impressions, clicks, conversions must be >= 0")
     df["ctr"], df["ctr_note"] = _ratio(df.clicks, df.impressions, "no impressions")
@@ -150,11 +295,34 @@ def economics(inputs: pd.DataFrame) -> pd.DataFrame:
     df["roas"], df["roas_note"] = _ratio(df.revenue, df.spend, "no spend")
     df["roi"], df["roi_note"] = _ratio(gross_return - df.spend, df.spend, "no spend")
     df["margin_per_customer"], _ = _ratio(df.customer_margin, df.new_customers, "")
+    unknown_margin = df.customer_margin.isna()
+    df.loc[unknown_margin, ["roi", "margin_per_customer"]] = np.nan
+    df.loc[unknown_margin & ~unpaid, "roi_note"] = "n/a: product costs unknown"
+    _mark_absent(df, absent, "leads" not in inputs)
     has_both = df.cac.notna() & df.margin_per_customer.notna()
     df["cac_exceeds_ltv"] = pd.array(
         np.where(has_both, df.cac > df.margin_per_customer, pd.NA), dtype="boolean"
     )
     return df
+
+
+def _mark_absent(df: pd.DataFrame, absent: set[str], no_leads: bool) -> None:
+    """Set the metrics fed by an input the dataset lacks to NaN with the missing table named."""
+    if no_leads:
+        df["leads"] = np.nan
+    if "conversions" in absent:
+        why = f"n/a: no {' and '.join(_CHANNEL_SOURCES['conversions'])} table"
+        df["conversions"] = np.nan
+        for m in ("cvr", "cvr_lo", "cvr_hi", "cpa"):
+            df[m] = np.nan
+        df["cvr_note"], df["cpa_note"] = why, why
+    if absent & {"new_customers", "customer_revenue"}:
+        why = f"n/a: no {', '.join(_CHANNEL_SOURCES['new_customers'])} tables"
+        for m in ("new_customers", "customer_revenue", "customer_margin", "cac", "revenue"):
+            df[m] = np.nan
+        for m in ("roas", "roi", "margin_per_customer"):
+            df[m] = np.nan
+        df["cac_note"], df["roas_note"], df["roi_note"] = why, why, why
 
 
 def channel_economics(ds) -> pd.DataFrame:
@@ -272,25 +440,35 @@ def weekly_channel(ds) -> pd.DataFrame:
 
 
 def send_outcomes(ds, campaign_id: str | None = None) -> pd.DataFrame:
-    """One row per (campaign, account, group): converted (0/1) and revenue, with the campaign's
-    channel and has_control flag. Small: one row per send."""
+    """One row per send: campaign_id, channel, has_control, account_id, group (``"control"`` or
+    the arm's name), converted (0/1) and revenue. Small: one row per send.
+
+    channel and has_control (the plan) come from ``campaigns``; without that table the channel
+    is "unknown" and has_control says whether the campaign's sends hold a control group."""
     cs = ds.campaign_sends
     if campaign_id is not None:
         cs = cs.filter(cs.campaign_id == campaign_id)
-    cs = cs.join(ds.campaigns.select("campaign_id", "channel", "has_control"), "campaign_id")
-    out = cs.select(
-        "campaign_id",
-        "channel",
-        "has_control",
-        "account_id",
-        "group",
-        converted=cs.converted_at.notnull().cast("int64"),
-        revenue=cs.revenue,
-    ).to_pandas()
+    cols = {"converted": cs.converted_at.notnull().cast("int64"), "revenue": cs.revenue}
+    if "campaigns" in ds:
+        cs = cs.join(ds.campaigns.select("campaign_id", "channel", "has_control"), "campaign_id")
+        keep = ["campaign_id", "channel", "has_control", "account_id", "group"]
+        out = cs.select(*keep, **cols).to_pandas()
+    else:
+        out = cs.select("campaign_id", "account_id", "group", **cols).to_pandas()
+        out.insert(1, "channel", "unknown")
+        with_control = out.groupby("campaign_id").group.transform(
+            lambda g: bool((g == CONTROL_GROUP).any())
+        )
+        out.insert(2, "has_control", with_control.astype(bool))
     if out.empty:
         what = f"campaign {campaign_id!r}" if campaign_id else "any campaign"
         raise ValueError(f"table 'campaign_sends' has no send for {what}")
     return out
+
+
+def arms_of(outcomes: pd.DataFrame) -> list[str]:
+    """The arms among ``outcomes.group``: every group but ``"control"``, sorted."""
+    return sorted(set(outcomes.group.dropna().astype(str)) - {CONTROL_GROUP})
 
 
 def _newcombe(k_t: int, n_t: int, k_c: int, n_c: int, alpha: float) -> tuple[float, float]:
@@ -328,34 +506,42 @@ def _diff_mean_bootstrap(t: np.ndarray, c: np.ndarray, n_resamples: int, seed: i
 
 def experiment(
     outcomes: pd.DataFrame,
+    arm: str | None = None,
     alpha: float = 0.05,
     power: float = 0.8,
     n_resamples: int = 2000,
     seed: int = 0,
 ) -> dict:
-    """Treatment-vs-control result of one campaign's sends (rows of :func:`send_outcomes`).
+    """One arm against the control group of one campaign's sends (rows of :func:`send_outcomes`).
 
-    - conversion lift = p_t − p_c, p = converted / sends; CI by Newcombe's hybrid score
-      method and a two-sided score test (statsmodels ``confint_proportions_2indep`` /
-      ``test_proportions_2indep``; Newcombe 1998)
-    - revenue lift per account = mean revenue (treatment) − mean revenue (control), percentile
+    ``arm`` is the group compared with ``"control"``; None means the campaign's only arm (an
+    error when it has several: see :func:`experiments`).
+
+    - conversion lift = p_arm − p_control, p = converted / sends; CI by Newcombe's hybrid
+      score method (Wilson intervals of each rate combined) and a two-sided score test
+      (statsmodels ``confint_proportions_2indep`` / ``test_proportions_2indep``; Newcombe 1998)
+    - revenue lift per recipient = mean revenue (arm) − mean revenue (control), percentile
       bootstrap CI (scipy.stats.bootstrap, Efron & Tibshirani 1993)
-    - needed_per_group: treatment sends that a two-sided test at ``alpha`` with ``power``
-      would need to detect the observed lift, control sized in the observed ratio
-      (statsmodels ``NormalIndPower`` on Cohen's h = 2·asin√p_t − 2·asin√p_c)
+    - needed_per_group: arm sends that a two-sided test at ``alpha`` with ``power`` would need
+      to detect the observed lift, control sized in the observed ratio (statsmodels
+      ``NormalIndPower`` on Cohen's h = 2·asin√p_arm − 2·asin√p_control)
 
-    A campaign with no control sends is reported with ``has_control`` False and every lift
-    field NaN, ``note`` saying so: it is never compared as if it had a control.
+    Intervals and p-values are per arm, not adjusted for several arms. A campaign with no
+    control sends is reported with ``has_control`` False and every lift field NaN, ``note``
+    saying so: it is never compared as if it had a control.
     """
-    from statsmodels.stats.power import NormalIndPower
-    from statsmodels.stats.proportion import proportion_effectsize, test_proportions_2indep
-
     _require(outcomes, {"group", "converted", "revenue"}, "campaign_sends outcomes")
-    t = outcomes[outcomes.group == "treatment"]
-    c = outcomes[outcomes.group == "control"]
+    arms = arms_of(outcomes)
+    if arm is None:
+        if len(arms) > 1:
+            raise ValueError(f"the sends hold several arms {arms}: name the one to compare")
+        arm = arms[0] if arms else "treatment"
+    t = outcomes[outcomes.group == arm]
+    c = outcomes[outcomes.group == CONTROL_GROUP]
     n_t, n_c = len(t), len(c)
     k_t, k_c = int(t.converted.sum()), int(c.converted.sum())
     res = {
+        "arm": arm,
         "treated": n_t,
         "control": n_c,
         "conv_treated": k_t,
@@ -365,25 +551,38 @@ def experiment(
         "rev_per_treated": float(t.revenue.mean()) if n_t else np.nan,
         "rev_per_control": float(c.revenue.mean()) if n_c else np.nan,
         "has_control": n_c > 0,
-        "lift": np.nan,
-        "lift_lo": np.nan,
-        "lift_hi": np.nan,
-        "p_value": np.nan,
-        "rev_lift": np.nan,
-        "rev_lift_lo": np.nan,
-        "rev_lift_hi": np.nan,
-        "needed_per_group": np.nan,
+        **dict.fromkeys(_LIFT_FIELDS, np.nan),
         "note": "",
     }
     if n_c == 0:
         res["note"] = "no control group: lift cannot be estimated"
-        return res
-    if n_t == 0:
-        res["note"] = "no treatment sends: lift cannot be estimated"
-        return res
+    elif n_t == 0:
+        res["note"] = f"no sends in arm {arm!r}: lift cannot be estimated"
+    else:
+        _compare(res, t, c, alpha, power, n_resamples, seed)
+    return res
+
+
+_LIFT_FIELDS = (
+    "lift",
+    "lift_lo",
+    "lift_hi",
+    "p_value",
+    "rev_lift",
+    "rev_lift_lo",
+    "rev_lift_hi",
+    "needed_per_group",
+)
+
+
+def _compare(res: dict, t, c, alpha: float, power: float, n_resamples: int, seed: int) -> None:
+    """Fill the lift fields of :func:`experiment`'s ``res`` (arm ``t`` against control ``c``)."""
+    from statsmodels.stats.power import NormalIndPower
+    from statsmodels.stats.proportion import proportion_effectsize, test_proportions_2indep
+
+    k_t, n_t, k_c, n_c = res["conv_treated"], res["treated"], res["conv_control"], res["control"]
     res["lift"] = res["cr_treated"] - res["cr_control"]
-    lo, hi = _newcombe(k_t, n_t, k_c, n_c, alpha)
-    res["lift_lo"], res["lift_hi"] = float(lo), float(hi)
+    res["lift_lo"], res["lift_hi"] = _newcombe(k_t, n_t, k_c, n_c, alpha)
     if 0 < k_t + k_c < n_t + n_c:
         with np.errstate(divide="ignore", invalid="ignore"):  # unused ratio side values
             test = test_proportions_2indep(k_t, n_t, k_c, n_c, method="score")
@@ -402,24 +601,86 @@ def experiment(
         res["needed_per_group"] = float(np.ceil(n))
     elif not res["note"]:
         res["note"] = "observed lift is zero: no sample size detects it"
-    return res
 
 
-def experiments(ds, alpha: float = 0.05, power: float = 0.8, seed: int = 0) -> pd.DataFrame:
-    """:func:`experiment` for every campaign that has sends, with its channel and flag from
-    ``campaigns`` (``planned_control``) beside what the sends show (``has_control``)."""
-    out = send_outcomes(ds)
+def experiments(
+    ds_or_outcomes, alpha: float = 0.05, power: float = 0.8, seed: int = 0
+) -> pd.DataFrame:
+    """:func:`experiment` for every (campaign, arm) that has sends (a dataset, or rows of
+    :func:`send_outcomes`), with the campaign's channel and planned flag (``planned_control``)
+    beside what the sends show (``has_control``). A/B/n: each arm against the campaign's one
+    control group."""
+    out = ds_or_outcomes
+    if not isinstance(out, pd.DataFrame):
+        out = send_outcomes(ds_or_outcomes)
     rows = []
     for (cid, channel, planned), g in out.groupby(
         ["campaign_id", "channel", "has_control"], sort=True
     ):
-        r = experiment(g, alpha=alpha, power=power, seed=seed)
-        rows.append({"campaign_id": cid, "channel": channel, "planned_control": planned, **r})
+        for arm in arms_of(g) or ["treatment"]:
+            r = experiment(g, arm=arm, alpha=alpha, power=power, seed=seed)
+            rows.append({"campaign_id": cid, "channel": channel, "planned_control": planned, **r})
     return pd.DataFrame(rows)
 
 
+#: figures.experiments: record field -> column of :func:`experiments`.
+EXPERIMENT_RECORD = {
+    "campaign_id": "campaign_id",
+    "arm": "arm",
+    "recipients": "treated",
+    "conversions": "conv_treated",
+    "conversion_rate": "cr_treated",
+    "control_conversion_rate": "cr_control",
+    "lift": "lift",
+    "lift_ci_low": "lift_lo",
+    "lift_ci_high": "lift_hi",
+    "p_value": "p_value",
+    "revenue_per_recipient": "rev_per_treated",
+    "control_revenue_per_recipient": "rev_per_control",
+    "revenue_lift": "rev_lift",
+    "revenue_lift_ci_low": "rev_lift_lo",
+    "revenue_lift_ci_high": "rev_lift_hi",
+}
+
+
+def experiment_records(table: pd.DataFrame) -> list[dict]:
+    """One flat dict per row of :func:`experiments` for the JSON (``figures.experiments``),
+    with the field names of :data:`EXPERIMENT_RECORD`; NaN becomes None."""
+    rows = table[list(EXPERIMENT_RECORD.values())].rename(
+        columns={v: k for k, v in EXPERIMENT_RECORD.items()}
+    )
+    records = []
+    for rec in rows.to_dict("records"):
+        clean = {}
+        for k, v in rec.items():
+            if isinstance(v, np.generic):
+                v = v.item()
+            clean[k] = None if isinstance(v, float) and not np.isfinite(v) else v
+        records.append(clean)
+    return records
+
+
+def engagement(ds) -> pd.DataFrame:
+    """Per campaign and group: sends, opened, clicked (sends with the time set), open_rate =
+    opened / sends and click_rate = clicked / sends with 95 % Wilson intervals. Control sends
+    receive no message, so they open nothing: their rates are NaN, not 0."""
+    cs = ds.campaign_sends
+    agg = cs.group_by(["campaign_id", "group"]).aggregate(
+        sends=cs.count(), opened=cs.opened_at.count(), clicked=cs.clicked_at.count()
+    )
+    out = agg.to_pandas().sort_values(["campaign_id", "group"]).reset_index(drop=True)
+    for rate, k in (("open_rate", "opened"), ("click_rate", "clicked")):
+        out[rate] = out[k] / out.sends
+        out[f"{rate}_lo"], out[f"{rate}_hi"] = wilson_interval(out[k], out.sends)
+    control = out.group == CONTROL_GROUP
+    cols = [c for c in out.columns if c.startswith(("open_rate", "click_rate"))]
+    out.loc[control, cols] = np.nan
+    return out
+
+
 def uplift_by_segment(outcomes: pd.DataFrame, segments: pd.DataFrame, alpha: float = 0.05):
-    """Conversion uplift p_t − p_c per segment, pooling every campaign with a control group.
+    """Conversion uplift p_t − p_c per segment, pooling every campaign with a control group
+    (every arm of an A/B/n campaign counts as treated).
 
     ``segments``: account_id, segment, and optionally campaign_id (then each send takes the
     segment its account had for that campaign, e.g. :func:`segments_at_sends`). Sends of
@@ -436,6 +697,7 @@ def uplift_by_segment(outcomes: pd.DataFrame, segments: pd.DataFrame, alpha: flo
     o = outcomes[outcomes.has_control.astype(bool)].merge(segments, on=keys)
     if o.empty:
         raise ValueError("no send of a campaign with a control group matches the segments")
+    o = o.assign(group=np.where(o.group == CONTROL_GROUP, "control", "treatment"))
     g = o.groupby(["segment", "group"]).converted.agg(["sum", "count"]).unstack("group")
     rows = []
     for seg, r in g.iterrows():
@@ -618,6 +880,526 @@ def send_features(ds, lookback_days: int = 365, as_of: str = "start") -> pd.Data
         raise ValueError("table 'campaign_sends' has no send of a campaign in 'campaigns'")
     out["has_ordered"] = (out.orders_before > 0).astype("int64")
     return out.sort_values("send_id").reset_index(drop=True)
+
+
+#: The report's closing definitions (term -> how it is computed).
+DEFINITIONS = {
+    "Spend, impressions, clicks": "sums over the marketing spend table (one row per day, channel "
+    "and campaign).",
+    "CTR": "clicks / impressions (n/a when there are no impressions), with a Wilson interval.",
+    "Conversions": "web purchase events whose session came from the channel (last touch).",
+    "CVR": "conversions / clicks (n/a when there are no clicks), with a Wilson interval.",
+    "CPA": "spend / conversions (n/a with no conversions, or no recorded spend).",
+    "CAC": "marketing spend of the channel / new customers it acquired while spend was recorded "
+    "(n/a with no new customers, or no recorded spend: unpaid channels' costs are not in the "
+    "data).",
+    "Revenue": "revenue to date of the customers the channel acquired + revenue of the CRM "
+    "sends it carried (every arm, not the control group).",
+    "ROAS": "revenue / spend (n/a with no spend).",
+    "ROI": "(return − cost) / cost, return = gross margin to date of the acquired customers + "
+    "CRM send revenue (n/a when product costs are unknown).",
+    "LTV (historical CLV)": "mean over a channel's acquired customers of Σ_t M_t / (1 + d)^t, "
+    "M_t the gross margin in month t since signup and d the monthly discount rate "
+    "(helpers.clv); value to date, not a forecast; bootstrap interval.",
+    "Pays back": "CAC below the LTV interval; does not pay back: CAC above it; unclear: CAC "
+    "inside it.",
+    "Arm": "a group of a campaign's sends that got one version of the message; each arm is "
+    "compared with the campaign's control group (A/B/n).",
+    "Lift": "conversion rate of the arm − conversion rate of the control group; Newcombe hybrid "
+    "score interval; two-proportion score test; per arm, not adjusted for several arms.",
+    "Revenue lift": "mean revenue per recipient of the arm − mean revenue per control account; "
+    "percentile bootstrap interval.",
+    "Sample size needed": "recipients a two-sided test would need in the arm to detect the "
+    "observed lift at the chosen power (Cohen's h, statsmodels).",
+    "Open rate, click rate": "sends of the arm with an opened_at (clicked_at) time / sends.",
+    "Uplift by segment": "lift computed within the RFM segment each account had at the "
+    "campaign's start, pooling campaigns with a control group (every arm counts as treated).",
+    "Uplift score": "P(convert | treated, history) − P(convert | control, history), two logistic "
+    "regressions, cross-fitted; history as of the campaign's start.",
+    "Qini coefficient": "area between the Qini curve (treated conversions − control conversions "
+    "× treated/control in the top share) and the random line.",
+    "Better than random": "Qini coefficient above the band that random scores reach on the same "
+    "sends (alpha/2 and 1 − alpha/2 quantiles).",
+    "Response curve": "clicks per campaign-day = a · spend^b, Poisson regression with log link, "
+    "quasi-Poisson intervals; b < 1 is diminishing returns.",
+    "Reallocation": "spends that maximise Σ CVR_i · C_i · (x_i / S_i)^b_i with the same total "
+    "and each x_i within the bound of today's S_i.",
+    "Expected gain": "expected conversions with the recommended split − with today's; interval "
+    "and probability of a gain from simulated curve parameters and conversion rates.",
+}
+
+
+# ---------------------------------------------------------------- the report
+
+
+def open_data(data_dir=None, engine: str = "duckdb", **options):
+    """The tables of the campaigns report that the dataset holds (``helpers.data.tables``):
+    at least one of :data:`CORE_ANY` (else a ValueError naming both), every table a section
+    reads when present, and ``accounts`` derived from the account ids seen when it is absent."""
+    from helpers.config import resolve_data_dir
+    from helpers.data.files import has_table, is_url
+    from helpers.data.tables import open_tables
+
+    wanted = {t for s in SECTIONS for t in s.tables}
+    wanted = sorted(wanted | {t for ts in _CHANNEL_SOURCES.values() for t in ts})
+    if data_dir is not None and is_url(data_dir):
+        return open_tables(data_dir, CORE, wanted, engine, **options)
+    root = Path(resolve_data_dir(str(data_dir).removeprefix("file://") if data_dir else None))
+    present = [t for t in wanted if has_table(root, t)]
+    core = [t for t in CORE_ANY if t in present]
+    if not core:
+        raise ValueError(_no_core(root))
+    with_ids = {"orders", "leads", "web_events", "campaign_sends"}
+    if "accounts" not in present and not with_ids & set(present):
+        wanted.remove("accounts")  # nothing to derive accounts from (spend alone)
+    return open_tables(root, core, wanted, engine, **options)
+
+
+def _no_core(where) -> str:
+    return (
+        f"the campaigns report needs a campaign_sends table (experiments) or a marketing_spend "
+        f"table (channel economics); {where} holds neither: see docs/bring-your-own-data.md"
+    )
+
+
+def analyse(
+    ds,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    seed: int = 0,
+    min_control: int = 30,
+    lookback_days: int = 365,
+    qini_draws: int = 200,
+    annual_discount_rate: float = 0.1,
+    budget_bound: float = 0.5,
+) -> Analysis:
+    """The campaigns report on ``ds`` (:func:`open_data`): every section of :data:`SECTIONS` the
+    tables allow, with its tables, its figures for the JSON and the facts the narrative needs.
+
+    Parameters: ``alpha`` (tests; intervals at 1 − alpha), ``power`` (sample size needed),
+    ``seed`` (bootstraps, folds, simulations), ``min_control`` (fewest control sends for a
+    segment's uplift to count), ``lookback_days`` (history before each campaign's start behind
+    its segments and model features), ``qini_draws`` (random scores of the Qini band),
+    ``annual_discount_rate`` (historical CLV used as LTV), ``budget_bound`` (largest share a
+    reallocation may move a channel's budget). Raises ValueError when ``ds`` holds neither
+    campaign_sends nor marketing_spend.
+    """
+    if not any(t in ds for t in CORE_ANY):
+        raise ValueError(_no_core(getattr(ds, "path", "the dataset")))
+    if not 0 < alpha < 1:
+        raise ValueError(f"parameter alpha must be in (0, 1), got {alpha}")
+    result = Analysis.start("campaigns", SECTIONS, ds)
+    f = result.facts
+    f["level"] = f"{1 - alpha:.0%}"
+    f["period_table"] = "marketing_spend" if "marketing_spend" in ds else "campaign_sends"
+    if result.built("channels"):
+        _channels_section(result, ds)
+    if result.built("ltv"):
+        _ltv_section(result, ds, alpha, seed, annual_discount_rate)
+    if result.built("weekly"):
+        weekly = weekly_channel(ds)
+        result.tables["weekly"] = weekly[weekly.spend > 0]
+        f["weeks"] = int(result.tables["weekly"].week.nunique())
+    if result.built("experiments"):
+        _experiments_section(result, ds, alpha, power, seed)
+    if result.built("engagement"):
+        _engagement_section(result, ds)
+    if result.built("uplift"):
+        _uplift_section(result, ds, alpha, seed, min_control, lookback_days, qini_draws)
+    if result.built("budget"):
+        _budget_section(result, ds, alpha, seed, budget_bound)
+    f["findings"] = findings(result)
+    f["finding"] = _one_line(result)
+    _shown_channels(result)
+    _shown_experiments(result)
+    _shown_targeting(result)
+    return result
+
+
+def _channels_section(result: Analysis, ds) -> None:
+    econ = channel_economics(ds)
+    paid, unpaid = econ[econ.spend > 0], econ[econ.spend <= 0]
+    acquiring = paid[paid.new_customers > 0]
+    result.tables.update(econ=econ, paid=paid, unpaid=unpaid)
+    result.figures["paid_spend"] = float(paid.spend.sum())
+    best = acquiring.loc[acquiring.roas.idxmax()] if acquiring.roas.notna().any() else None
+    result.figures["best_roas_channel"] = None if best is None else str(best.channel)
+    result.figures["best_roas"] = None if best is None else float(best.roas)
+    result.facts.update(best=best, paid_channels=len(paid))
+    for col, tables in _CHANNEL_SOURCES.items():
+        lacking = [t for t in tables if t not in ds]
+        if lacking and col != "campaign_revenue":
+            result.notes.append(
+                f"Channel economics: {col.replace('_', ' ')} need(s) the {', '.join(lacking)} "
+                "table(s), absent here, so they and the metrics built on them show n/a."
+            )
+        elif lacking:
+            result.notes.append(
+                "Channel economics: CRM send revenue needs the campaign_sends and campaigns "
+                "tables, absent here, so channel revenue counts the acquired customers only."
+            )
+
+
+def _ltv_section(result: Analysis, ds, alpha: float, seed: int, annual_discount_rate) -> None:
+    from helpers.clv import historical_clv
+
+    econ = result.tables.get("econ")
+    if econ is None:
+        econ = channel_economics(ds)
+    if not (econ.cac.notna() & (econ.spend > 0)).any():
+        result.skip(
+            "ltv",
+            "No paid channel acquired a customer while spend was recorded (no account's "
+            "acquisition_channel is a paid channel): CAC, and so CAC against LTV, is n/a.",
+        )
+        return
+    first, last = ds.period("marketing_spend")
+    values = historical_clv(ds, annual_discount_rate)
+    ltv = cac_against_ltv(econ, values, first, last, confidence=1 - alpha, seed=seed)
+    acq = ltv[ltv.cac.notna()].sort_values("cac", ascending=False).reset_index(drop=True)
+    result.tables.update(ltv=ltv, acquisition=acq)
+    flagged = ltv[ltv.verdict == "does not pay back"]
+    result.figures["channels_not_paying_back"] = ", ".join(flagged.channel)
+    result.facts["not_paying_back"] = list(flagged.channel)
+
+
+def _experiments_section(result: Analysis, ds, alpha: float, power: float, seed: int) -> None:
+    outcomes = send_outcomes(ds)
+    exp = experiments(outcomes, alpha=alpha, power=power, seed=seed)
+    controlled = exp[exp.has_control]
+    won = controlled[controlled.lift_lo > 0]
+    result.tables.update(outcomes=outcomes, experiments=exp, controlled=controlled)
+    result.tables["no_control"] = exp[~exp.has_control]
+    result.figures.update(
+        campaigns=int(exp.campaign_id.nunique()),
+        campaigns_with_control=int(controlled.campaign_id.nunique()),
+        campaigns_with_positive_lift=int(won.campaign_id.nunique()),
+        experiments=experiment_records(exp),
+    )
+    result.facts.update(
+        arms=int(len(exp)),
+        multi_arm=sorted(exp.campaign_id[exp.campaign_id.duplicated()].unique()),
+        winning_arms=[f"{r.campaign_id} {r.arm}" for r in won.itertuples()],
+    )
+
+
+def _engagement_section(result: Analysis, ds) -> None:
+    eng = engagement(ds)
+    if int(eng.opened.sum() + eng.clicked.sum()) == 0:
+        result.skip(
+            "engagement",
+            "No send has an opened_at or clicked_at time (the export records sends and "
+            "conversions only): open and click rates need them.",
+        )
+        return
+    result.tables["engagement"] = eng[eng.group != CONTROL_GROUP].reset_index(drop=True)
+
+
+def _uplift_section(
+    result: Analysis, ds, alpha, seed, min_control, lookback_days, qini_draws
+) -> None:
+    outcomes = result.tables.get("outcomes")
+    if outcomes is None:
+        outcomes = send_outcomes(ds)
+    if not outcomes.has_control.astype(bool).any():
+        result.skip(
+            "uplift",
+            "No campaign kept a control group (campaigns.has_control): uplift needs one.",
+        )
+        return
+    segments_then = segments_at_sends(ds, outcomes, lookback_days=lookback_days)
+    uplift = audience_roles(
+        uplift_by_segment(outcomes, segments_then, alpha=alpha), min_control=min_control
+    )
+    persuadable = uplift[uplift.target]
+    feats = send_features(ds, lookback_days=lookback_days)
+    feats = feats[feats.has_control.astype(bool)].reset_index(drop=True)
+    treated = (feats.group != CONTROL_GROUP).to_numpy()
+    score = two_model_uplift(uplift_matrix(feats), treated, feats.converted, seed=seed)
+    qini = qini_curve(score, treated, feats.converted)
+    coef = qini_coefficient(qini)
+    band = qini_random_band(treated, feats.converted, n=qini_draws, seed=seed, level=1 - alpha)
+    verdict = qini_verdict(coef, band)
+    step = max(1, len(qini) // 60)
+    curve = qini.iloc[::step].rename(columns={"qini": "uplift score", "random": "random targeting"})
+    long = curve.melt(
+        id_vars="share", value_vars=["uplift score", "random targeting"], var_name="targeting",
+        value_name="extra",
+    )  # fmt: skip
+    sendable = persuadable[persuadable.segment != NO_RECENT_ORDER]
+    result.tables.update(uplift=uplift, persuadable=persuadable, qini=qini, qini_long=long)
+    result.figures.update(
+        persuadable_segments=", ".join(persuadable.segment), qini=float(coef), qini_verdict=verdict
+    )
+    result.facts.update(
+        qini=float(coef), qini_band=(float(band[0]), float(band[1])), qini_verdict=verdict,
+        scored_sends=len(feats), persuadable=list(persuadable.segment),
+        send_commands=[
+            f"`python -m helpers.campaigns send --campaign NEXT --segment "
+            f"{seg.lower().replace(' ', '_')}`"
+            for seg in sendable.segment
+        ],
+    )  # fmt: skip
+
+
+def _budget_section(result: Analysis, ds, alpha: float, seed: int, bound: float) -> None:
+    econ = result.tables["econ"]
+    rows = response_inputs(ds)
+    curves = fit_response(rows, alpha=alpha)
+    per_click = econ[["channel", "conversions", "clicks"]]
+    usable = usable_curves(curves, per_click)
+    can = int((usable == "").sum()) >= 2
+    realloc = budget = marks = None
+    if can:
+        realloc, budget = reallocate(rows, curves, per_click, bound=bound, alpha=alpha, seed=seed)
+        marks = spend_marks(rows, realloc)
+    cap = rows.groupby("channel").spend.quantile(0.99).to_dict()
+    fitted = curve_points(curves, cap, alpha=alpha, seed=seed)
+    result.tables.update(
+        response_rows=rows, curves=curves.assign(usable=[n or "yes" for n in usable]),
+        realloc=realloc, fitted=fitted, marks=marks,
+    )  # fmt: skip
+    for key in ("gain", "gain_lo", "gain_hi"):
+        result.figures[f"budget_{key}"] = float(budget[key]) if can else None
+    moved = realloc.dropna(subset=["change"]).sort_values("change") if can else None
+    result.facts.update(
+        can_reallocate=can, budget=budget, moved=moved,
+        unusable=[f"{ch}: {n}." for ch, n in zip(curves.channel, usable, strict=True) if n],
+    )  # fmt: skip
+
+
+def _one_line(result: Analysis) -> str:
+    """The index card's finding: best ROAS and controlled campaigns with a lift, as built."""
+    parts = []
+    best = result.facts.get("best")
+    if result.built("channels") and best is not None:
+        parts.append(f"Best ROAS {best.channel} ({best.roas:.1f})")
+    if result.built("experiments"):
+        g = result.figures
+        parts.append(
+            f"{g['campaigns_with_positive_lift']} of {g['campaigns_with_control']} controlled "
+            "campaigns show a lift"
+        )
+    return "; ".join(parts) + "." if parts else "No section could be built from this dataset."
+
+
+def _with_notes(values: pd.Series, notes: pd.Series, fmt) -> list[str]:
+    """Each value formatted by ``fmt``, or its note ("n/a: ...") where it is NaN."""
+    return [n if pd.isna(v) else fmt(v) for v, n in zip(values, notes, strict=True)]
+
+
+def _shown_channels(result: Analysis) -> None:
+    """Tables as the report shows them (text columns), for the channel sections."""
+    from helpers import present
+
+    t = result.tables
+    if "paid" in t:
+        paid = t["paid"]
+        shown = paid.copy()
+        for m in ("ctr", "cvr"):
+            shown[m] = _with_notes(paid[m], paid[f"{m}_note"], lambda v: present.pct(v, 2))
+        for m in ("cpa", "cac", "roas", "roi"):
+            shown[m] = _with_notes(paid[m], paid[f"{m}_note"], lambda v: f"{v:,.2f}")
+        cols = ["channel", "spend", "impressions", "clicks", "ctr", "leads", "conversions"]
+        cols += ["cvr", "cpa", "new_customers", "cac", "revenue", "roas", "roi"]
+        t["paid_shown"] = shown[cols]
+    if "acquisition" in t:
+        acq = t["acquisition"]
+        t["acquisition_shown"] = acq.assign(
+            ltv_interval=[
+                f"{r.ltv:,.0f} ({r.ltv_lo:,.0f} to {r.ltv_hi:,.0f})" for r in acq.itertuples()
+            ]
+        )[["channel", "new_customers", "spend", "cac", "ltv_interval", "ltv_cac", "verdict"]]
+    if t.get("curves") is not None:
+        c = t["curves"]
+        c = c.assign(
+            b_interval=[
+                f"{r.b:.2f} ({r.b_lo:.2f} to {r.b_hi:.2f})" if r.b == r.b else "n/a"
+                for r in c.itertuples()
+            ]
+        )
+        t["curves_shown"] = c[
+            ["channel", "rows", "spend", "clicks", "b_interval", "dispersion", "usable"]
+        ]
+    if t.get("realloc") is not None:
+        r = t["realloc"]
+        t["realloc_shown"] = r.assign(
+            change=[present.pct(v, 0) if v == v else "" for v in r.change]
+        )[
+            ["channel", "current_spend", "recommended_spend", "change", "current_expected"]
+            + ["recommended_expected", "gain", "note"]
+        ]
+
+
+def _rate_of(rate: float, n: int) -> str:
+    from helpers import present
+
+    return f"{present.pct(rate)} of {present.count(n)}"
+
+
+def _shown_experiments(result: Analysis) -> None:
+    """Tables as the report shows them, for the experiment and engagement sections."""
+    from helpers import present
+
+    t = result.tables
+    if "controlled" in t:
+        c = t["controlled"]
+        t["controlled_shown"] = pd.DataFrame({
+            "campaign_id": c.campaign_id,
+            "arm": c.arm,
+            "channel": c.channel,
+            "conversion_arm": [_rate_of(r.cr_treated, r.treated) for r in c.itertuples()],
+            "conversion_control": [_rate_of(r.cr_control, r.control) for r in c.itertuples()],
+            "lift_interval": [
+                f"{present.pct(r.lift)} ({present.pct(r.lift_lo)} to {present.pct(r.lift_hi)})"
+                for r in c.itertuples()
+            ],
+            "p_value": c.p_value,
+            "revenue_lift": [
+                f"{r.rev_lift:,.1f} ({r.rev_lift_lo:,.1f} to {r.rev_lift_hi:,.1f})"
+                for r in c.itertuples()
+            ],
+            "needed": [
+                n or f"{v:,.0f}" for v, n in zip(c.needed_per_group, c.note, strict=True)
+            ],
+        })  # fmt: skip
+        nc = t["no_control"]
+        t["no_control_shown"] = nc.assign(
+            conversion=[_rate_of(r.cr_treated, r.treated) for r in nc.itertuples()]
+        )[["campaign_id", "arm", "channel", "conversion", "note"]]
+    if "engagement" in t:
+        e = t["engagement"]
+        t["engagement_shown"] = pd.DataFrame({
+            "campaign_id": e.campaign_id,
+            "arm": e.group,
+            "sends": e.sends,
+            "opened": [_rate_of(r.open_rate, r.sends) for r in e.itertuples()],
+            "clicked": [_rate_of(r.click_rate, r.sends) for r in e.itertuples()],
+        })  # fmt: skip
+
+
+def _shown_targeting(result: Analysis) -> None:
+    """The uplift table as the report shows it."""
+    from helpers import present
+
+    t = result.tables
+    if "uplift" in t:
+        u = t["uplift"]
+        t["uplift_shown"] = u.assign(
+            conversion_control=[_rate_of(r.cr_control, r.control) for r in u.itertuples()],
+            uplift_interval=[
+                f"{present.pct(r.uplift)} ({present.pct(r.uplift_lo)} to "
+                f"{present.pct(r.uplift_hi)})"
+                if r.note == ""
+                else r.note
+                for r in u.itertuples()
+            ],
+        )[["segment", "treated", "conversion_control", "uplift_interval", "role"]]
+        t["uplift_measured"] = u.dropna(subset=["uplift"])
+
+
+def findings(result: Analysis) -> list[str]:
+    """The key findings of a built :func:`analyse` result: one sentence per built section
+    (channels, LTV, experiments, uplift, budget), each computed from its tables and facts."""
+    from helpers import present
+
+    f, t, out = result.facts, result.tables, []
+    level = f["level"]
+    if result.built("channels"):
+        paid, best = t["paid"], f["best"]
+        text = (
+            f"Marketing spend over the period: **{present.money(paid.spend.sum())}** on "
+            f"{len(paid)} paid channels."
+        )
+        if best is not None:
+            text += (
+                f" Among those that acquire customers, the best return on ad spend is "
+                f"**{best.channel}** (ROAS {best.roas:.1f}: {present.money(best.revenue)} revenue "
+                f"to date from the customers it brought, for {present.money(best.spend)} spend)."
+            )
+        out.append(text)
+    if result.built("ltv"):
+        out.append(_ltv_finding(t["ltv"], t["paid"], f["not_paying_back"], level))
+    if result.built("experiments"):
+        exp, controlled = t["experiments"], t["controlled"]
+        n, nc = exp.campaign_id.nunique(), controlled.campaign_id.nunique()
+        won = result.figures["campaigns_with_positive_lift"]
+        arms = f" ({f['arms']} arms against their control)" if f["multi_arm"] else ""
+        out.append(
+            f"**{nc}** of {n} CRM campaigns kept a control group{arms}; {won} of them show a "
+            f"conversion lift whose {level} interval lies above zero. The other {n - nc} had "
+            "no control group: their effect cannot be measured."
+        )
+    if result.built("uplift"):
+        seg = ", ".join(
+            f"**{s}** ({present.pct(u, 1)} uplift)"
+            for s, u in zip(t["persuadable"].segment, t["persuadable"].uplift, strict=True)
+        )
+        lo, hi = f["qini_band"]
+        out.append(
+            "Persuadable segments (segment at each campaign's start) for the next campaign: "
+            f"{seg or 'none with an interval above zero'}. The two-model uplift score on "
+            f"pre-campaign history is **{f['qini_verdict']}** (Qini {f['qini']:.1f}; random "
+            f"scores reach {lo:.1f} to {hi:.1f})."
+        )
+    if result.built("budget"):
+        out.append(_budget_finding(f, level))
+    if not out:
+        out.append("No section of this report could be built from the tables in the dataset.")
+    return out
+
+
+def _ltv_finding(ltv: pd.DataFrame, paid: pd.DataFrame, flagged: list[str], level: str) -> str:
+    from helpers import present
+
+    text = (
+        f"CAC ranges from {present.money(paid.cac.min())} to {present.money(paid.cac.max())} per "
+        "new customer on the channels that acquire customers; "
+    )
+    if flagged:
+        text += (
+            f"**{', '.join(flagged)}** pay(s) more per customer than the upper end of the {level} "
+            "interval of those customers' historical CLV to date. "
+        )
+    else:
+        text += (
+            f"no paid channel's CAC lies above the {level} interval of its customers' "
+            "historical CLV to date. "
+        )
+    return (
+        text
+        + "; ".join(
+            f"{r.channel}: CAC {present.money(r.cac)} against LTV {present.money(r.ltv)} "
+            f"({r.verdict})"
+            for r in ltv[ltv.cac.notna()].itertuples()
+        )
+        + "."
+    )
+
+
+def _budget_finding(f: dict, level: str) -> str:
+    from helpers import present
+
+    if not f["can_reallocate"]:
+        return (
+            "Budget: fewer than two paid channels have a response curve with diminishing "
+            "returns, so no reallocation is proposed."
+        )
+    b, moved = f["budget"], f["moved"]
+    verdict = (
+        "a clear gain."
+        if b["gain_lo"] > 0
+        else "not a clear gain, so test it before moving the budget."
+    )
+    return (
+        f"Budget: moving the same {present.money(b['total_spend'])} of paid spend as the "
+        "response curves suggest ("
+        + ", ".join(f"{r.channel} {r.change:+.0%}" for r in moved.itertuples())
+        + f") is expected to change conversions by **{b['gain']:+.1f}** "
+        f"({present.pct(b['gain_share'], 1)}; {level} interval {b['gain_lo']:+.1f} to "
+        f"{b['gain_hi']:+.1f}; probability of a gain {present.pct(b['prob_gain_positive'], 0)}): "
+        + verdict
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
