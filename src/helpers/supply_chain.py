@@ -33,7 +33,108 @@ import pandas as pd
 from scipy.stats import norm
 
 from helpers.data import measures
+from helpers.data.tables import UNKNOWN, derive_accounts
+from helpers.sections import Analysis, Section
 from helpers.stats import wilson_interval
+
+__all__ = [
+    "CORE",
+    "FORMATS",
+    "NO_SALES",
+    "OPTIONAL",
+    "SECTIONS",
+    "abc_classes",
+    "abc_xyz_matrix",
+    "analyse",
+    "backtest",
+    "check_warehouse",
+    "definitions",
+    "delivery_times",
+    "eoq",
+    "forecast_categories",
+    "forecast_daily_demand",
+    "histogram_quantiles",
+    "inventory_turnover",
+    "late_delivery_cost",
+    "order_fulfilment",
+    "otif",
+    "period_bounds",
+    "reorder_point",
+    "replenishment",
+    "safety_stock",
+    "shown",
+    "sku_classes",
+    "stock_health",
+    "supplier_scorecard",
+    "warehouse_costs",
+    "weekly_category_demand",
+    "xyz_classes",
+    "z_value",
+]
+
+#: The tables the report cannot run without (ABC/XYZ classes and the forecast need no more).
+CORE = ("order_lines", "orders")
+
+_PRODUCTS = ("sku", "category", "unit_cost")
+_INVENTORY = ("date", "warehouse_id", "sku", "on_hand")
+SECTIONS = (
+    Section(
+        "suppliers",
+        "Procurement: supplier scorecard",
+        needs={
+            "suppliers": ("supplier_id", "region"),
+            "purchase_orders": (
+                "supplier_id",
+                "sku",
+                "qty_ordered",
+                "qty_received",
+                "ordered_at",
+                "promised_at",
+                "received_at",
+                "unit_cost",
+                "defects",
+            ),
+            "products": _PRODUCTS,
+        },
+    ),
+    Section("classes", "Inventory: ABC and XYZ classes"),
+    Section(
+        "stock",
+        "Inventory: turnover, stock-outs, excess and dead stock",
+        needs={"inventory": _INVENTORY, "products": _PRODUCTS},
+    ),
+    Section(
+        "replenishment",
+        "Replenishment: safety stock, reorder point and order quantity",
+        needs={
+            "inventory": _INVENTORY,
+            "products": (*_PRODUCTS, "supplier_id", "lead_time_days"),
+        },
+    ),
+    Section(
+        "delivery",
+        "Warehousing and delivery",
+        needs={
+            "shipments": (
+                "order_id",
+                "carrier",
+                "shipped_at",
+                "delivered_at",
+                "qty_shipped",
+                "cost",
+            )
+        },
+    ),
+    Section("forecast", "Demand forecast by category"),
+    Section("backtest", "Forecast backtest against the seasonal-naive forecast"),
+)
+
+#: Tables read when the dataset has them: the sections' needs, plus products (categories of
+#: the classes and the forecast), accounts (customer regions of OTIF, derived when absent) and
+#: returns (late-delivery refunds).
+OPTIONAL = tuple(
+    dict.fromkeys(["products", *(t for s in SECTIONS for t in s.tables), "accounts", "returns"])
+)
 
 DAY_SECONDS = 86_400.0
 NO_SALES = "no sales"
@@ -189,6 +290,20 @@ def _nonempty(df: pd.DataFrame, what: str) -> pd.DataFrame:
     return df
 
 
+def catalogue(ds):
+    """The SKUs with their category, unit cost and list price: ``products`` when the dataset
+    has it, else one row per SKU of the order lines with category "unknown", unit cost the
+    mean line unit cost and list price the mean line unit price."""
+    if "products" in ds:
+        return ds.products
+    li = ds.order_lines
+    return li.group_by("sku").aggregate(
+        category=ibis.literal(UNKNOWN),
+        unit_cost=li.unit_cost.mean(),
+        list_price=li.unit_price.mean(),
+    )
+
+
 # ----------------------------------------------------------------------------- procurement
 
 
@@ -294,7 +409,7 @@ def sku_classes(
         units_sq=(weekly.units * weekly.units).sum(),
         weeks_with_sales=weekly.count(),
     )
-    p = ds.products.select("sku", "category", "unit_cost", "list_price")
+    p = catalogue(ds).select("sku", "category", "unit_cost", "list_price")
     out = p.to_pandas().merge(per_sku.to_pandas(), on="sku", how="left")
     out[["revenue", "units", "units_sq"]] = out[["revenue", "units", "units_sq"]].fillna(0.0)
     out["weeks_with_sales"] = out.weeks_with_sales.fillna(0).astype("int64")
@@ -458,7 +573,7 @@ def order_fulfilment(ds, start=None, end=None, warehouse: str | None = None, as_
         carrier_max=sh.carrier.max(),
         ship_cost=sh.cost.sum(),
     )
-    acc = ds.accounts.select("account_id", "region")
+    acc = (ds if "accounts" in ds else derive_accounts(ds)).accounts.select("account_id", "region")
     j = o.join(lines, "order_id").join(ships, "order_id", how="left").join(acc, "account_id")
     has = j.shipments.notnull()
     status = ibis.cases(
@@ -647,7 +762,7 @@ def weekly_category_demand(ds, start=None, end=None, warehouse=None) -> pd.DataF
     if n < 1:
         raise ValueError("no whole week between start and end")
     o = _orders(ds, first, last, warehouse)
-    j = ds.order_lines.join(o, "order_id").join(ds.products.select("sku", "category"), "sku")
+    j = ds.order_lines.join(o, "order_id").join(catalogue(ds).select("sku", "category"), "sku")
     w = j.group_by(category=j.category, week=j.order_ts.truncate("W").cast("date")).aggregate(
         units=j.quantity.sum()
     )
@@ -819,7 +934,8 @@ def replenishment(
     ``daily_forecast`` (units/day per category) is given, d = category forecast x the SKU's
     share of its category's units in the lookback, otherwise d = the historic mean.
     Lead time: mean L and sd sigma_L of the SKU supplier's received POs (``scorecard``), else
-    ``products.lead_time_days`` with sigma_L = 0.
+    ``products.lead_time_days`` with sigma_L = 0. Without a purchase_orders table nothing is
+    on order.
     SS = z sqrt(L sigma_d^2 + d^2 sigma_L^2) (:func:`safety_stock`); ROP = d L + SS;
     EOQ = sqrt(2 D S / H) with D = 365 d, S = order_cost, H = holding_rate x unit_cost.
     position = on_hand on ``as_of`` + units on open POs (ordered by then, not yet received);
@@ -852,17 +968,9 @@ def replenishment(
     dem = daily.group_by("warehouse_id", "sku").aggregate(
         s1=daily.units.sum(), s2=(daily.units * daily.units).sum()
     )
-    po = ds.purchase_orders
-    cutoff = ibis.timestamp(as_of + pd.Timedelta(days=1))
-    open_po = po.filter(
-        (po.ordered_at < cutoff) & (po.received_at.isnull() | (po.received_at >= cutoff))
-    )
-    if warehouse:
-        open_po = open_po.filter(open_po.warehouse_id == warehouse)
-    on_order = open_po.group_by("warehouse_id", "sku").aggregate(on_order=open_po.qty_ordered.sum())
     p = ds.products.select("sku", "category", "unit_cost", "supplier_id", "lead_time_days")
     out = stock_df.merge(dem.to_pandas(), on=["warehouse_id", "sku"], how="left")
-    out = out.merge(on_order.to_pandas(), on=["warehouse_id", "sku"], how="left")
+    out = out.merge(_on_order(ds, as_of, warehouse), on=["warehouse_id", "sku"], how="left")
     out = out.merge(p.to_pandas(), on="sku", how="left")
     out[["s1", "s2", "on_order"]] = out[["s1", "s2", "on_order"]].fillna(0.0)
     hist_mean, sd = _moments(out.s1, out.s2, lookback_days)
@@ -900,3 +1008,458 @@ def replenishment(
     out["as_of"] = as_of
     out = out.drop(columns=["s1", "s2"])
     return out.sort_values(["warehouse_id", "sku"]).reset_index(drop=True)
+
+
+def _on_order(ds, as_of: pd.Timestamp, warehouse) -> pd.DataFrame:
+    """Units on open purchase orders per warehouse x SKU on ``as_of`` (ordered by then, not
+    yet received); empty without a purchase_orders table."""
+    if "purchase_orders" not in ds:
+        return pd.DataFrame({"warehouse_id": [], "sku": [], "on_order": []}).astype(
+            {"warehouse_id": object, "sku": object, "on_order": float}
+        )
+    po = ds.purchase_orders
+    cutoff = ibis.timestamp(as_of + pd.Timedelta(days=1))
+    open_po = po.filter(
+        (po.ordered_at < cutoff) & (po.received_at.isnull() | (po.received_at >= cutoff))
+    )
+    if warehouse:
+        open_po = open_po.filter(open_po.warehouse_id == warehouse)
+    return (
+        open_po.group_by("warehouse_id", "sku")
+        .aggregate(on_order=open_po.qty_ordered.sum())
+        .to_pandas()
+    )
+
+
+# ----------------------------------------------------------------------------- the report
+
+MIN_FORECAST_WEEKS = 8
+
+
+def analyse(
+    ds,
+    start=None,
+    end=None,
+    warehouse: str | None = None,
+    service_level: float = 0.95,
+    holding_rate: float = 0.25,
+    order_cost: float = 50.0,
+    forecast_horizon: int = 13,
+    lookback_days: int = 182,
+    dead_days: int = 180,
+    excess_days: float = 90,
+) -> Analysis:
+    """The supply-chain report: every section of :data:`SECTIONS` the dataset allows.
+
+    Parameters are checked first (a wrong one is an error, not a skipped section). Each
+    section's tables go into ``result.tables``, its headline figures into ``result.figures``
+    only when it is built, and what the narrative needs into ``result.facts``. Beyond missing
+    tables, a section is skipped when the period is too short for it (classes: two whole
+    weeks; forecast: eight; backtest: ``forecast_horizon`` + 56), naming the parameter and the
+    data's span. ``lookback_days`` longer than the order history shrinks to it (a note says
+    so); replenishment uses the forecast and the supplier lead times when those sections are
+    built, and ``products.lead_time_days`` and the historic demand otherwise.
+    """
+    check_warehouse(ds, warehouse)
+    z_value(service_level)
+    if holding_rate <= 0 or order_cost < 0:
+        raise ValueError("holding_rate must be positive and order_cost not negative")
+    if forecast_horizon < 1:
+        raise ValueError("forecast_horizon must be at least one week")
+    lo, hi = period_bounds(ds, start, end)
+    result = Analysis.start("supply_chain", SECTIONS, ds)
+    result.facts.update(period_start=f"{lo:%Y-%m-%d}", period_end=f"{hi:%Y-%m-%d}")
+    _, _, weeks = complete_weeks(lo, hi)
+    span = f"the period {lo:%Y-%m-%d} to {hi:%Y-%m-%d} holds {weeks} whole weeks"
+    result.facts["weeks"] = weeks
+    sel = {"start": lo, "end": hi, "warehouse": warehouse}
+    if result.built("suppliers"):
+        _suppliers(ds, result, sel)
+    if weeks < 2:
+        result.skip("classes", f"ABC/XYZ classes need two whole weeks of orders; {span}.")
+    if result.built("classes"):
+        _classes(ds, result, sel)
+    if result.built("stock"):
+        _stock(ds, result, sel, excess_days=excess_days, dead_days=dead_days)
+    _forecast(ds, result, sel, forecast_horizon, span)
+    if result.built("replenishment"):
+        _replenishment(
+            ds, result, warehouse, service_level, order_cost, holding_rate, lookback_days
+        )
+    if result.built("delivery"):
+        _delivery(ds, result, sel)
+    if result.built("stock") and result.built("delivery"):
+        fill = ["warehouse_id", "unit_fill_rate", "order_fill_rate", "fill_low", "fill_high"]
+        t = result.tables
+        t["stock_by_warehouse"] = t["stock_by_warehouse"].merge(
+            t["warehouse_costs"][fill], on="warehouse_id"
+        )
+    return result
+
+
+def _skip_on_empty(result: Analysis, key: str, compute) -> bool:
+    """Run ``compute()``; when it finds nothing to measure in the period (the ValueError of
+    :func:`_nonempty` and its kin, "no ... in the selected period"), skip section ``key``
+    with that sentence. Returns whether the section is still built."""
+    try:
+        compute()
+    except ValueError as err:
+        if "no " not in str(err):
+            raise
+        result.skip(key, f"Nothing to show: {err}.")
+        return False
+    return True
+
+
+def _suppliers(ds, result: Analysis, sel: dict) -> None:
+    """The supplier scorecard, its best and weakest supplier."""
+
+    def compute():
+        card = supplier_scorecard(ds, **sel)
+        result.tables["scorecard"] = card
+        best, worst = card.iloc[0], card.iloc[-1]
+        result.facts.update(best_supplier=best.to_dict(), worst_supplier=worst.to_dict())
+        result.facts.update(
+            suppliers=len(card),
+            pos=int(card.pos.sum()),
+            spend=float(card.spend.sum()),
+            lead_mean_days=float(card.lead_mean_days.mean()),
+            lead_sd_max=float(card.lead_sd_days.max()),
+            lead_sd_max_supplier=str(card.loc[card.lead_sd_days.idxmax(), "supplier_id"]),
+        )
+        result.figures.update(suppliers=int(len(card)), best_supplier=str(best.supplier_id))
+
+    _skip_on_empty(result, "suppliers", compute)
+
+
+def _classes(ds, result: Analysis, sel: dict) -> None:
+    """SKU classes, the ABC x XYZ matrix and its counts."""
+    classes = sku_classes(ds, **sel)
+    matrix = abc_xyz_matrix(classes)
+    result.tables.update(
+        classes=classes,
+        matrix=matrix.assign(abc=matrix.abc.astype(str), xyz=matrix.xyz.astype(str)),
+        matrix_counts=matrix.pivot_table(
+            index="abc", columns="xyz", values="skus", aggfunc="sum", fill_value=0, observed=True
+        ),
+    )
+    total = classes.revenue.sum()
+    result.facts.update(
+        skus=len(classes),
+        a_skus=int((classes.abc == "A").sum()),
+        a_share=float(classes.loc[classes.abc == "A", "revenue"].sum() / total)
+        if total > 0
+        else float("nan"),
+        z_skus=int((classes.xyz == "Z").sum()),
+        no_sales_skus=int((classes.abc == NO_SALES).sum()),
+        class_weeks=int(classes.weeks.iloc[0]),
+    )
+
+
+def _stock(ds, result: Analysis, sel: dict, excess_days: float, dead_days: int) -> None:
+    """Turnover, days on hand, stock health per warehouse and the largest idle stock."""
+
+    def compute():
+        turnover = inventory_turnover(ds, **sel)
+        health = stock_health(ds, **sel, excess_days=excess_days, dead_days=dead_days)
+        doh = turnover.pivot_table(index="category", columns="warehouse_id", values="days_on_hand")
+        by_wh = health.groupby("warehouse_id").agg(
+            sku_days=("days", "sum"),
+            stockout_days=("stockout_days", "sum"),
+            stock_value=("stock_value", "sum"),
+            dead_skus=("dead", "sum"),
+            dead_value=("dead_value", "sum"),
+            excess_value=("excess_value", "sum"),
+        )
+        by_wh["stockout_share"] = by_wh.stockout_days / by_wh.sku_days
+        idle = health[(health.dead_value > 0) | (health.excess_value > 0)]
+        idle = idle.assign(idle_value=idle.dead_value + idle.excess_value)
+        idle = idle.sort_values("idle_value", ascending=False, kind="stable")
+        result.tables.update(
+            turnover=turnover, days_on_hand=doh, health=health, idle=idle,
+            stock_by_warehouse=by_wh.reset_index(),
+        )  # fmt: skip
+        result.facts.update(
+            turnover_min=float(turnover.annual_turnover.min()),
+            turnover_max=float(turnover.annual_turnover.max()),
+            doh_min=float(np.nanmin(doh.to_numpy())) if doh.notna().any().any() else np.nan,
+            doh_max=float(np.nanmax(doh.to_numpy())) if doh.notna().any().any() else np.nan,
+            idle_pairs=len(idle),
+            stock_value=float(health.stock_value.sum()),
+        )
+        _dead_days_note(ds, result, health, dead_days)
+        result.figures.update(
+            dead_stock_value=float(health.dead_value.sum()),
+            excess_stock_value=float(health.excess_value.sum()),
+        )
+
+    _skip_on_empty(result, "stock", compute)
+
+
+def _dead_days_note(ds, result: Analysis, health: pd.DataFrame, dead_days: int) -> None:
+    """Say so when ``dead_days`` reaches back before the first order: dead stock then means
+    no order in the whole history."""
+    first = ds.period("orders")[0].normalize()
+    as_of = pd.Timestamp(health.as_of.iloc[0])
+    history = (as_of - first).days + 1
+    if history <= dead_days:
+        result.notes.append(
+            f"dead_days = {dead_days} reaches back before the first order ({first:%Y-%m-%d}): "
+            f"the orders up to {as_of:%Y-%m-%d} span {history} days, so dead stock is stock "
+            "with no order in the whole history."
+        )
+
+
+def _forecast(ds, result: Analysis, sel: dict, horizon: int, span: str) -> None:
+    """Weekly category demand, the forecast and the backtest, each when the history allows."""
+    need_fc, need_bt = MIN_FORECAST_WEEKS, MIN_SEASONAL_WEEKS + horizon
+    weeks = result.facts["weeks"]
+    if weeks < need_fc:
+        result.skip("forecast", f"The forecast needs {need_fc} whole weeks of orders; {span}.")
+    if weeks < need_bt:
+        result.skip(
+            "backtest",
+            f"The backtest holds out forecast_horizon = {horizon} weeks after at least "
+            f"{MIN_SEASONAL_WEEKS} weeks of training, so it needs {need_bt} whole weeks; {span}.",
+        )
+    if not (result.built("forecast") or result.built("backtest")):
+        return
+    weekly = weekly_category_demand(ds, **sel)
+    result.tables["weekly"] = weekly
+    if result.built("backtest"):
+        bt = backtest(weekly, horizon)
+        result.tables["backtest"] = bt
+        result.facts.update(
+            beats_naive=int(bt.beats_naive.sum()),
+            categories=len(bt),
+            mase_model=float(bt.mase_model.mean()),
+            mase_naive=float(bt.mase_naive.mean()),
+            backtest_method=str(bt.method.iloc[0]),
+            origins=int(bt.origins.iloc[0]),
+        )
+        result.figures["forecast_beats_naive"] = int(bt.beats_naive.sum())
+    if result.built("forecast"):
+        forecast = forecast_categories(weekly, horizon)
+        history = weekly.tail(WEEKS_PER_YEAR).reset_index()
+        history = history.melt(id_vars="week", var_name="category", value_name="units")
+        result.tables["forecast"] = forecast
+        result.tables["forecast_chart"] = pd.concat(
+            [history.assign(kind="actual"), forecast.assign(kind="forecast")], ignore_index=True
+        )
+        result.facts.update(
+            forecast_start=forecast.week.min(),
+            forecast_method=str(forecast.method.iloc[0]),
+            weekly_weeks=len(weekly),
+        )
+
+
+def _replenishment(
+    ds, result, warehouse, service_level, order_cost, holding_rate, lookback_days
+) -> None:
+    """Safety stock, reorder point and EOQ per warehouse x SKU, with the forecast and the
+    supplier lead times when their sections were built; ``lookback_days`` fitted to the
+    order history before the last inventory day."""
+    inv = ds.inventory
+    if warehouse:
+        inv = inv.filter(inv.warehouse_id == warehouse)
+    as_of = inv.aggregate(d=inv.date.max()).to_pandas().d.iloc[0]
+    if pd.isna(as_of):
+        result.skip("replenishment", "Nothing to show: no inventory records for the warehouse.")
+        return
+    as_of = _day(as_of)
+    first = _day(ds.period("orders")[0])
+    history = (as_of - first).days + 1
+    lookback = min(lookback_days, history)
+    if lookback < 14:
+        result.skip(
+            "replenishment",
+            f"Replenishment needs 14 days of orders before the last inventory day "
+            f"({as_of:%Y-%m-%d}); the orders from {first:%Y-%m-%d} give {max(history, 0)} days "
+            f"(lookback_days = {lookback_days}).",
+        )
+        return
+    if lookback < lookback_days:
+        result.notes.append(
+            f"lookback_days = {lookback_days} is longer than the order history before "
+            f"{as_of:%Y-%m-%d} ({history} days from {first:%Y-%m-%d}): demand variability is "
+            f"measured over those {lookback} days."
+        )
+    fc = result.tables.get("forecast")
+    rep = replenishment(
+        ds, service_level, order_cost, holding_rate, lookback, as_of=as_of,
+        warehouse=warehouse, scorecard=result.tables.get("scorecard"),
+        daily_forecast=forecast_daily_demand(fc) if fc is not None else None,
+    )  # fmt: skip
+    to_order = rep[rep.reorder].sort_values("order_value", ascending=False)
+    result.tables.update(replenishment=rep, to_order=to_order)
+    result.facts.update(
+        lookback_days=lookback,
+        demand_source=(
+            f"the category forecast (split by the SKU's share over the last {lookback} days)"
+            if fc is not None
+            else f"the SKU's mean over the last {lookback} days"
+        ),
+        rep_as_of=as_of,
+        reorder_pairs=int(rep.reorder.sum()),
+        no_demand_pairs=int((rep.status == "no demand").sum()),
+        order_value=float(to_order.order_value.sum()),
+    )
+    result.figures["skus_to_reorder"] = int(len(to_order))
+
+
+def _delivery(ds, result: Analysis, sel: dict) -> None:
+    """Warehouse costs, OTIF by carrier, region and month, delivery times and late cost."""
+
+    def compute():
+        t = result.tables
+        t["warehouse_costs"] = warehouse_costs(ds, **sel)
+        carrier = otif(ds, "carrier", **sel)
+        month = otif(ds, "month", **sel)
+        t.update(otif_carrier=carrier, otif_region=otif(ds, "region", **sel))
+        t["otif_month"] = month[month.month <= sel["end"]]  # later promises: not complete
+        shipped = carrier[carrier.carrier != "not shipped"]
+        if shipped.empty:
+            raise ValueError("no shipped orders in the selected period and warehouse")
+        t["otif_shipped"] = shipped.sort_values("otif_rate", ascending=False)
+        times = delivery_times(ds, **sel)
+        t["transit"] = times[times.measure == "transit"]
+        quantiles = histogram_quantiles(times)
+        t["transit_quantiles"] = quantiles[quantiles.measure == "transit"]
+        late = late_delivery_cost(ds, **sel)
+        t["late"] = late
+        otif_all = float(carrier.otif.sum() / carrier.counted.sum())
+        worst = shipped.loc[shipped.otif_rate.idxmin()]
+        result.facts.update(
+            otif_rate=otif_all,
+            otif_counted=int(carrier.counted.sum()),
+            open_orders=int(carrier.open_orders.sum()),
+            worst_carrier=worst.to_dict(),
+            late=int(late.late.sum()),
+            delivered=int(late.delivered.sum()),
+            days_late=float(late.days_late.sum()),
+            late_ship_cost=float(late.late_ship_cost.sum()),
+            late_refunds=float(late.late_refunds.sum()),
+            late_cost=float(late.late_cost.sum()),
+        )
+        result.figures.update(otif_rate=otif_all, late_delivery_cost=float(late.late_cost.sum()))
+
+    _skip_on_empty(result, "delivery", compute)
+
+
+# ----------------------------------------------------------------------------- showing
+
+#: The columns each table of the report shows (``result.tables`` key -> columns).
+COLUMNS = {
+    "scorecard": ["rank", "supplier_id", "category", "received", "on_time_rate", "in_full_rate",
+                  "lead_mean_days", "lead_sd_days", "defect_rate", "price_variance",
+                  "spend_share", "score"],
+    "idle": ["warehouse_id", "sku", "category", "on_hand", "cover_days", "days_since_sale",
+             "dead", "dead_value", "excess_value"],
+    "to_order": ["warehouse_id", "sku", "category", "on_hand", "on_order", "daily_demand",
+                 "lead_mean_days", "safety_stock", "reorder_point", "eoq", "order_qty",
+                 "order_value"],
+    "warehouse_costs": ["warehouse_id", "orders", "shipped_orders", "units_shipped",
+                        "ship_cost", "cost_per_order", "cost_per_unit"],
+    "otif_region": ["region", "counted", "otif", "otif_rate", "ci_low", "ci_high",
+                    "on_time_rate", "in_full_rate"],
+    "late": ["carrier", "delivered", "late", "late_rate", "ci_low", "ci_high",
+             "mean_days_late", "late_ship_cost", "late_refunds", "late_cost"],
+    "backtest": ["category", "mape_model", "mape_naive", "mase_model", "mase_naive",
+                 "beats_naive"],
+}  # fmt: skip
+
+#: How each column is formatted wherever a table shows it.
+FORMATS = {
+    **dict.fromkeys(["on_time_rate", "in_full_rate", "spend_share", "revenue_share"], "{:.1%}"),
+    **dict.fromkeys(["otif_rate", "ci_low", "ci_high", "late_rate", "mape_model"], "{:.1%}"),
+    "mape_naive": "{:.1%}",
+    **dict.fromkeys(["lead_mean_days", "lead_sd_days", "daily_demand"], "{:.1f}"),
+    **dict.fromkeys(["defect_rate", "stockout_share", "unit_fill_rate"], "{:.2%}"),
+    **dict.fromkeys(["order_fill_rate", "fill_low", "fill_high"], "{:.2%}"),
+    "price_variance": "{:+.2%}",
+    "score": "{:.3f}",
+    **dict.fromkeys(["revenue", "stock_value", "dead_value", "excess_value"], "{:,.0f}"),
+    **dict.fromkeys(["on_order", "order_value", "ship_cost", "units_shipped"], "{:,.0f}"),
+    **dict.fromkeys(["late_ship_cost", "late_refunds", "late_cost"], "{:,.0f}"),
+    **dict.fromkeys(["cover_days", "days_since_sale", "safety_stock"], "{:.0f}"),
+    **dict.fromkeys(["reorder_point", "eoq"], "{:.0f}"),
+    **dict.fromkeys(["cost_per_order", "cost_per_unit", "mean_days_late"], "{:.2f}"),
+    **dict.fromkeys(["mase_model", "mase_naive"], "{:.2f}"),
+}
+
+
+def shown(result: Analysis, name: str, rows: int | None = None) -> dict:
+    """The keyword arguments ``df`` and ``formats`` of ``present.table`` for table ``name`` of
+    ``result``: the columns the report shows (:data:`COLUMNS`, all when not listed), its
+    first ``rows`` rows, and the :data:`FORMATS` of those columns."""
+    df = result.tables[name]
+    df = df[COLUMNS[name]] if name in COLUMNS else df
+    df = df.head(rows) if rows else df
+    return {"df": df, "formats": {c: f for c, f in FORMATS.items() if c in df.columns}}
+
+
+def definitions(dead_days: int = 180, excess_days: float = 90) -> dict[str, str]:
+    """The report's definitions, term -> how it is computed."""
+    return {
+        "On-time rate (supplier)": (
+            "purchase orders received by their promised date / purchase orders received, "
+            "with a 95% Wilson interval."
+        ),
+        "In-full rate (supplier)": (
+            "purchase orders whose received quantity covers the ordered quantity / purchase"
+            " orders received."
+        ),
+        "Lead time": (
+            "received_at − ordered_at in days, over received purchase orders: mean and "
+            "sample standard deviation."
+        ),
+        "Defect rate": ("defective units / units received."),
+        "Price variance": (
+            "Σ PO unit cost × quantity ordered / Σ list unit cost × quantity ordered − 1."
+        ),
+        "Score": (
+            "on-time rate × in-full rate × (1 − defect rate): the chance of a perfect "
+            "purchase order."
+        ),
+        "ABC class": (
+            "SKUs sorted by revenue; A while the revenue share of the SKUs above is under "
+            "80%, B under 95%, C after; no sales otherwise."
+        ),
+        "XYZ class": (
+            "coefficient of variation (sd / mean) of units per whole week, zero weeks "
+            "included: X ≤ 0.5, Y ≤ 1, Z above; no sales when the mean is 0."
+        ),
+        "Turnover": (
+            "cost of goods sold / average inventory value (on hand × unit cost, averaged "
+            "over days), annualised; days on hand = average inventory value / daily cost of"
+            " goods sold."
+        ),
+        "Stock-out days": (
+            "days on which a warehouse held none of a SKU; fill rate = units shipped / "
+            "units ordered (and orders shipped in full / orders)."
+        ),
+        "Dead and excess stock": (
+            f"dead: stock on hand with no order in the last {dead_days} days; excess: units "
+            f"beyond {excess_days} days of average demand, valued at unit cost."
+        ),
+        "Safety stock": (
+            "z × √(L σd² + d² σL²), z the normal quantile of the service level, d and σd "
+            "daily demand mean (from the forecast) and sd, L and σL lead-time mean and sd "
+            "(Silver, Pyke & Thomas; Chopra & Meindl)."
+        ),
+        "Reorder point": ("d × L + safety stock; reorder when on hand + on order ≤ reorder point."),
+        "EOQ": (
+            "√(2 D S / H), D yearly demand, S order cost, H holding rate × unit cost (Harris 1913)."
+        ),
+        "OTIF": (
+            "orders whose last delivery arrived by the promise with every unit ordered / "
+            "orders delivered or overdue without shipment; partial shipments add up."
+        ),
+        "Late delivery cost": (
+            "shipping cost of late orders + refunds of their returns with reason late delivery."
+        ),
+        "MAPE / MASE": (
+            "mean |error| / actual; mean |error| / in-sample mean |error| of the "
+            "seasonal-naive forecast (Hyndman & Koehler 2006)."
+        ),
+    }
