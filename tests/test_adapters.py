@@ -102,7 +102,7 @@ def test_online_retail_counts_every_line(retail: dict) -> None:
     assert "web_events" in report["tables_not_written"]
     assert any("unit_cost = 0.6 x unit_price" in a for a in report["assumptions"])
     assert report["on_open"]["rows_set_aside"] == 0
-    assert report["reports"]["overview"] == "not applicable: no shipments table"
+    assert report["reports"]["segmentation"] == "applies"  # its core: orders, order_lines
     assert json.loads((retail["out"] / REPORT_FILE).read_text()) == report
 
 
@@ -302,7 +302,7 @@ def test_cli_import_and_force(tmp_path: Path, capsys) -> None:
         main(["import", "online-retail", str(src), "--out", str(out), "--cost-ratio", "0.5"]) == 0
     )
     err = capsys.readouterr().err
-    assert "17 read = 6 kept + 11 set aside" in err and "overview: not applicable" in err
+    assert "17 read = 6 kept + 11 set aside" in err and "funnel: missing core table(s)" in err
     lines = read(out, "order_lines")
     assert np.allclose(lines["unit_cost"], 0.5 * lines["unit_price"])
     assert main(["import", "online-retail", str(src), "--out", str(out)]) == 2
@@ -428,12 +428,12 @@ def test_csv_with_mapping(tmp_path: Path) -> None:
     assert report["rows_read"] == 6 + 4
     assert report["kept"] == {"accounts": 2, "orders": 2}
     assert report["set_aside"] == {
-        "accounts: account_id: does not parse as int64": 1,
+        "accounts: account_id: does not parse as int64 (decimal ',', thousands '.')": 1,
         "accounts: company_name: missing value": 1,
         "accounts: size_band: not one of micro, small, medium, large, unknown": 1,
         "accounts: exact duplicate of an earlier line": 1,
         "orders: malformed CSV line (wrong number of fields)": 1,
-        "orders: order_ts: does not parse as timestamp": 1,
+        "orders: order_ts: does not parse as timestamp (format '%d.%m.%Y %H:%M')": 1,
     }
     assert report["rows_read"] == report["rows_kept"] + report["rows_set_aside"]
     accounts = read(tmp_path / "out", "accounts").set_index("account_id")
@@ -447,7 +447,7 @@ def test_csv_with_mapping(tmp_path: Path) -> None:
     assert report["on_open"]["tables"]["orders"]["set_aside"] == {
         "account_id: no matching accounts.account_id": 1
     }
-    assert report["reports"]["overview"] == "not applicable: no order_lines, shipments tables"
+    assert report["reports"]["overview"] == "missing core table(s): order_lines"
 
 
 def test_csv_mapping_problems_are_listed_together(tmp_path: Path) -> None:

@@ -109,8 +109,10 @@ def _add_import(sub: argparse._SubParsersAction) -> None:
         "--cost-ratio",
         type=float,
         metavar="R",
-        help="online-retail, cdnow: unit_cost = R x unit_price, since the sources "
-        "have no costs (default 0.6); stated in the import report",
+        help="unit_cost = R x unit_price, stated in the import report as an assumption. "
+        "online-retail, cdnow: the sources have no costs (default 0.6); csv: fills the "
+        "order_lines.unit_cost the mapping leaves out or empty (no default: without it "
+        "those costs stay unknown and margins are shown as unknown)",
     )
     p.add_argument(
         "--date-format",
@@ -164,7 +166,7 @@ def _import_options(args: argparse.Namespace) -> dict:
             "encoding",
         },
         "cdnow": {"cost_ratio"},
-        "csv": {"mapping"},
+        "csv": {"mapping", "cost_ratio"},
     }[args.format]
     options = {k: v for k, v in given.items() if v is not None}
     wrong = sorted(set(options) - allowed)

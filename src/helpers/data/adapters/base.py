@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import json
 import os
 import re
@@ -26,6 +27,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import yaml
 
 from helpers.data.schema import TABLES, arrow_type
 
@@ -37,6 +39,9 @@ UNKNOWN = "unknown"
 GUEST_CHANNEL = "guest"
 DEFAULT_COST_RATIO = 0.6
 ENCODINGS = ("utf-8-sig", "cp1252", "latin-1")  # latin-1 decodes any byte: the last resort
+#: What ``str.splitlines`` would break a line at: inside a value, each run becomes one space.
+LINE_BREAK = re.compile(r"[ \t]*[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]+[ \t]*")
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 # ----------------------------------------------------------------------------- reading
@@ -53,6 +58,7 @@ class TextTable:
     line_numbers: list[int]
     malformed: list[tuple[int, str]]
     encoding: str
+    line_breaks: int = 0  # rows with a line break inside a (quoted) field
 
     def frame(self) -> pd.DataFrame:
         """The well-formed rows as a text frame (empty cells as missing)."""
@@ -76,23 +82,26 @@ def _decode(path: Path, encoding: str | None) -> tuple[str, str]:
 
 
 def read_text_table(path: Path, delimiter: str = ",", encoding: str | None = None) -> TextTable:
-    """Read a CSV file line by line with the standard :mod:`csv` module.
+    """Read a CSV file record by record with the standard :mod:`csv` module.
 
     Used instead of ``pandas.read_csv`` because pandas either stops at a line with the wrong
     number of fields or skips it with only a warning; here such a line is kept, with its line
-    number, to be set aside and counted. Encoding: UTF-8, else Windows-1252, else Latin-1
-    (the UCI Online Retail CSVs circulate in both).
+    number, to be set aside and counted. Records end only at ``\\n``, ``\\r\\n`` or ``\\r``
+    outside quotes: a line break inside a quoted field stays in its field (it is never a new
+    row, nor glued to the next word), and other Unicode line separators (``U+0085``, the
+    Latin-1 NEL byte ``\\x85``; ``U+2028``) are characters, not line ends. Encoding: UTF-8,
+    else Windows-1252, else Latin-1 (the UCI Online Retail CSVs circulate in both).
     """
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{path}: no such file")
     text, used = _decode(path, encoding)
-    reader = csv.reader(text.splitlines(), delimiter=delimiter)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = [h.strip() for h in next(reader)]
     except StopIteration:
         raise ValueError(f"{path}: the file is empty (expected a header line)") from None
-    rows, numbers, malformed = [], [], []
+    rows, numbers, malformed, breaks = [], [], [], 0
     for fields in reader:
         line = reader.line_num
         if not fields or (len(fields) == 1 and not fields[0].strip()):
@@ -100,16 +109,19 @@ def read_text_table(path: Path, delimiter: str = ",", encoding: str | None = Non
         if len(fields) != len(header):
             malformed.append((line, delimiter.join(fields)))
             continue
+        breaks += any(LINE_BREAK.search(f) for f in fields)
         rows.append(fields)
         numbers.append(line)
-    return TextTable(path, header, rows, numbers, malformed, used)
+    return TextTable(path, header, rows, numbers, malformed, used, breaks)
 
 
 def clean_text(df: pd.DataFrame) -> pd.DataFrame:
-    """Every column as stripped text; empty strings become missing."""
+    """Every column as stripped text, each run of line breaks inside a value (``\\n``,
+    ``\\r``, ``U+0085`` NEL, ``U+2028``...), with the blanks around it, one space; empty
+    strings become missing."""
     out = {}
     for c in df.columns:
-        s = df[c].astype("string").str.strip()
+        s = df[c].astype("string").str.replace(LINE_BREAK, " ", regex=True).str.strip()
         out[c] = s.mask(s == "")
     return pd.DataFrame(out, index=df.index)
 
@@ -122,20 +134,61 @@ def normalise(name: str) -> str:
 # ----------------------------------------------------------------------------- parsing
 
 
-def parse_int(text: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Whole numbers (``3``, ``3.0``, ``12346.0`` as Excel stores ids): (values, failed)."""
-    num = pd.to_numeric(text, errors="coerce")
-    whole = num.notna() & np.isfinite(num) & (num == np.round(num))
-    failed = text.notna() & ~whole
-    return num.where(whole).astype("Int64"), failed
+def plain_number(
+    text: pd.Series, decimal: str = ".", thousands: str | None = None, exponent: bool = True
+) -> pd.Series:
+    """``text`` rewritten as ``-1234.5`` (no grouping, ``.`` as the decimal mark), or missing
+    where it is not a number written with these marks.
 
-
-def parse_float(text: pd.Series, decimal: str = ".") -> tuple[pd.Series, pd.Series]:
+    With a ``thousands`` separator, digits before the decimal mark are either ungrouped
+    (``1000``) or grouped in threes (``1.000``, ``12.345.678``): with ``decimal=","`` and
+    ``thousands="."``, ``1.000`` is 1000 and ``7.0`` or ``0.6`` is no number (set aside, never
+    read as 70 or 6). ``exponent`` allows ``1.5e3``. ``NaN`` and ``inf`` are no numbers.
+    """
+    d = re.escape(decimal)
+    whole = r"\d+"
+    if thousands:
+        whole = rf"(?:\d{{1,3}}(?:{re.escape(thousands)}\d{{3}})+|\d+)"
+    pattern = rf"[+-]?(?:{whole}(?:{d}\d*)?|{d}\d+)" + (r"(?:[eE][+-]?\d+)?" if exponent else "")
+    text = text.astype("string")
+    out = text.where(text.str.fullmatch(pattern).fillna(False).astype(bool))
+    if thousands:
+        out = out.str.replace(thousands, "", regex=False)
     if decimal != ".":
-        text = text.str.replace(".", "", regex=False).str.replace(decimal, ".", regex=False)
-    num = pd.to_numeric(text, errors="coerce")
-    ok = num.notna() & np.isfinite(num)
-    return num.where(ok).astype("Float64"), text.notna() & ~ok
+        out = out.str.replace(decimal, ".", regex=False)
+    return out
+
+
+def parse_int(
+    text: pd.Series, decimal: str = ".", thousands: str | None = None
+) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Whole numbers parsed exactly, as text (never through float64, which rounds ids beyond
+    2^53): ``3``, ``12346.0`` (how Excel stores ids: a zero fraction is accepted),
+    ``1.000`` with ``thousands="."``. Returns (values as Int64, failed: not a whole number,
+    out_of_range: a whole number beyond int64, -2^63..2^63-1)."""
+    plain = plain_number(text, decimal, thousands, exponent=False)
+    digits = plain.where(plain.str.fullmatch(r"[+-]?\d+(?:\.0*)?").fillna(False).astype(bool))
+    digits = digits.str.replace(r"\.0*$", "", regex=True)
+    numbers = [None if d is None else int(d) for d in digits.to_numpy(object, na_value=None)]
+    fits = [n is not None and INT64_MIN <= n <= INT64_MAX for n in numbers]
+    values = pd.Series(
+        pd.array([n if ok else None for n, ok in zip(numbers, fits, strict=True)], "Int64"),
+        index=text.index,
+    )
+    out_of_range = digits.notna() & ~pd.Series(fits, index=text.index)
+    failed = text.notna() & digits.isna()
+    return values, failed.astype(bool), out_of_range.astype(bool)
+
+
+def parse_float(
+    text: pd.Series, decimal: str = ".", thousands: str | None = None
+) -> tuple[pd.Series, pd.Series]:
+    """Decimal numbers written with ``decimal`` and ``thousands`` (see :func:`plain_number`):
+    (values as Float64, failed). ``NaN``, ``inf`` and overflowing values have failed."""
+    num = pd.to_numeric(plain_number(text, decimal, thousands), errors="coerce")
+    num = pd.Series(num, index=text.index, dtype="Float64")
+    ok = num.notna() & np.isfinite(num.fillna(0))
+    return num.where(ok), (text.notna() & ~ok).astype(bool)
 
 
 def parse_timestamp(text: pd.Series, fmt: str | None = None) -> tuple[pd.Series, pd.Series]:
@@ -243,21 +296,32 @@ def arrow_table(name: str, df: pd.DataFrame) -> pa.Table:
     return pa.Table.from_arrays(arrays, names=list(spec.columns))
 
 
-def _reports_status(out: Path) -> dict[str, str]:
-    """For each report in the project's reports.yml: applies, or why not (best effort)."""
-    try:
-        from helpers.config import PROJ_ROOT
-        from helpers.data.files import has_table
-        from helpers.reports.build import not_applicable_reason
-        from helpers.reports.config import load_config
+def reports_status(out: Path, config: Path | None = None) -> dict[str, str]:
+    """For each report in ``reports.yml`` (the project's, or ``config``): ``applies`` when
+    the dataset ``out`` holds its core (every table under ``requires:`` and, when given, one
+    of ``requires_any:``), else what is missing. Only names, ``requires`` and
+    ``requires_any`` are read, with :mod:`yaml` directly: the data layer never imports the
+    report runner, and which sections of a report build is the build's to say."""
+    from helpers.config import PROJ_ROOT
+    from helpers.data.files import has_table
 
-        status = {}
-        for spec in load_config(PROJ_ROOT / "reports.yml"):
-            missing = [t for t in spec.requires if not has_table(out, t)]
-            status[spec.name] = not_applicable_reason(missing) if missing else "applies"
-        return status
-    except Exception as exc:  # the import must not fail because of reports.yml
-        return {"error": f"could not read reports.yml: {exc}"}
+    path = Path(config) if config else PROJ_ROOT / "reports.yml"
+    try:
+        entries = yaml.safe_load(path.read_text(encoding="utf-8"))["reports"]
+        specs = [
+            (str(e["name"]), list(e.get("requires") or []), list(e.get("requires_any") or []))
+            for e in entries
+        ]
+    except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
+        return {"error": f"could not read {path.name}: {exc}"}  # the import does not fail
+    status = {}
+    for name, requires, any_of in specs:
+        missing = [t for t in requires if not has_table(out, t)]
+        why = [f"missing core table(s): {', '.join(missing)}"] if missing else []
+        if any_of and not any(has_table(out, t) for t in any_of):
+            why.append(f"needs one of: {', '.join(any_of)}")
+        status[name] = "; ".join(why) or "applies"
+    return status
 
 
 def _on_open(out: Path, written: list[str]) -> dict[str, Any]:
@@ -323,7 +387,7 @@ def write_import(staged: Staged, out: str | os.PathLike, *, force: bool = False)
             **({"details": staged.details} if staged.details else {}),
         }
         report["on_open"] = _on_open(tmp, list(written))
-        report["reports"] = _reports_status(tmp)
+        report["reports"] = reports_status(tmp)
         (tmp / REPORT_FILE).write_text(json.dumps(report, indent=2, default=str) + "\n")
         if out.exists():
             old = out.with_name(f".{out.name}.old")

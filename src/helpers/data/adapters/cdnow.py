@@ -8,7 +8,8 @@ copy of the master file, is recognised and skipped):
   (the master id is used, so ids agree with the master file).
 
 Each line is one order of one line (sku ``CD``) by one account. Set aside, with their count: a
-line with another number of fields, an id or quantity that is not a whole number, a date that
+line with another number of fields, an id or quantity that is not a whole number (ids are read
+as text, exactly) or lies beyond int64, a date that
 is not a YYYYMMDD date, a dollar value that is not a number, a zero or negative quantity, a
 negative dollar value. Flagged and kept: zero-dollar lines, and lines identical to an earlier
 one (CDNOW records each purchase separately, so two equal purchases on one day are real).
@@ -32,6 +33,7 @@ from helpers.data.adapters.base import (
 )
 
 FORMAT = "cdnow"
+OUT_OF_RANGE = "out of range (a whole number beyond int64, |n| > 9.2e18)"
 SKU = "CD"
 FIELDS = ("customer_id", "date", "quantity", "value")
 
@@ -81,12 +83,14 @@ def stage(sources: list[str | Path], *, cost_ratio: float = DEFAULT_COST_RATIO) 
     if raw.empty and not malformed:
         raise ValueError(f"{', '.join(map(str, sources))}: no transactions")
     book = Ledger(raw, "cdnow")
-    customer, bad = parse_int(raw["customer_id"])
+    customer, bad, too_large = parse_int(raw["customer_id"])
     book.set_aside(bad, "customer id: not a whole number")
+    book.set_aside(too_large, f"customer id: {OUT_OF_RANGE}")
     date = pd.to_datetime(raw["date"], format="%Y%m%d", errors="coerce").astype("datetime64[us]")
     book.set_aside(date.isna(), "date: not a YYYYMMDD date")
-    qty, bad = parse_int(raw["quantity"])
+    qty, bad, too_large = parse_int(raw["quantity"])
     book.set_aside(bad, "quantity: not a whole number")
+    book.set_aside(too_large, f"quantity: {OUT_OF_RANGE}")
     value, bad = parse_float(raw["value"])
     book.set_aside(bad, "dollar value: not a number")
     book.set_aside(qty <= 0, "quantity: zero or negative")

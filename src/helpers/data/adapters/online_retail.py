@@ -9,7 +9,8 @@ Each source line gets one fate, checked in this order (the first rule a line bre
 reason, and ``import_report.json`` counts each):
 
 1. set aside: a CSV line with the wrong number of fields; a missing invoice or stock code; a
-   date, quantity, price or customer id that does not parse;
+   date, quantity, price or customer id that does not parse, or a whole number beyond int64
+   (ids are read as text, exactly: ``12346.0`` is 12346, a 19-digit id keeps every digit);
 2. set aside: an exact duplicate of an earlier line (all columns equal);
 3. set aside: a non-product code (postage, carriage, manual, discount, samples, bank charges,
    fees, adjustments, gift vouchers, tests), counted per kind and per code, with its value;
@@ -38,6 +39,7 @@ import pandas as pd
 from helpers.data.adapters.base import (
     DEFAULT_COST_RATIO,
     GUEST_CHANNEL,
+    LINE_BREAK,
     UNKNOWN,
     Ledger,
     Staged,
@@ -52,6 +54,7 @@ from helpers.data.adapters.base import (
 
 FORMAT = "online-retail"
 MALFORMED = "malformed CSV line (wrong number of fields)"
+OUT_OF_RANGE = "out of range (a whole number beyond int64, |n| > 9.2e18)"
 US_DATE_FORMAT = "%m/%d/%Y %H:%M"  # "12/1/2010 8:26", the UCI CSV's style
 
 COLUMNS = {  # model name -> accepted source names (normalised)
@@ -134,7 +137,8 @@ def _read_xlsx(path: Path, sheets: list[str] | None) -> list[tuple[str, pd.DataF
             df = pd.read_excel(book, sheet_name=sheet, dtype=object)
             df = clean_text(df.astype("string"))
             numbers = list(range(2, len(df) + 2))  # row 1 is the header
-            parts.append((f"{path.name}[{sheet}]", df, numbers))
+            breaks = int(df.apply(lambda c: c.str.contains(LINE_BREAK)).any(axis=1).sum())
+            parts.append((f"{path.name}[{sheet}]", df, numbers, breaks))
     return parts
 
 
@@ -148,7 +152,7 @@ def _read(path: Path, sheets: list[str] | None, encoding: str | None):
         raise ValueError(f"{path.name}: --sheet only applies to .xlsx workbooks")
     table = read_text_table(path, ",", encoding)
     malformed = [(path.name, line, text) for line, text in table.malformed]
-    return [(path.name, table.frame(), table.line_numbers)], malformed
+    return [(path.name, table.frame(), table.line_numbers, table.line_breaks)], malformed
 
 
 def _columns(label: str, df: pd.DataFrame) -> pd.DataFrame:
@@ -201,7 +205,7 @@ def stage(
         parts += got
         malformed += bad
     frames = []
-    for label, df, numbers in parts:
+    for label, df, numbers, _ in parts:
         frame = _columns(label, df)
         frame.insert(0, "_row", numbers)
         frame.insert(0, "_source", label)
@@ -219,14 +223,16 @@ def stage(
     ts, bad = parse_timestamp(raw["invoice_date"], date_format)
     reasons(raw["invoice_date"].isna(), f"{names['invoice_date']}: missing")
     reasons(bad, f"{names['invoice_date']}: does not parse as a date")
-    qty, bad = parse_int(raw["quantity"])
+    qty, bad, too_large = parse_int(raw["quantity"])
     reasons(raw["quantity"].isna(), f"{names['quantity']}: missing")
     reasons(bad, f"{names['quantity']}: not a whole number")
+    reasons(too_large, f"{names['quantity']}: {OUT_OF_RANGE}")
     price, bad = parse_float(raw["price"])
     reasons(raw["price"].isna(), f"{names['price']}: missing")
     reasons(bad, f"{names['price']}: not a number")
-    customer, bad = parse_int(raw["customer_id"])
+    customer, bad, too_large = parse_int(raw["customer_id"])
     reasons(bad, f"{names['customer_id']}: not a whole number")
+    reasons(too_large, f"{names['customer_id']}: {OUT_OF_RANGE}")
 
     # 2. exact duplicates (all source columns; the first occurrence is kept)
     reasons(raw[list(COLUMNS)].duplicated(keep="first"), "exact duplicate of an earlier line")
@@ -261,6 +267,8 @@ def stage(
     # 6. sales
     sale = ~cancel
     reasons(sale & ~invoice.str.fullmatch(r"\d+"), "invoice number is not a number")
+    invoice_no, _, too_large = parse_int(invoice.where(sale & invoice.str.fullmatch(r"\d+")))
+    reasons(too_large, f"{names['invoice']}: {OUT_OF_RANGE}")
     reasons(sale & (qty <= 0), "zero or negative quantity on a sale (not a cancellation)")
     if without_customer == "set-aside":
         reasons(sale & customer.isna(), "sale without a customer (without_customer=set-aside)")
@@ -269,7 +277,7 @@ def stage(
     s = book.kept & sale
     lines = pd.DataFrame(
         {
-            "order_id": invoice[s].astype("int64"),
+            "order_id": invoice_no[s].astype("int64"),
             "customer": customer[s],
             "country": country[s],
             "order_ts": ts[s],
@@ -350,6 +358,9 @@ def stage(
         "customers seen in more than one country (region: their most frequent)": int(
             (countries > 1).sum()
         ),
+        "lines with a line break inside a field (kept; each break read as one space)": sum(
+            part[3] for part in parts
+        ),
     }
     assumptions = [
         f"unit_cost = {cost_ratio:g} x unit_price (cost_ratio): the source has no costs, so "
@@ -380,7 +391,7 @@ def stage(
         set_aside_rows={"online_retail": set_aside_rows},
         details={
             "non_product_codes": non_product_detail,
-            "sheets_or_files": [label for label, _, _ in parts],
+            "sheets_or_files": [label for label, *_ in parts],
             "cost_ratio": cost_ratio,
             "guest_account_ids": {c: i for c, i in guest_id.items()},
         },
