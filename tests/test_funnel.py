@@ -4,6 +4,7 @@ query, Spark, and the funnel step probabilities the generator planted."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import ibis
 import numpy as np
@@ -12,6 +13,7 @@ import pytest
 
 from helpers import funnel
 from helpers.data import open_dataset
+from helpers.sections import needs_line
 from helpers.stats import chi_square_proportions, pairwise_proportion_tests
 
 T = pd.Timestamp("2025-03-03 10:00")
@@ -303,78 +305,6 @@ def test_step_conversion_per_channel_matches_planted_truth(small_sample):
     assert checked >= 20
 
 
-# ----------------------------------------------------------------------------- sales pipeline
-
-
-def hand_leads() -> pd.DataFrame:
-    d = lambda n: T + pd.Timedelta(days=n)  # noqa: E731
-    nat = pd.NaT
-    rows = [  # lead, source, created, qualified, opportunity, quote, closed, outcome, amount
-        (1, "sem", d(0), d(1), d(3), d(6), d(10), "won", 1000.0),
-        (2, "sem", d(0), d(2), nat, nat, d(5), "lost", None),
-        (3, "referral", d(0), d(1), d(2), nat, nat, "open", 500.0),
-        (4, "referral", d(0), nat, nat, nat, nat, "open", None),
-        (5, "referral", d(0), d(1), d(4), d(5), d(8), "lost", 2000.0),
-        (6, "referral", d(0), d(1), d(2), d(3), d(6), "won", 3000.0),
-    ]
-    cols = ["lead_id", "source", "created_at", "qualified_at", "opportunity_at", "quote_at",
-            "closed_at", "outcome", "amount"]  # fmt: skip
-    df = pd.DataFrame(rows, columns=cols).assign(account_id=lambda x: x.lead_id + 100)
-    for c in cols[2:7]:
-        df[c] = pd.to_datetime(df[c]).astype("datetime64[us]")
-    return df
-
-
-def test_pipeline_stages_by_hand():
-    st = funnel.pipeline_stages(hand_leads()).set_index("stage")
-    assert st.reached.tolist() == [6, 5, 4, 3, 2]
-    # decided: open leads still at the previous stage are left out (lead 4, then lead 3)
-    assert st.decided.tolist() == [6, 5, 5, 3, 3]
-    assert st.conversion.tolist() == pytest.approx([1, 1, 0.8, 1, 2 / 3])
-    assert st.median_days.iloc[1:].tolist() == pytest.approx([1, 1.5, 1, 3.5])
-
-
-def test_win_rate_velocity_open_value_and_stuck_by_hand():
-    leads = hand_leads()
-    wr = funnel.win_rate(leads)
-    assert (wr.won.iloc[0], wr.closed.iloc[0]) == (2, 4)
-    v = funnel.pipeline_velocity(leads).set_index("source").loc["referral"]
-    # 1 open opportunity x win rate 1/2 x average won deal 3000 / cycle 6 days
-    assert v.velocity_per_day == pytest.approx(250)
-    cyc = funnel.sales_cycle(leads).set_index("source")
-    assert cyc.loc["sem", "median_days"] == pytest.approx(10)
-    op = funnel.open_pipeline(leads).set_index("stage")
-    assert op.loc["opportunity", "weighted_value"] == pytest.approx(500 * 2 / 3)
-    assert op.loc["lead", "open_leads"] == 1
-    stuck = funnel.stuck_leads(leads, top=3)
-    assert stuck.lead_id.tolist() == [4, 3]
-    assert stuck.days_in_stage.tolist() == pytest.approx([10, 8])
-    with pytest.raises(ValueError, match="no column"):
-        funnel.pipeline_stages(leads.drop(columns="quote_at"))
-
-
-def test_lead_stage_conversion_matches_planted_truth(small_sample):
-    """Each lead passes each stage with the planted probability for its source; pooled over
-    sources (weights are the decided leads), the measured stage conversion is within 4
-    standard errors of the planted mix."""
-    truth = json.loads((small_sample / "truth.json").read_text())["leads"]
-    ds = open_dataset(small_sample)
-    st = funnel.pipeline_stages(ds.leads, by="source")
-    checked = 0
-    for stage in truth["stages"]:
-        rows = st[st.stage == stage]
-        rows = rows[rows.decided > 0]
-        n = rows.decided.sum()
-        assert n >= 30, (stage, n)  # enough decided leads for the test to mean something
-        planted = {src: probs[stage] for src, probs in truth["stage_probabilities"].items()}
-        p = (rows.decided * rows.source.map(planted)).sum() / n
-        se = np.sqrt(p * (1 - p) / n)
-        got = rows.reached.sum() / n
-        assert abs(got - p) < 4 * se, (stage, got, p, n)
-        checked += 1
-    assert checked >= 4  # qualified, opportunity, quote, won
-
-
 def test_breakdown_summaries_on_the_sample(small_sample):
     ds = open_dataset(small_sample)
     ev = funnel.events_with_accounts(ds)
@@ -414,3 +344,51 @@ def test_breakdown_summaries_on_the_sample(small_sample):
         assert av.loc[key, "dropoff"] == whole.loc[key[1], "dropoff"], key
     largest = max(want, key=lambda k: want[k][1])
     assert av.index[0] == largest and want[largest][1] > 0
+
+
+# ----------------------------------------------------------------------------- analyse()
+
+
+def test_analyse_on_web_events_only(small_sample, tmp_path, sample_events):
+    """The report's core is web_events: a dataset of only web_events builds every section but
+    the breakdowns by account attributes, which say they need the accounts table; the funnel
+    by channel is the hand-written SQL's, exactly."""
+    shutil.copytree(small_sample / "web_events", tmp_path / "web_events")
+    ds = funnel.open_tables(tmp_path)
+    assert list(ds) == ["web_events"]  # no accounts derived: they would have no attributes
+    res = funnel.analyse(ds, steps=STEPS4, window_days=7)
+    needs = {"accounts": ("account_id", "industry", "region", "size_band")}
+    assert res.skipped == {"account_groups": needs_line(needs)}
+    assert res.summary()["total"] == len(funnel.SECTIONS)
+    assert list(res.tables["by_group"]) == ["channel"]  # the account attributes left out
+    assert set(res.tables["avoidable"].breakdown) == {"channel"}
+    con = ibis.duckdb.connect()
+    con.create_table("ev", sample_events)
+    want = con.con.sql(SQL).df().set_index("channel")
+    got = res.tables["by_group"]["channel"].set_index(["channel", "step_index"])
+    for ch in want.index:
+        assert [got.loc[(ch, i), "entrants"] for i in range(1, 5)] == [
+            want.loc[ch, f"n{i}"] for i in range(1, 5)
+        ]
+    whole = funnel.funnel_conversion(sample_events, STEPS4, "7D")
+    assert res.figures["entrants"] == whole.entrants.iloc[0] == want.n1.sum()
+    assert res.figures["funnel_conversion"] == whole.conversion_from_first.iloc[-1]
+    assert res.figures["leakiest_step"] == funnel.leakiest_step(whole).step
+    # with the accounts table, the same funnel figures and the account breakdowns
+    full = funnel.analyse(funnel.open_tables(small_sample), steps=STEPS4, window_days=7)
+    assert full.built_keys == [s.key for s in funnel.SECTIONS]
+    assert set(full.tables["account_groups"].breakdown) == set(funnel.ACCOUNT_COLUMNS)
+    same = ["entrants", "still_in_window", "purchasers", "funnel_conversion", "leakiest_step"]
+    assert {k: full.figures[k] for k in same} == {k: res.figures[k] for k in same}
+
+
+def test_analyse_says_why_groups_are_left_out(small_sample, tmp_path):
+    shutil.copytree(small_sample / "web_events", tmp_path / "web_events")
+    ds = funnel.open_tables(tmp_path)
+    res = funnel.analyse(ds, steps=STEPS4, window_days=7, breakdowns=["industry"])
+    assert "no accounts table" in res.reason("groups")
+    assert "largest_avoidable_step" not in res.figures  # figures only for built sections
+    big = funnel.analyse(ds, steps=STEPS4, window_days=7, breakdowns=["channel"], min_group=10**9)
+    assert "min_group" in big.reason("groups")
+    with pytest.raises(ValueError, match="neither web_events columns"):
+        funnel.analyse(ds, breakdowns=["colour"])

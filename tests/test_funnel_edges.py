@@ -1,7 +1,8 @@
 """Tests of the funnel's edges (issue #12): entry-date ranges, unfinished windows, per-step
 windows, exclusion steps, time to convert over time, the trend's last weeks against the
-planted probabilities, a hand-written DuckDB SQL query with the same semantics, and the
-sales pipeline's still-open leads. Every hand-made log is worked out in the comments."""
+planted probabilities and a hand-written DuckDB SQL query with the same semantics (the sales
+pipeline's still-open leads are in test_pipeline.py). Every hand-made log is worked out in the
+comments."""
 
 from __future__ import annotations
 
@@ -422,49 +423,3 @@ def test_edges_agree_with_hand_written_duckdb_sql(sample_events):
         assert byk.loc[(ch, 3), "median_seconds_from_first"] == pytest.approx(
             med, rel=1e-12, nan_ok=True
         )
-
-
-# ----------------------------------------------------------------------------- pipeline
-
-
-def hand_leads() -> pd.DataFrame:
-    """as_of = day 40 (the latest timestamp). Window 10 days for every stage."""
-    d = lambda n: T + pd.Timedelta(days=n)  # noqa: E731
-    nat = pd.NaT
-    rows = [  # lead, created, qualified, opportunity, quote, closed, outcome, amount
-        (1, d(0), d(2), d(5), d(8), d(11), "won", 1000.0),
-        (2, d(0), d(15), nat, nat, nat, "open", None),  # qualified late: not within 10 days
-        (3, d(35), nat, nat, nat, nat, "open", None),  # young: still open, not lost
-        (4, d(36), d(37), nat, nat, d(38), "lost", None),  # young too (cohort, not outcome)
-        (5, d(0), nat, nat, nat, nat, "open", None),  # 40 days open: counted as not qualified
-        (6, d(10), d(12), d(30), nat, d(40), "lost", None),  # opportunity 18 days on: late
-    ]
-    cols = ["lead_id", "created_at", "qualified_at", "opportunity_at", "quote_at", "closed_at",
-            "outcome", "amount"]  # fmt: skip
-    df = pd.DataFrame(rows, columns=cols).assign(account_id=lambda x: x.lead_id + 100)
-    df["source"] = "sem"
-    for c in cols[1:6]:
-        df[c] = pd.to_datetime(df[c]).astype("datetime64[us]")
-    return df
-
-
-def test_pipeline_still_open_leads_are_not_lost():
-    st = funnel.pipeline_stages(hand_leads(), window=10).set_index("stage")
-    # qualified: leads 1, 2, 5, 6 decided (created at least 10 days before day 40); 3, 4 open
-    assert st.loc["qualified", "still_open"] == 2 and st.loc["qualified", "decided"] == 4
-    assert st.loc["qualified", "reached"] == 2  # 1 and 6 (2 qualified after 15 days)
-    # opportunity: qualified at least 10 days before: 1 (day 2), 2 (day 15), 6 (day 12); 4 open
-    assert st.loc["opportunity", "decided"] == 3 and st.loc["opportunity", "still_open"] == 1
-    assert st.loc["opportunity", "reached"] == 1
-    # quote: leads 1 (opportunity day 5, quote 3 days on) and 6 (opportunity day 30: its
-    # window closes exactly at day 40, the data's end, so it is decided); won: lead 1
-    assert st.loc["quote", ["reached", "decided"]].tolist() == [1, 2]
-    assert st.loc["won", ["reached", "decided"]].tolist() == [1, 1]
-    # from lead: the product of the stage conversions
-    assert st.conversion_from_lead.tolist() == pytest.approx([1, 0.5, 1 / 6, 1 / 12, 1 / 12])
-    # without a window: the old rule (open leads at the stage before are undecided)
-    old = funnel.pipeline_stages(hand_leads()).set_index("stage")
-    assert old.loc["qualified", ["reached", "decided"]].tolist() == [4, 4]
-    assert "still_open" in old.columns and old.still_open.iloc[1] == 2
-    w = funnel.typical_stage_days(hand_leads(), quantile=0.5)
-    assert w["qualified"] == pytest.approx(2)  # days to qualify: 2, 15, 1, 2 -> median 2

@@ -1,7 +1,9 @@
-"""Web purchase funnel and B2B sales pipeline: the funnel report's helpers.
+"""Web purchase funnel: the funnel report's helpers (the sales pipeline: :mod:`helpers.pipeline`).
 
-The web funnel is computed in the engine (Ibis: DuckDB or Spark); only one row per step (and
-group) reaches pandas. The public entry point is :func:`funnel_conversion`::
+The report's entry point is :func:`analyse` (``CORE`` = web_events; the breakdowns by an
+account's industry, region and size band need the accounts table). The web funnel is computed
+in the engine (Ibis: DuckDB or Spark); only one row per step (and group) reaches pandas. The
+funnel itself is :func:`funnel_conversion`::
 
     from helpers.funnel import funnel_conversion
     funnel_conversion(events, ["visit", "product_view", "purchase"], window="7D")
@@ -45,7 +47,34 @@ import ibis
 import numpy as np
 import pandas as pd
 
+from helpers.data import tables
+from helpers.sections import Analysis, Section
 from helpers.stats import chi_square_proportions, pairwise_proportion_tests, wilson_interval
+
+__all__ = [
+    "ACCOUNT_COLUMNS",
+    "ANONYMOUS",
+    "CORE",
+    "SECTIONS",
+    "STEPS",
+    "analyse",
+    "avoidable_by_breakdown",
+    "avoidable_dropoff",
+    "best_and_worst",
+    "breakdown_tests",
+    "definitions",
+    "entry_summary",
+    "events_with_accounts",
+    "funnel_conversion",
+    "funnel_paths",
+    "group_differences",
+    "leakiest_step",
+    "open_tables",
+    "step_comparison",
+    "time_to_convert_histogram",
+    "time_to_convert_trend",
+    "weekly_trend",
+]
 
 STEPS = ("visit", "product_view", "add_to_cart", "quote_request", "checkout", "purchase")
 ORDERS = ("strict", "any")
@@ -862,288 +891,308 @@ def time_to_convert_histogram(
     return out[cols]
 
 
-# ----------------------------------------------------------------------------- sales pipeline
+# ----------------------------------------------------------------------------- the report
 
-LEAD_STAGES = ("lead", "qualified", "opportunity", "quote", "won")
-_STAGE_TS = {
-    "lead": "created_at",
-    "qualified": "qualified_at",
-    "opportunity": "opportunity_at",
-    "quote": "quote_at",
-    "won": "closed_at",
-}
-
-
-def _days(later, earlier):
-    return later.delta(earlier, unit="second").cast("float64") / 86400.0
-
-
-def _reached(leads, stage: str):
-    if stage == "won":
-        return leads.outcome == "won"
-    return leads[_STAGE_TS[stage]].notnull()
-
-
-def _check_leads(leads, extra: Sequence[str] = ()):
-    leads = _as_table(leads, "leads")
-    need = [*_STAGE_TS.values(), "lead_id", "account_id", "source", "outcome", "amount", *extra]
-    missing = [c for c in need if c not in leads.columns]
-    if missing:
-        raise ValueError(f"leads table has no column(s) {missing}")
-    return leads
+#: The report's core table (``requires:`` in reports.yml).
+CORE = ("web_events",)
+#: The account attributes a funnel can be broken down by when the accounts table is there.
+ACCOUNT_COLUMNS = ("industry", "region", "size_band")
+SECTIONS = (
+    Section("funnel", "The funnel"),
+    Section("time_to_convert", "Time to convert"),
+    Section("time_trend", "Time to convert over time"),
+    Section("groups", "Which groups convert best"),
+    Section(
+        "account_groups",
+        "By industry, region and company size",
+        needs={"accounts": ("account_id", *ACCOUNT_COLUMNS)},
+    ),
+    Section("weekly_trend", "Conversion by entry week"),
+)
+BREAKDOWNS = ("channel", *ACCOUNT_COLUMNS)
 
 
-def _leads_as_of(leads, as_of):
-    """``as_of`` as a timestamp, by default the latest timestamp in the leads table."""
-    if as_of is not None:
-        return pd.Timestamp(as_of)
-    m = leads.aggregate(m=ibis.greatest(*[leads[c].max() for c in _STAGE_TS.values()]))
-    return pd.Timestamp(m.to_pandas().m.iloc[0])
+def open_tables(data_dir=None, engine: str = "duckdb", **options):
+    """The dataset with ``web_events`` and, when the folder has it, ``accounts``
+    (:func:`helpers.data.tables.open_tables`). No accounts table is derived: one made from the
+    ids seen has no industry, region or size band to break the funnel down by."""
+    optional = {t for s in SECTIONS for t in s.tables}
+    return tables.open_tables(data_dir, CORE, optional, engine, derive=False, **options)
 
 
-def _stage_windows(window) -> dict[str, float | None]:
-    stages = LEAD_STAGES[1:]
-    if window is None:
-        return dict.fromkeys(stages)
-    if isinstance(window, dict):
-        unknown = [s for s in window if s not in stages]
-        if unknown:
-            raise ValueError(f"window keys {unknown} are not pipeline stages {stages}")
-        out = {s: window.get(s) for s in stages}
-    else:
-        out = dict.fromkeys(stages, window)
-    for s, w in out.items():
-        if w is not None and (isinstance(w, bool) or not np.isfinite(float(w)) or float(w) <= 0):
-            raise ValueError(f"window for stage '{s}' must be a positive number of days, got {w!r}")
-    return {s: None if w is None else float(w) for s, w in out.items()}
+def _read_tables(ds) -> list[str]:
+    """The tables of ``ds`` read from the data (a derived accounts table, which has no
+    attributes, does not count)."""
+    read = getattr(ds, "table_quality", None)
+    return [t for t in ds if read is None or t in read]
 
 
-def typical_stage_days(leads, quantile: float = 0.9) -> dict[str, float]:
-    """The ``quantile`` of the days from the stage before to each stage, among leads that
-    reached it (exact, in the engine): ``{stage: days}``, a "typical cycle" window for
-    :func:`pipeline_stages`."""
-    if not 0 < quantile < 1:
-        raise ValueError(f"quantile must be between 0 and 1, got {quantile!r}")
-    leads = _check_leads(leads)
-    metrics = {}
-    for prev, stage in zip(LEAD_STAGES, LEAD_STAGES[1:], strict=False):
-        d = _days(leads[_STAGE_TS[stage]], leads[_STAGE_TS[prev]])
-        metrics[stage] = d.quantile(quantile, where=_reached(leads, stage))
-    row = leads.aggregate(**metrics).to_pandas().iloc[0]
-    return {s: float(row[s]) for s in LEAD_STAGES[1:]}
+def _breakdowns(result: Analysis, ds, breakdowns) -> tuple[list[str], list[str]]:
+    """(the breakdowns used, the account attributes among them): an account attribute only
+    when the accounts table is there; anything else must be a web_events column."""
+    breakdowns = [breakdowns] if isinstance(breakdowns, str) else list(breakdowns)
+    accounts = [b for b in breakdowns if b in ACCOUNT_COLUMNS]
+    if result.built("account_groups") and not accounts:
+        result.skip(
+            "account_groups",
+            f"The breakdowns parameter ({', '.join(breakdowns) or 'empty'}) names no account "
+            f"attribute ({', '.join(ACCOUNT_COLUMNS)}).",
+        )
+    unknown = [b for b in breakdowns if b not in ACCOUNT_COLUMNS and b not in ds.web_events.columns]
+    if unknown:
+        raise ValueError(
+            f"breakdowns {unknown} are neither web_events columns nor account attributes "
+            f"{ACCOUNT_COLUMNS}"
+        )
+    if not result.built("account_groups"):
+        accounts = []
+    return [b for b in breakdowns if b not in ACCOUNT_COLUMNS or b in accounts], accounts
 
 
-def pipeline_stages(leads, by: str | None = None, *, window=None, as_of=None) -> pd.DataFrame:
-    """Stage-to-stage conversion of CRM leads: lead -> qualified -> opportunity -> quote -> won.
-
-    A lead reached a stage when its timestamp is set (won: ``outcome == "won"``, at
-    ``closed_at``). Which leads decide a stage k depends on ``window``:
-
-    - ``window=None``: every lead that reached k-1 and then either reached k or was closed;
-      an open lead still at k-1 may yet move on, so it is left out (``still_open``).
-    - ``window`` = days (one number, or ``{stage: days}``, e.g. from
-      :func:`typical_stage_days`): the web funnel's rule (issue #12). A lead that reached
-      k-1 converts when it reached k within ``window`` days of it; leads that reached k-1
-      less than ``window`` days before ``as_of`` (default: the latest timestamp in the
-      table) are *still open*, counted apart and not as lost; the others are decided. The
-      whole young cohort is set apart, closed or not: keeping its quick wins and dropping
-      only its open leads would flatter the rate. The window closes at its bound: a lead
-      whose window ends exactly at ``as_of`` is decided.
-
-    conversion_k = reached_k / decided_k, with a 95 % Wilson interval. conversion_from_lead
-    = reached / leads without a window, the product of the stage conversions with one.
-    ``median_days`` is the median time from stage k-1 to stage k among leads that reached k.
-    One row per stage (and ``by`` group); the "lead" row holds the number of leads.
-    """
-    leads = _check_leads(leads, [by] if by else [])
-    windows = _stage_windows(window)
-    windowed = any(w is not None for w in windows.values())
-    as_of = _leads_as_of(leads, as_of) if windowed else None
-    metrics = {"n_lead": leads.count()}
-    for prev, stage in zip(LEAD_STAGES, LEAD_STAGES[1:], strict=False):
-        r, rp = _reached(leads, stage), _reached(leads, prev)
-        t, tp = leads[_STAGE_TS[stage]], leads[_STAGE_TS[prev]]
-        d = _days(t, tp)
-        w = windows[stage]
-        if w is None:
-            decided = rp & (r | (leads.outcome != "open"))
-            still = rp & ~r & (leads.outcome == "open")
-            conv = r
-        else:
-            young = tp + ibis.interval(seconds=int(round(w * 86400))) > ibis.literal(as_of)
-            still = rp & young
-            decided = rp & ~young
-            conv = decided & r & (d <= w)
-        metrics |= {
-            f"n_{stage}": conv.sum(),
-            f"dec_{stage}": decided.sum(),
-            f"open_{stage}": still.sum(),
-            f"med_{stage}": d.quantile(0.5, where=r),
-        }
-    agg = leads.group_by(by).aggregate(**metrics) if by else leads.aggregate(**metrics)
-    wide = agg.to_pandas()
-    if wide.empty or int(wide.n_lead.sum()) == 0:
-        raise ValueError("the leads table is empty")
-    rows = []
-    for _, w in wide.iterrows():
-        from_lead = 1.0
-        for stage in LEAD_STAGES:
-            row = {by: w[by]} if by else {}
-            n = int(w[f"n_{stage}"])
-            dec = int(w[f"dec_{stage}"]) if stage != "lead" else n
-            conv = n / dec if dec else np.nan
-            if stage != "lead":
-                from_lead = from_lead * conv if windowed else n / int(w.n_lead)
-            row |= {
-                "stage": stage,
-                "reached": n,
-                "decided": dec,
-                "still_open": int(w[f"open_{stage}"]) if stage != "lead" else 0,
-                "conversion": conv,
-                "conversion_from_lead": from_lead,
-                "median_days": float(w[f"med_{stage}"]) if stage != "lead" else np.nan,
-                "window_days": windows.get(stage, np.nan) if stage != "lead" else np.nan,
-            }
-            rows.append(row)
-    out = pd.DataFrame(rows)
-    out["window_days"] = out.window_days.astype("float64")
-    out["ci_low"], out["ci_high"] = wilson_interval(out.reached, out.decided)
-    return out
+def _per_step(step_windows, steps: list[str]) -> dict:
+    """``step_windows`` as ``{later step: duration}`` (from a dict or a list)."""
+    if isinstance(step_windows, dict):
+        return dict(step_windows)
+    return dict(zip(steps[1:], step_windows or [], strict=False))
 
 
-def win_rate(leads, by: str | None = None) -> pd.DataFrame:
-    """Win rate = won / (won + lost) over closed leads, with a 95 % Wilson interval."""
-    leads = _check_leads(leads, [by] if by else [])
-    metrics = {
-        "won": (leads.outcome == "won").sum(),
-        "closed": (leads.outcome != "open").sum(),
-        "open": (leads.outcome == "open").sum(),
+def _funnel_section(result: Analysis, ds, events, steps, window, options) -> None:
+    overall = funnel_conversion(events, steps, window, **options)
+    entry = entry_summary(overall)
+    data_start, data_end = ds.period("web_events")
+    first, last = overall.iloc[0], overall.iloc[-1]
+    leak = leakiest_step(overall)
+    hours = {"median_seconds": "median_hours", "p90_seconds": "p90_hours"}
+    shown = overall[["step", "entrants", "conversion_from_previous", "conversion_from_first"]]
+    shown = shown.join(overall[["dropoff", *hours, "still_in_window", "excluded"]])
+    shown = shown.assign(**{c: overall[c] / 3600 for c in hours}).rename(columns=hours)
+    result.tables |= {"overall": overall, "steps": shown}
+    result.facts |= {
+        "first": first,
+        "last": last,
+        "leak": leak,
+        "entry": entry,
+        "data_end": data_end,
+        "entry_from": pd.Timestamp(options["entry_start"] or data_start),
+        "entry_to": pd.Timestamp(options["entry_end"] or data_end),
+        "per_step": _per_step(options["step_windows"], steps),
     }
-    agg = leads.group_by(by).aggregate(**metrics) if by else leads.aggregate(**metrics)
-    out = agg.to_pandas()
-    out["win_rate"] = out.won / out.closed.where(out.closed > 0)
-    out["ci_low"], out["ci_high"] = wilson_interval(out.won, out.closed)
-    return out.sort_values("win_rate", ascending=False).reset_index(drop=True)
+    result.figures |= {
+        "entrants": int(first.entrants),
+        "still_in_window": int(entry["still_in_window"]),
+        "excluded": int(entry["excluded"]),
+        "purchasers": int(last.entrants),
+        "funnel_conversion": float(last.conversion_from_first),
+        "leakiest_step": str(leak.step),
+        "leakiest_step_conversion": float(leak.conversion_from_previous),
+    }
 
 
-def leads_with_accounts(ds, columns: Sequence[str] = ("size_band", "industry", "region")):
-    """``ds.leads`` with the account's ``columns`` attached."""
-    acc = ds.accounts.select("account_id", *columns).rename(_acc="account_id")
-    return ds.leads.join(acc, ds.leads.account_id == acc._acc).drop("_acc")
-
-
-def sales_cycle(leads, by: str = "source") -> pd.DataFrame:
-    """Sales-cycle length of won leads, days from ``created_at`` to ``closed_at``, per ``by``:
-    won, median_days, mean_days, p90_days (exact quantiles, computed in the engine)."""
-    leads = _check_leads(leads, [by])
-    won = leads.filter(leads.outcome == "won")
-    d = _days(won.closed_at, won.created_at)
-    out = won.group_by(by).aggregate(
-        won=won.count(), median_days=d.quantile(0.5), mean_days=d.mean(), p90_days=d.quantile(0.9)
+def _time_sections(result: Analysis, events, steps, window, options, main, min_units) -> None:
+    """Time to convert (histograms) and its trend by entry week (and month by ``main``)."""
+    overall = result.tables["overall"]
+    hist = time_to_convert_histogram(events, steps, window, **options)
+    per = hist[hist.span == "from previous"]
+    result.tables["hist_steps"] = per.assign(
+        low_hours=per.low_seconds / 3600,
+        high_hours=per.high_seconds / 3600,
+        step=pd.Categorical(per.step, steps[1:], ordered=True),
     )
-    return out.to_pandas().sort_values("median_days").reset_index(drop=True)
+    end = hist[hist.span == "end to end"]
+    result.tables["hist_end"] = end.assign(
+        funnel=f"{steps[0]} to {steps[-1]}",
+        low_days=end.low_seconds / 86400,
+        high_days=end.high_seconds / 86400,
+    )
+    result.facts["slow"] = overall.loc[overall.median_seconds.idxmax()]
+    if not result.built("time_trend"):
+        return
+    ttc = time_to_convert_trend(events, steps, window, **options)
+    e2e = ttc[ttc.span == "end to end"]
+    long = e2e.melt(
+        id_vars=["period", "complete"],
+        value_vars=["median_seconds", "p90_seconds"],
+        var_name="statistic",
+        value_name="seconds",
+    )
+    names = {"median_seconds": "median", "p90_seconds": "90th percentile"}
+    long = long.assign(days=long.seconds / 86400, statistic=long.statistic.map(names))
+    result.tables |= {"ttc_end": e2e, "ttc_end_long": long}
+    if main is not None:
+        leak = result.facts["leak"].step
+        by = time_to_convert_trend(events, steps, window, by=main, freq="M", **options)
+        keep = (by.span == "from previous") & (by.step == leak) & (by.units >= min_units)
+        into = by[keep]
+        result.tables["ttc_main"] = into.assign(minutes=into.median_seconds / 60)
 
 
-def pipeline_velocity(leads, by: str = "source") -> pd.DataFrame:
-    """Pipeline velocity per ``by``: open opportunities × win rate × average deal / cycle days.
-
-    open_opportunities = open leads that reached the opportunity stage; win_rate = won /
-    closed among leads that reached it; average_deal = mean ``amount`` of won leads;
-    cycle_days = mean days from created to closed of won leads. velocity is the expected
-    won value per day from the open pipeline (the usual sales-velocity formula).
-    """
-    leads = _check_leads(leads, [by])
-    opp = leads.opportunity_at.notnull()
-    won = leads.outcome == "won"
-    out = (
-        leads.group_by(by)
-        .aggregate(
-            open_opportunities=(opp & (leads.outcome == "open")).sum(),
-            won=(opp & won).sum(),
-            closed_opportunities=(opp & (leads.outcome != "open")).sum(),
-            average_deal=leads.amount.mean(where=won),
-            cycle_days=_days(leads.closed_at, leads.created_at).mean(where=won),
+def _group_sections(result: Analysis, events, steps, window, options, used, accounts, min_group):
+    """Which groups convert best (every breakdown used) and the account attributes' groups."""
+    if not used:
+        result.skip(
+            "groups",
+            "Every breakdown named by the breakdowns parameter is an account attribute, and "
+            "the dataset has no accounts table.",
         )
-        .to_pandas()
-    )
-    out["win_rate"] = out.won / out.closed_opportunities.where(out.closed_opportunities > 0)
-    out["velocity_per_day"] = (
-        out.open_opportunities * out.win_rate * out.average_deal / out.cycle_days
-    )
-    return out.sort_values("velocity_per_day", ascending=False).reset_index(drop=True)
-
-
-def _current_stage(leads):
-    stage = ibis.cases(
-        (leads.quote_at.notnull(), "quote"),
-        (leads.opportunity_at.notnull(), "opportunity"),
-        (leads.qualified_at.notnull(), "qualified"),
-        else_="lead",
-    )
-    since = ibis.coalesce(
-        leads.quote_at, leads.opportunity_at, leads.qualified_at, leads.created_at
-    )
-    return stage, since
-
-
-def open_pipeline(leads) -> pd.DataFrame:
-    """Open leads by the stage they are at, with their value weighted by the chance to win.
-
-    P(win | stage) = won / closed among closed leads that reached the stage (history);
-    weighted_value = Σ amount × P(win | stage) over open leads of the stage with an amount
-    (the CRM sets ``amount`` from the opportunity stage on: earlier leads count, unvalued).
-    """
-    leads = _check_leads(leads)
-    stage, _ = _current_stage(leads)
-    open_ = leads.filter(leads.outcome == "open").mutate(stage=stage)
-    now = (
-        open_.group_by("stage")
-        .aggregate(open_leads=open_.count(), valued=open_.amount.count(), amount=open_.amount.sum())
-        .to_pandas()
-    )
-    closed = leads.filter(leads.outcome != "open")
-    hist = (
-        closed.aggregate(
-            **{f"c_{s}": _reached(closed, s).sum() for s in LEAD_STAGES[:-1]},
-            **{
-                f"w_{s}": (_reached(closed, s) & (closed.outcome == "won")).sum()
-                for s in LEAD_STAGES[:-1]
-            },
+        return
+    leak = result.facts["leak"].step
+    by_group = {b: funnel_conversion(events, steps, window, by=b, **options) for b in used}
+    try:
+        avoidable = avoidable_by_breakdown(by_group, min_group)
+    except ValueError:
+        result.skip(
+            "groups",
+            f"No group of {', '.join(used)} has {min_group} entrants at a step (the min_group "
+            "parameter): too few to compare groups.",
         )
-        .to_pandas()
-        .iloc[0]
-    )
-    now["p_win"] = [
-        hist[f"w_{s}"] / hist[f"c_{s}"] if hist[f"c_{s}"] else np.nan for s in now.stage
-    ]
-    now["amount"] = now.amount.fillna(0.0)
-    now["weighted_value"] = now.amount * now.p_win
-    now["stage"] = pd.Categorical(now.stage, LEAD_STAGES[:-1], ordered=True)
-    return now.sort_values("stage").reset_index(drop=True)
+        result.skip("account_groups", result.reason("groups"))
+        return
+    main = used[0]
+    cmp = step_comparison(by_group[main], main, leak)
+    last = by_group[main][by_group[main].step_index == len(steps)]
+    days = {"median_seconds_from_first": "median_days", "p90_seconds_from_first": "p90_days"}
+    last = last[[main, "entrants", *days]].assign(**{c: last[c] / 86400 for c in days})
+    result.tables |= {
+        "by_group": by_group,
+        "avoidable": avoidable,
+        "tests": breakdown_tests(by_group, leak, min_group),
+        "compare_main": cmp,
+        "time_by_main": last.rename(columns={"entrants": f"reached_{steps[-1]}", **days}),
+    }
+    worst = avoidable.iloc[0]
+    top, bottom = best_and_worst(cmp, min_group)
+    result.facts |= {"main": main, "worst": worst, "top_group": top, "bottom_group": bottom}
+    result.figures |= {
+        "largest_avoidable_step": str(worst.step),
+        "largest_avoidable_breakdown": str(worst.breakdown),
+        "largest_avoidable_units": float(worst.avoidable),
+    }
+    if result.built("account_groups"):
+        parts = [
+            step_comparison(by_group[c], c, leak).rename(columns={c: "group"}).assign(breakdown=c)
+            for c in accounts
+        ]
+        table = pd.concat(parts, ignore_index=True)
+        result.tables["account_groups"] = table[["breakdown", *table.columns[:-1]]]
 
 
-def stuck_leads(leads, as_of=None, top: int = 5) -> pd.DataFrame:
-    """The ``top`` open leads that have waited longest at each stage (ranked in the engine).
+def analyse(
+    ds,
+    *,
+    steps: Sequence[str] = STEPS,
+    window_days: float = 30,
+    order: str = "strict",
+    unit: str = "visitor_id",
+    entry_start=None,
+    entry_end=None,
+    step_windows=None,
+    exclusions=None,
+    breakdowns: Sequence[str] = BREAKDOWNS,
+    min_group: int = 30,
+    min_trend_units: int = 10,
+) -> Analysis:
+    """The funnel report from ``ds`` (``web_events``; ``accounts`` for the breakdowns by
+    industry, region and size band): every section's tables, figures and facts, or why it was
+    skipped.
 
-    days_in_stage = (as_of − time the lead entered its current stage) in days; ``as_of``
-    defaults to the latest timestamp in the leads table. IDs only: lead_id, account_id,
-    source, stage, amount, days_in_stage.
+    ``steps``, ``order``, ``entry_start``, ``entry_end``, ``step_windows``, ``exclusions``: as
+    in :func:`funnel_conversion`, with ``window`` = ``window_days`` days and ``id_col`` =
+    ``unit``. ``breakdowns``: columns the funnel is broken down by (web_events columns, or
+    account attributes :data:`ACCOUNT_COLUMNS`, used only when the accounts table is there);
+    the first one used is the main one. ``min_group``: the fewest entrants a group needs to set
+    a benchmark or be named best (:func:`avoidable_dropoff`, :func:`best_and_worst`).
+    ``min_trend_units``: the fewest units a monthly point by the main breakdown needs.
+
+    Figures: entrants, still_in_window, excluded, purchasers, funnel_conversion (last step's
+    entrants / first step's), leakiest_step and its conversion, largest_avoidable_step,
+    _breakdown and _units (when groups were compared).
     """
-    leads = _check_leads(leads)
-    if top < 1:
-        raise ValueError("top must be at least 1")
-    if as_of is None:
-        as_of = leads.aggregate(m=ibis.greatest(*[leads[c].max() for c in _STAGE_TS.values()]))
-        as_of = pd.Timestamp(as_of.to_pandas().m.iloc[0])
-    stage, since = _current_stage(leads)
-    open_ = leads.filter(leads.outcome == "open").mutate(stage=stage, since=since)
-    open_ = open_.mutate(days_in_stage=_days(ibis.literal(pd.Timestamp(as_of)), open_.since))
-    w = ibis.window(group_by="stage", order_by=[ibis.desc("days_in_stage"), "lead_id"])
-    ranked = open_.mutate(rank=ibis.row_number().over(w) + 1)
-    out = (
-        ranked.filter(ranked["rank"] <= top)
-        .select("stage", "rank", "lead_id", "account_id", "source", "amount", "days_in_stage")
-        .to_pandas()
+    result = Analysis.start("funnel", SECTIONS, _read_tables(ds))
+    steps = list(steps)
+    window = f"{window_days}D"
+    options = dict(
+        order=order,
+        id_col=unit,
+        entry_start=entry_start,
+        entry_end=entry_end,
+        step_windows=step_windows,
+        exclusions=exclusions,
     )
-    out["stage"] = pd.Categorical(out.stage, LEAD_STAGES[:-1], ordered=True)
-    return out.sort_values(["stage", "rank"]).reset_index(drop=True)
+    used, accounts = _breakdowns(result, ds, breakdowns)
+    events = events_with_accounts(ds, accounts) if accounts else ds.web_events
+    result.facts |= {
+        "unit_name": "visitors" if unit == "visitor_id" else "accounts",
+        "main": used[0] if used else None,
+    }
+    _funnel_section(result, ds, events, steps, window, options)
+    main = result.facts["main"]
+    _time_sections(result, events, steps, window, options, main, min_trend_units)
+    _group_sections(result, events, steps, window, options, used, accounts, min_group)
+    if result.built("weekly_trend"):
+        trend = weekly_trend(events, steps, window, step=result.facts["leak"].step, **options)
+        result.tables |= {
+            "trend_whole": trend[trend.metric == "whole funnel"],
+            "trend_step": trend[trend.metric != "whole funnel"],
+        }
+    return result
+
+
+def definitions(result: Analysis, window_days: float) -> dict[str, str]:
+    """The report's metrics and how each is computed (its closing section)."""
+    unit = result.facts["unit_name"][:-1]
+    first = result.facts["first"].step
+    return {
+        "Entrant": (
+            f"a {unit} whose first *{first}* event in the entry range starts the funnel (one "
+            "attempt each); groups take the value of that entry event (first touch)."
+        ),
+        "Entry range": (
+            "the days on which a unit may enter (entry_start to entry_end, both included; the "
+            "whole data by default). It selects who enters only: an entrant's later steps count "
+            "even after the range ends."
+        ),
+        "Conversion window": (
+            f"later steps count when they happen within {window_days} days of the entry (its end "
+            "included); with per-step windows, a step must also follow the step before within its"
+            " own window."
+        ),
+        "Still in window": (
+            "entrants whose window had not closed by the data's last event: counted apart, left "
+            "out of entrants, rates and times (they could still convert)."
+        ),
+        "Excluded": (
+            "entrants who did an exclusion event between the two steps named (the same instant as"
+            " a step counts; up to the window's end when the later step never came): dropped from"
+            " every count."
+        ),
+        "Order": (
+            "strict: each step's first event at or after the step before (other events may come "
+            "between; the same instant counts); any: every step after the first, in any order."
+        ),
+        "Conversion from previous / first": (
+            "entrants of the step ÷ entrants of the step before / of the first step."
+        ),
+        "Drop-off": "entrants of the step before − entrants of the step.",
+        "Time to convert": (
+            "time from the previous step, and from entry to the last step (end to end), among "
+            "those who reached the step: median and 90th percentile (exact)."
+        ),
+        "Time to convert over time": (
+            "the same median and 90th percentile per week (or month) of entry, over the entrants "
+            "whose window had closed."
+        ),
+        "Wilson interval": "95% score interval of a proportion (Wilson 1927).",
+        "Chi-square test": (
+            "Pearson's test that all groups share one conversion rate; pairs of groups are "
+            "compared with Holm's correction for the number of pairs."
+        ),
+        "Avoidable drop-off": (
+            "Σ over groups of entrants of the step before × max(0, benchmark − group rate); the "
+            "benchmark is the best group's lower 95% bound among groups large enough."
+        ),
+        "Weekly trend": (
+            "conversion of the units that entered in the week, counting only those whose window "
+            "had closed by the end of the data; a week with entrants still in their window is "
+            "partial (hollow marker, dashed line), and a week with none closed yet is not shown."
+        ),
+    }
