@@ -1174,6 +1174,9 @@ def _one_line(result: Analysis) -> str:
     best = result.facts.get("best")
     if result.built("channels") and best is not None:
         parts.append(f"Best ROAS {best.channel} ({best.roas:.1f})")
+    elif result.built("channels"):
+        paid = result.tables["paid"]
+        parts.append(f"Paid spend {paid.spend.sum():,.0f} on {len(paid)} channels")
     if result.built("experiments"):
         g = result.figures
         parts.append(
