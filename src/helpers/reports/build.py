@@ -386,15 +386,20 @@ class _Files:
             cache=out / CACHE_DIR / f"{job.name}.json",
         )
 
-    def drop_failed(self) -> None:
+    def drop_failed(self, keep: set[str | None]) -> None:
+        """Remove the failing page and notebook of an earlier build, except those in
+        ``keep`` (this build's)."""
         for stale in (self.failed_html, self.failed_ipynb):
-            stale.unlink(missing_ok=True)
+            if stale.name not in keep:
+                stale.unlink(missing_ok=True)
 
 
 @dataclass
 class _Built:
     """What executing and rendering one notebook gave: the error (None when it built), what
-    the notebook published, and the page and notebook to link."""
+    the notebook published, the page and notebook to link, and the files written so far as
+    hidden temporaries beside their targets (``staged``: moved into place together at the
+    end, so a build that cannot finish leaves every file of the last one as it was)."""
 
     error: str | None = None
     found: dict[str, Any] = field(
@@ -402,6 +407,27 @@ class _Built:
     )
     html: str | None = None
     ipynb: str | None = None
+    staged: list[tuple[Path, Path]] = field(default_factory=list)
+
+    def stage(self, target: Path, suffix: str = atomic.TMP_SUFFIX) -> Path:
+        """A fresh temporary file that :meth:`commit` will move over ``target``."""
+        tmp = atomic.temp_path(target, suffix=suffix)
+        self.staged.append((tmp, target))
+        return tmp
+
+    def unstage(self, tmp: Path) -> None:
+        self.staged = [(t, target) for t, target in self.staged if t != tmp]
+        tmp.unlink(missing_ok=True)
+
+    def commit(self) -> None:
+        for tmp, target in self.staged:
+            atomic.replace(tmp, target)
+        self.staged = []
+
+    def discard(self) -> None:
+        for tmp, _ in self.staged:
+            tmp.unlink(missing_ok=True)
+        self.staged = []
 
 
 def _run_notebook(job: Job, tmp: Path) -> str | None:
@@ -416,42 +442,45 @@ def _run_notebook(job: Job, tmp: Path) -> str | None:
     return None
 
 
-def _publish_good(tmp: Path, files: _Files, render: dict[str, Any], built: _Built) -> None:
-    """Render the executed notebook to ``<name>.html`` and move it to ``<name>.ipynb``; a
-    failed render becomes ``built.error`` (the previous page stays: writes are atomic)."""
+def _render(tmp: Path, target: Path, render: dict[str, Any], built: _Built) -> str | None:
+    """Render the executed notebook ``tmp`` into a staged page for ``target``: None, or why
+    it could not be rendered."""
     from .render import render_html
 
+    page = built.stage(target, ".tmp.html")
     try:
-        with writing(files.out):
-            built.found = render_html(tmp, files.html, **render)
-            atomic.replace(tmp, files.ipynb)
+        with writing(target.parent):
+            built.found = render_html(tmp, page, **render)
     except OutputError:
         raise
     except Exception as exc:
-        built.error = f"rendering failed: {_describe(exc)}"
+        built.unstage(page)
+        return _describe(exc)
+    return None
+
+
+def _publish_good(tmp: Path, files: _Files, render: dict[str, Any], built: _Built) -> None:
+    """Stage ``<name>.html`` and ``<name>.ipynb``; a failed render becomes ``built.error``."""
+    problem = _render(tmp, files.html, render, built)
+    if problem is not None:
+        built.error = f"rendering failed: {problem}"
         return
+    built.staged.append((tmp, files.ipynb))
     built.html, built.ipynb = files.html.name, files.ipynb.name
-    files.drop_failed()
 
 
 def _keep_failed(tmp: Path, files: _Files, render: dict[str, Any], built: _Built) -> None:
-    """The failing notebook, with papermill's error banner, as ``<name>.failed.html`` and
-    ``<name>.failed.ipynb``; nothing when the notebook never ran (no kernel, say)."""
-    from .render import render_html
-
+    """Stage the failing notebook, with papermill's error banner, as ``<name>.failed.html``
+    and ``<name>.failed.ipynb``; nothing when the notebook never ran (no kernel, say)."""
     if not (tmp.is_file() and tmp.stat().st_size > 0):
-        files.drop_failed()
         return
     render["info"].update(status="failed", error=built.error)
-    with writing(files.out):
-        try:
-            built.found = render_html(tmp, files.failed_html, **render)
-            built.html = files.failed_html.name
-        except OutputError:
-            raise
-        except Exception as exc:
-            built.error += f"; the failed notebook could not be rendered: {_describe(exc)}"
-        atomic.replace(tmp, files.failed_ipynb)
+    problem = _render(tmp, files.failed_html, render, built)
+    if problem is None:
+        built.html = files.failed_html.name
+    else:
+        built.error += f"; the failed notebook could not be rendered: {problem}"
+    built.staged.append((tmp, files.failed_ipynb))
     built.ipynb = files.failed_ipynb.name
 
 
@@ -479,30 +508,31 @@ def _record(job: Job, built: _Built, seconds: float, built_at: str) -> dict[str,
     }
 
 
-def _save_record(job: Job, files: _Files, record: dict[str, Any]) -> None:
-    """Write ``<name>.json``; a good build also writes its cache entry, a failed one links the
-    last good page when there is one."""
-    with writing(files.out):
-        if record["status"] == "ok":
-            atomic.write_json(files.record, record)
-            atomic.write_json(files.cache, {"key": job.key, "record": record})
-            return
-        last = (_read_json(files.cache) or {}).get("record")
-        if last and files.html.is_file():
-            record["last_good"] = {
-                "html": files.html.name,
-                "built_at": last.get("built_at"),
-                "git_commit": last.get("git_commit"),
-            }
-        atomic.write_json(files.record, record)
+def _stage_record(job: Job, files: _Files, record: dict[str, Any], built: _Built) -> None:
+    """Stage ``<name>.json``; a good build also its cache entry, a failed one links the last
+    good page when there is one."""
+    if record["status"] == "ok":
+        atomic.write_json(built.stage(files.record), record)
+        atomic.write_json(built.stage(files.cache), {"key": job.key, "record": record})
+        return
+    last = (_read_json(files.cache) or {}).get("record")
+    if last and files.html.is_file():
+        record["last_good"] = {
+            "html": files.html.name,
+            "built_at": last.get("built_at"),
+            "git_commit": last.get("git_commit"),
+        }
+    atomic.write_json(built.stage(files.record), record)
 
 
 def _run_job(job: Job, started: float, log: Log) -> Result:
-    """Execute, render and record one report, in named steps; a write that fails for want
-    of space or permission raises :class:`OutputError` from any of them."""
+    """Execute, render and record one report, in named steps, then move its files into place
+    together; a write that fails for want of space or permission raises
+    :class:`OutputError` from any step, before anything was moved."""
     files = _Files.of(job)
+    built = _Built()
     with writing(files.out):
-        files.out.mkdir(parents=True, exist_ok=True)
+        files.cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = atomic.temp_path(files.ipynb, suffix=".tmp.ipynb")
     built_at = now_iso()
     info = {
@@ -512,21 +542,24 @@ def _run_job(job: Job, started: float, log: Log) -> Result:
         "built_at": built_at,
     }
     render = {"title": job.title, "notebook_dir": Path(job.notebook).parent, "info": info}
-    built = _Built()
     try:
         built.error = _run_notebook(job, tmp)
         if built.error is None:
             _publish_good(tmp, files, render, built)
         if built.error is not None:
             _keep_failed(tmp, files, render, built)
+        seconds = round(time.perf_counter() - started, 2)
+        record = _record(job, built, seconds, built_at)
+        with writing(files.out):
+            _stage_record(job, files, record, built)
+            built.commit()
+        files.drop_failed(keep={built.html, built.ipynb})  # a failing page of an older build
     finally:
+        built.discard()
         tmp.unlink(missing_ok=True)
     if built.found.get("external"):
         urls = ", ".join(built.found["external"][:3])
         log(f"  warning {job.name}: the page fetches from the network: {urls}")
-    seconds = round(time.perf_counter() - started, 2)
-    record = _record(job, built, seconds, built_at)
-    _save_record(job, files, record)
     return Result(job.name, record["status"], seconds, built.error, built.html)
 
 
