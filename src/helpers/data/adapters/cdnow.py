@@ -108,39 +108,8 @@ def stage(sources: list[str | Path], *, cost_ratio: float = DEFAULT_COST_RATIO) 
     ).sort_values(["account_id", "order_ts", "row"], kind="stable")
     tx["order_id"] = np.arange(1, len(tx) + 1, dtype="int64")
 
-    orders = tx[["order_id", "account_id", "order_ts"]].copy()
-    orders["warehouse_id"] = UNKNOWN
-    orders["promised_delivery"] = orders["order_ts"]
-    lines = pd.DataFrame(
-        {
-            "order_id": tx["order_id"],
-            "line_no": 1,
-            "sku": SKU,
-            "quantity": tx["quantity"],
-            "unit_price": tx["value"] / tx["quantity"],
-            "discount": 0.0,
-        }
-    )
-    lines["unit_cost"] = lines["unit_price"] * cost_ratio
-    accounts = tx.groupby("account_id")["order_ts"].min().dt.normalize().rename("signup_date")
-    accounts = accounts.reset_index()
-    accounts["company_name"] = "customer " + accounts["account_id"].astype(str)
-    for column in ("industry", "region", "acquisition_channel"):
-        accounts[column] = UNKNOWN
-    accounts["size_band"] = UNKNOWN
-    price = float(lines["unit_price"].median()) if len(lines) else 0.0
-    products = pd.DataFrame(
-        {
-            "sku": [SKU],
-            "name": ["CD (CDNOW)"],
-            "category": ["music"],
-            "unit_cost": [price * cost_ratio],
-            "list_price": [price],
-            "supplier_id": [UNKNOWN],
-            "lead_time_days": [0],
-        }
-    )
-    tables = {"accounts": accounts, "orders": orders, "order_lines": lines, "products": products}
+    tables = _tables(tx, cost_ratio)
+    orders = tables["orders"]
 
     set_aside = {"malformed line (not 4 or 5 fields)": len(malformed)} if malformed else {}
     set_aside.update(book.counts())
@@ -178,3 +147,41 @@ def stage(sources: list[str | Path], *, cost_ratio: float = DEFAULT_COST_RATIO) 
         set_aside_rows={"cdnow": rows},
         details={"cost_ratio": cost_ratio, "header_lines_skipped": headers},
     )
+
+
+def _tables(tx: pd.DataFrame, cost_ratio: float) -> dict[str, pd.DataFrame]:
+    """The model's tables from the kept transactions (order_id, account_id, order_ts,
+    quantity, value): one order of one line each; unit_price = value / quantity."""
+    orders = tx[["order_id", "account_id", "order_ts"]].copy()
+    orders["warehouse_id"] = UNKNOWN
+    orders["promised_delivery"] = orders["order_ts"]
+    lines = pd.DataFrame(
+        {
+            "order_id": tx["order_id"],
+            "line_no": 1,
+            "sku": SKU,
+            "quantity": tx["quantity"],
+            "unit_price": tx["value"] / tx["quantity"],
+            "discount": 0.0,
+        }
+    )
+    lines["unit_cost"] = lines["unit_price"] * cost_ratio
+    accounts = tx.groupby("account_id")["order_ts"].min().dt.normalize().rename("signup_date")
+    accounts = accounts.reset_index()
+    accounts["company_name"] = "customer " + accounts["account_id"].astype(str)
+    for column in ("industry", "region", "acquisition_channel"):
+        accounts[column] = UNKNOWN
+    accounts["size_band"] = UNKNOWN
+    price = float(lines["unit_price"].median()) if len(lines) else 0.0
+    products = pd.DataFrame(
+        {
+            "sku": [SKU],
+            "name": ["CD (CDNOW)"],
+            "category": ["music"],
+            "unit_cost": [price * cost_ratio],
+            "list_price": [price],
+            "supplier_id": [UNKNOWN],
+            "lead_time_days": [0],
+        }
+    )
+    return {"accounts": accounts, "orders": orders, "order_lines": lines, "products": products}

@@ -199,6 +199,64 @@ def stage(
         )
     if not 0 <= cost_ratio <= 1:
         raise ValueError(f"cost_ratio must be between 0 and 1, got {cost_ratio}")
+    raw, malformed, parts = _read_all(sources, sheets, encoding)
+    book = Ledger(raw, "online_retail")
+    parsed, non_product_detail = _apply_rules(raw, book, date_format, non_product)
+    if without_customer == "set-aside":
+        book.set_aside(
+            parsed["sale"] & parsed["customer"].isna(),
+            "sale without a customer (without_customer=set-aside)",
+        )
+    lines, filled, guest_id = _sales_lines(raw, book, parsed)
+    returns = _returns(book, parsed, lines)
+
+    tables = _tables(lines, returns, cost_ratio, guest_id)
+    kept = {"order_lines (sales)": len(lines), "returns (cancellations)": len(returns)}
+    set_aside = {MALFORMED: len(malformed)} if malformed else {}
+    set_aside.update(book.counts())
+    set_aside_rows = book.set_aside_rows()
+    if malformed:
+        bad_rows = pd.DataFrame(malformed, columns=["_source", "_row", "invoice"])
+        bad_rows.insert(0, "_reason", MALFORMED)
+        set_aside_rows = pd.concat([bad_rows, set_aside_rows], ignore_index=True)
+    countries = lines[lines["customer"].notna()].groupby("account_id")["country"].nunique()
+    flagged = {
+        "sales lines without a customer (kept under guest accounts, account_id < 0)": int(
+            (lines["account_id"] < 0).sum()
+        ),
+        "sales lines without a customer on an invoice that names one (given that customer)": (
+            filled
+        ),
+        "customers seen in more than one country (region: their most frequent)": int(
+            (countries > 1).sum()
+        ),
+        "lines with a line break inside a field (kept; each break read as one space)": sum(
+            part[3] for part in parts
+        ),
+    }
+    return Staged(
+        format=FORMAT,
+        sources=[str(Path(s).resolve()) for s in sources],
+        tables=tables,
+        rows_read=len(raw) + len(malformed),
+        kept=kept,
+        set_aside=set_aside,
+        flagged=flagged,
+        assumptions=_assumptions(cost_ratio, len(guest_id)),
+        not_written=missing_tables(list(tables), "no such data in an Online Retail export"),
+        set_aside_rows={"online_retail": set_aside_rows},
+        details={
+            "non_product_codes": non_product_detail,
+            "sheets_or_files": [label for label, *_ in parts],
+            "cost_ratio": cost_ratio,
+            "guest_account_ids": {c: i for c, i in guest_id.items()},
+        },
+    )
+
+
+def _read_all(sources, sheets, encoding) -> tuple[pd.DataFrame, list, list]:
+    """Every source as one text frame in the adapter's column names, with ``_source`` and
+    ``_row``; plus the malformed CSV lines and the parts read (label, frame, rows, breaks)."""
     parts, malformed = [], []
     for source in sources:
         got, bad = _read(Path(source), sheets, encoding)
@@ -213,7 +271,13 @@ def stage(
     raw = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if raw.empty and not malformed:
         raise ValueError(f"{', '.join(map(str, sources))}: no data rows")
-    book = Ledger(raw, "online_retail")
+    return raw, malformed, parts
+
+
+def _apply_rules(raw: pd.DataFrame, book: Ledger, date_format: str, non_product) -> tuple:
+    """Rules 1 to 6 of the module docstring, in order, on ``book``; returns the parsed
+    columns (ts, qty, price, customer, code, invoice, invoice_no, cancel, sale) and the
+    non-product detail per kind (codes, lines, value)."""
     reasons = book.set_aside
     names = SOURCE_NAMES
 
@@ -266,54 +330,74 @@ def stage(
 
     # 6. sales
     sale = ~cancel
-    reasons(sale & ~invoice.str.fullmatch(r"\d+"), "invoice number is not a number")
-    invoice_no, _, too_large = parse_int(invoice.where(sale & invoice.str.fullmatch(r"\d+")))
+    numeric = invoice.str.fullmatch(r"\d+")
+    reasons(sale & ~numeric, "invoice number is not a number")
+    invoice_no, _, too_large = parse_int(invoice.where(sale & numeric))
     reasons(too_large, f"{names['invoice']}: {OUT_OF_RANGE}")
     reasons(sale & (qty <= 0), "zero or negative quantity on a sale (not a cancellation)")
-    if without_customer == "set-aside":
-        reasons(sale & customer.isna(), "sale without a customer (without_customer=set-aside)")
+    parsed = {
+        "ts": ts,
+        "qty": qty,
+        "price": price,
+        "customer": customer,
+        "code": code,
+        "invoice": invoice,
+        "invoice_no": invoice_no,
+        "cancel": cancel,
+        "sale": sale,
+    }
+    return parsed, non_product_detail
 
-    country = raw["country"].fillna(UNKNOWN)
-    s = book.kept & sale
+
+def _sales_lines(raw: pd.DataFrame, book: Ledger, p: dict) -> tuple[pd.DataFrame, int, dict]:
+    """The kept sales lines with their ``account_id``: an invoice belongs to its first named
+    customer (a line naming another is set aside), an invoice without any customer to its
+    country's guest account (-1, -2, ... in country order). Returns (lines, lines given
+    their invoice's customer, guest id per country)."""
+    s = book.kept & p["sale"]
     lines = pd.DataFrame(
         {
-            "order_id": invoice_no[s].astype("int64"),
-            "customer": customer[s],
-            "country": country[s],
-            "order_ts": ts[s],
-            "sku": code[s],
-            "quantity": qty[s].astype("int64"),
-            "unit_price": price[s].astype("float64"),
+            "order_id": p["invoice_no"][s].astype("int64"),
+            "customer": p["customer"][s],
+            "country": raw["country"].fillna(UNKNOWN)[s],
+            "order_ts": p["ts"][s],
+            "sku": p["code"][s],
+            "quantity": p["qty"][s].astype("int64"),
+            "unit_price": p["price"][s].astype("float64"),
             "description": raw["description"][s],
         }
     )
-    # an invoice belongs to its first named customer; a line naming another is set aside
     first = lines.groupby("order_id")["customer"].transform("first")
     clash = lines["customer"].notna() & first.notna() & (lines["customer"] != first)
-    reasons(pd.Series(clash, index=lines.index).reindex(raw.index), "invoice names two customers")
+    book.set_aside(
+        pd.Series(clash, index=lines.index).reindex(raw.index), "invoice names two customers"
+    )
     lines = lines[~clash]
     filled = int((lines["customer"].isna() & first[~clash].notna()).sum())
     lines["customer"] = first[~clash]
 
-    # guests: one account per country for invoices with no customer at all
     guest_lines = lines["customer"].isna()
     guest_countries = sorted(lines.loc[guest_lines, "country"].unique())
     guest_id = {c: -(i + 1) for i, c in enumerate(guest_countries)}
     lines["account_id"] = lines["customer"].astype("Int64")
     lines.loc[guest_lines, "account_id"] = lines.loc[guest_lines, "country"].map(guest_id)
     lines["account_id"] = lines["account_id"].astype("int64")
+    return lines, filled, guest_id
 
-    # 5b. cancellations -> returns, linked to the customer's latest earlier order of the SKU
-    c = book.kept & cancel
+
+def _returns(book: Ledger, p: dict, lines: pd.DataFrame) -> pd.DataFrame:
+    """Rule 5b: kept cancellations as returns, each linked to its customer's latest order of
+    that stock code at or before it; a cancellation with no such order is set aside."""
+    c = book.kept & p["cancel"]
     cancels = pd.DataFrame(
         {
-            "row": raw.index[c],
-            "account_id": customer[c].astype("int64"),
-            "sku": code[c],
-            "returned_at": ts[c],
-            "quantity": -qty[c].astype("int64"),
-            "refund": (-qty[c] * price[c]).astype("float64"),
-            "reason": "cancellation " + invoice[c],
+            "row": book.source.index[c],
+            "account_id": p["customer"][c].astype("int64"),
+            "sku": p["code"][c],
+            "returned_at": p["ts"][c],
+            "quantity": -p["qty"][c].astype("int64"),
+            "refund": (-p["qty"][c] * p["price"][c]).astype("float64"),
+            "reason": "cancellation " + p["invoice"][c],
         }
     ).sort_values("returned_at", kind="stable")
     bought = (
@@ -330,46 +414,25 @@ def stage(
         direction="backward",
     )
     unmatched = matched["order_id"].isna()
-    reasons(
-        raw.index.isin(matched.loc[unmatched, "row"]),
+    book.set_aside(
+        book.source.index.isin(matched.loc[unmatched, "row"]),
         "cancellation with no earlier purchase of that stock code by that customer",
     )
     returns = matched[~unmatched].sort_values("row", kind="stable").reset_index(drop=True)
     returns.insert(0, "return_id", np.arange(1, len(returns) + 1, dtype="int64"))
     returns["order_id"] = returns["order_id"].astype("int64")
+    return returns
 
-    tables = _tables(lines, returns, cost_ratio, guest_id)
-    kept = {"order_lines (sales)": len(lines), "returns (cancellations)": len(returns)}
-    set_aside = {MALFORMED: len(malformed)} if malformed else {}
-    set_aside.update(book.counts())
-    set_aside_rows = book.set_aside_rows()
-    if malformed:
-        bad_rows = pd.DataFrame(malformed, columns=["_source", "_row", "invoice"])
-        bad_rows.insert(0, "_reason", MALFORMED)
-        set_aside_rows = pd.concat([bad_rows, set_aside_rows], ignore_index=True)
-    countries = lines[lines["customer"].notna()].groupby("account_id")["country"].nunique()
-    flagged = {
-        "sales lines without a customer (kept under guest accounts, account_id < 0)": int(
-            guest_lines.sum()
-        ),
-        "sales lines without a customer on an invoice that names one (given that customer)": (
-            filled
-        ),
-        "customers seen in more than one country (region: their most frequent)": int(
-            (countries > 1).sum()
-        ),
-        "lines with a line break inside a field (kept; each break read as one space)": sum(
-            part[3] for part in parts
-        ),
-    }
-    assumptions = [
+
+def _assumptions(cost_ratio: float, guests: int) -> list[str]:
+    return [
         f"unit_cost = {cost_ratio:g} x unit_price (cost_ratio): the source has no costs, so "
         "margins of this dataset are assumed, not measured",
         "accounts: one per Customer ID; company_name 'customer <id>'; region = Country; "
         "industry, size_band and acquisition_channel 'unknown'; "
         "signup_date = date of the first order",
         "guest accounts: sales without a Customer ID are kept under one account per country "
-        f"(account_id < 0, acquisition_channel 'guest'): {len(guest_id)} such accounts",
+        f"(account_id < 0, acquisition_channel 'guest'): {guests} such accounts",
         "orders: one per invoice; order_ts = InvoiceDate; warehouse_id 'unknown'; "
         "promised_delivery = order_ts (unknown)",
         "products: one per stock code; name = its most frequent Description; category and "
@@ -378,24 +441,6 @@ def stage(
         "returns: refund = -Quantity x Price of the cancellation line; linked to the "
         "customer's latest order of that stock code at or before the cancellation",
     ]
-    return Staged(
-        format=FORMAT,
-        sources=[str(Path(s).resolve()) for s in sources],
-        tables=tables,
-        rows_read=len(raw) + len(malformed),
-        kept=kept,
-        set_aside=set_aside,
-        flagged=flagged,
-        assumptions=assumptions,
-        not_written=missing_tables(list(tables), "no such data in an Online Retail export"),
-        set_aside_rows={"online_retail": set_aside_rows},
-        details={
-            "non_product_codes": non_product_detail,
-            "sheets_or_files": [label for label, *_ in parts],
-            "cost_ratio": cost_ratio,
-            "guest_account_ids": {c: i for c, i in guest_id.items()},
-        },
-    )
 
 
 def _mode(frame: pd.DataFrame, key: str, column: str) -> pd.Series:
