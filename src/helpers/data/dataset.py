@@ -8,7 +8,9 @@
 2. **Rows** (set aside): a null where a value is required, a value below its minimum (a negative
    price), a value outside its allowed set, a date after today, a duplicate key, an orphan
    foreign key (checked against the parent's *kept* rows, so a set-aside order takes its lines
-   with it), a pair of dates in the wrong order, a text value that does not parse as its type.
+   with it), a pair of dates in the wrong order, a text value that does not parse as its type,
+   a NaN or infinite float, a blank required text, a value beyond its plausibility bound
+   (``schema.Column.below``: a discount of 3.0, a price of 1e300).
    Such rows are not dropped: they go to ``Dataset.quarantine[table]`` with a ``_reason``
    column, are counted in ``Dataset.quality`` (with a few example keys) and shown in every
    report's data-quality section. ``strict=True`` raises instead.
@@ -29,6 +31,7 @@ import hashlib
 import json
 import os
 import sys
+import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,8 +41,17 @@ import ibis.expr.datatypes as idt
 import pandas as pd
 
 from helpers.config import DATA_DIR, resolve_data_dir
-from helpers.data.files import table_files
-from helpers.data.fingerprint import data_fingerprint
+from helpers.data.csvread import (
+    OPTIONS_FILE,
+    SOURCE,
+    CsvOptions,
+    format_hint,
+    load_options,
+    parse_text,
+    read_csv_file,
+)
+from helpers.data.files import TableLayoutError, is_url, table_files
+from helpers.data.fingerprint import data_fingerprint, files_fingerprint
 from helpers.data.schema import TABLES, Column, Table
 
 REASON = "_reason"
@@ -152,16 +164,122 @@ def _engine_label(engine: str, con) -> str:
     return f"spark (Spark Connect at {where})"
 
 
-def _read(con, engine: str, name: str, fmt: str, files: list[str]):
-    table_name = f"raw_{name}"
-    if engine == "duckdb":
-        if fmt == "parquet":
-            return con.read_parquet(files, table_name=table_name)
-        return con.read_csv(files, table_name=table_name)
-    path = files[0] if len(files) == 1 else str(Path(files[0]).parent)
-    if fmt == "parquet":
-        return con.read_parquet(path, table_name=table_name)
-    return con.read_csv(path, table_name=table_name, header=True, inferSchema=True)
+@dataclass
+class _Source:
+    """Where one table is read from: its format, exactly the files read, and (for Parquet) the
+    rows their footers hold."""
+
+    fmt: str
+    files: list[str]
+    rows: int | None = None
+
+
+def _shown(path: str | Path) -> str:
+    """A file as messages name it: ``orders/part-00000.parquet`` or ``orders.csv``."""
+    path = Path(path)
+    return f"{path.parent.name}/{path.name}"
+
+
+def _locate(root: Path, wanted: Mapping[str, Table], problems: list[str]) -> dict[str, _Source]:
+    """The files of every wanted table (:func:`helpers.data.files.table_files`); a required
+    table without files, or a table whose files cannot all be read, is a problem."""
+    found = {}
+    for name, spec in wanted.items():
+        try:
+            located = table_files(root, name)
+        except TableLayoutError as e:
+            problems.append(str(e))
+            continue
+        if located is not None:
+            found[name] = _Source(*located)
+        elif spec.required:
+            where = f"{root}/{name}/*.parquet, {name}.parquet or {name}.csv"
+            problems.append(f"table '{name}' is missing (looked for {where})")
+    return found
+
+
+def _inspect_parquet(name: str, spec: Table, source: _Source, problems: list[str]) -> None:
+    """Read every Parquet footer (cheap): a 0-byte, truncated or non-Parquet file, or a part
+    lacking a column its sibling parts have, is a problem naming table, file and column.
+    Sets ``source.rows`` to the rows the footers hold."""
+    import pyarrow.parquet as pq
+
+    rows, names = 0, {}
+    for f in source.files:
+        if os.path.getsize(f) == 0:
+            problems.append(f"table '{name}', file {_shown(f)}: the file is empty (0 bytes)")
+            continue
+        try:
+            meta = pq.read_metadata(f)
+        except Exception as e:  # pyarrow raises ArrowInvalid, OSError, ... on a bad footer
+            problems.append(
+                f"table '{name}', file {_shown(f)}: not a readable Parquet file (truncated, or "
+                f"not Parquet at all: {e})"
+            )
+            continue
+        rows += meta.num_rows
+        names[f] = set(meta.schema.to_arrow_schema().names)
+    for c in spec.columns:
+        having = [f for f in names if c in names[f]]
+        for f in names if having else ():
+            if c not in names[f]:
+                problems.append(
+                    f"table '{name}', file {_shown(f)}: column '{c}' is missing (the table's "
+                    f"other part {_shown(having[0])} has it)"
+                )
+    source.rows = rows
+
+
+def _read_csv(con, engine: str, name: str, files: list[str], opts: CsvOptions, problems):
+    """The CSV files of one table as one table of text columns (see :mod:`.csvread`)."""
+    if engine != "duckdb":
+        path = files[0] if len(files) == 1 else str(Path(files[0]).parent)
+        return con.read_csv(
+            path, table_name=f"raw_{name}", header=True, inferSchema=False,
+            sep=opts.delimiter, encoding=opts.encoding,
+        )  # fmt: skip
+    parts = []
+    for i, f in enumerate(files):
+        try:
+            parts.append(read_csv_file(con, name, Path(f), opts, i))
+        except TableLayoutError as e:
+            problems.append(str(e))
+    if len(parts) < len(files):
+        return None
+    first = parts[0].columns
+    for f, part in zip(files[1:], parts[1:], strict=True):
+        for c in set(first) ^ set(part.columns):
+            lacking = f if c in first else files[0]
+            problems.append(f"table '{name}', file {_shown(lacking)}: column '{c}' is missing")
+    if problems:
+        return None
+    return ibis.union(*[p.select(*first) for p in parts]) if len(parts) > 1 else parts[0]
+
+
+def _read_tables(con, engine: str, sources: dict[str, _Source], wanted, opts, problems) -> dict:
+    """Every located table as a raw Ibis table (Parquet as stored, CSV as text)."""
+    raw = {}
+    for name, source in sources.items():
+        if source.fmt == "parquet":
+            _inspect_parquet(name, wanted[name], source, problems)
+            if problems:
+                continue
+            if engine == "duckdb":
+                raw[name] = con.read_parquet(source.files, table_name=f"raw_{name}")
+            else:
+                files = source.files
+                path = files[0] if len(files) == 1 else str(Path(files[0]).parent)
+                raw[name] = con.read_parquet(path, table_name=f"raw_{name}")
+        else:
+            t = _read_csv(con, engine, name, source.files, opts, problems)
+            if t is not None:
+                raw[name] = t
+    return raw
+
+
+def _empty_table(name: str, source: _Source) -> str:
+    files = ", ".join(_shown(f) for f in source.files)
+    return f"table '{name}' has no rows: the file is empty ({files} hold(s) a header at most)"
 
 
 # ----------------------------------------------------------------------------- structure
@@ -182,12 +300,14 @@ def _same_family(actual: idt.DataType, declared: idt.DataType) -> bool:
     return type(actual) is type(declared)
 
 
-def _conform_column(t, name: str, column: Column, table: str, problems: list[str]):
+def _conform_column(t, name: str, column: Column, table: str, problems: list[str], opts=None):
     """Cast column ``name`` to its declared type; return (expression, unparseable-flag or None).
 
     Widening (int32 -> int64, int -> float, date <-> timestamp, anything -> string) is silent.
-    Text read as a number/date/boolean is parsed with ``try_cast``; values that do not parse
-    are flagged (set aside), not turned into nulls silently. Anything else is a type error.
+    Text read as a number/date/boolean (every CSV column, a text column of Parquet) is parsed
+    by :func:`helpers.data.csvread.parse_text` with the dataset's options ``opts``; values that
+    do not parse are flagged (set aside), not turned into nulls silently. Anything else is a
+    type error.
     """
     declared = ibis_type(column.dtype)
     col = t[name]
@@ -205,10 +325,63 @@ def _conform_column(t, name: str, column: Column, table: str, problems: list[str
     if actual.is_string() and (
         declared.is_numeric() or declared.is_temporal() or declared.is_boolean()
     ):
-        parsed = col.try_cast(declared)
-        return parsed, col.notnull() & parsed.isnull()
+        opts = opts or CsvOptions()
+        return parse_text(col, column.dtype, opts, opts.date_format(table, name))
     problems.append(f"table '{table}', column '{name}': type {actual} cannot be read as {declared}")
     return col, None
+
+
+def _conform_table(name: str, spec: Table, t, opts: CsvOptions, problems: list[str]):
+    """Table ``t`` with its declared columns in their declared types, the parse flags beside
+    them as ``_unparsed_<column>`` (and a CSV's :data:`SOURCE`); None if a column is missing."""
+    missing = [c for c in spec.columns if c not in t.columns]
+    for c in missing:
+        found = ", ".join(c for c in t.columns if c != SOURCE)
+        problems.append(f"table '{name}', column '{c}' is missing (columns found: {found})")
+    if missing:
+        return None
+    exprs, flags = {}, {}
+    for c, column in spec.columns.items():
+        exprs[c], flag = _conform_column(t, c, column, name, problems, opts)
+        if flag is not None:
+            flags[f"_unparsed_{c}"] = flag
+    if SOURCE in t.columns:
+        exprs[SOURCE] = t[SOURCE]
+    return t.select(**exprs, **flags)
+
+
+def _check_parsed_columns(name: str, spec: Table, raw, t, source, opts, problems) -> None:
+    """One query over a table read from text (``raw``, conformed as ``t``): an empty table, or
+    a column in which every value (or, from 10 values up, most) does not parse, is one problem
+    saying what to declare, instead of every row set aside one by one."""
+    flags = [c for c in t.columns if c.startswith("_unparsed_")]
+    if not flags and source.fmt != "csv":
+        return
+    aggs = {"n": t.count()}
+    for f in flags:
+        c = f.removeprefix("_unparsed_")
+        aggs[f"ok_{c}"] = t[c].count()
+        aggs[f"bad_{c}"] = t[f].cast("int64").sum()
+    counts = t.aggregate(**aggs).to_pandas().iloc[0]
+    if counts["n"] == 0:
+        if spec.required:
+            problems.append(_empty_table(name, source))
+        return
+    for f in flags:
+        c = f.removeprefix("_unparsed_")
+        bad = int(counts[f"bad_{c}"] or 0)
+        given = int(counts[f"ok_{c}"] or 0) + bad
+        if bad and (bad == given or (given >= 10 and 2 * bad > given)):
+            _, flag = _conform_column(raw, c, spec.columns[c], name, [], opts)
+            cols = [raw[c].cast("string").name("v")]
+            cols += [raw[SOURCE]] if SOURCE in raw.columns else []
+            first = raw.filter(flag).select(*cols).limit(1).to_pandas().iloc[0]
+            where = f" ({first[SOURCE]})" if SOURCE in raw.columns else ""
+            hint = format_hint(spec.columns[c].dtype, str(first.v), opts, name, c)
+            problems.append(
+                f"table '{name}', column '{c}'{where}: {bad} of {given} values do not parse "
+                f"as {spec.columns[c].dtype}, e.g. {str(first.v)!r}: {hint}"
+            )
 
 
 # ----------------------------------------------------------------------------- rows
@@ -232,26 +405,43 @@ class TableQuality:
         return self.rows_read - self.rows_set_aside
 
 
+def _column_rules(name: str, column: Column, col, today: dt.date) -> list:
+    """The rules of one column as (reason, boolean expression that is True for a bad row).
+
+    NaN and infinity are tested inside the rule (``isnan() | isinf()``), never by a filter:
+    ``NaN < 0`` is false and ``isnull()`` is false for NaN, so without it a NaN price passes
+    every other rule (and a ``WHERE isnan(x)`` over Parquet may be pruned by statistics).
+    """
+    rules = []
+    if not column.nullable:
+        rules.append((f"{name}: missing value", col.isnull()))
+    if column.dtype == "float64":
+        rules.append((f"{name}: not a number (NaN or infinite)", col.isnan() | col.isinf()))
+    if column.dtype == "string" and not column.nullable:
+        rules.append((f"{name}: blank text", col.strip() == ""))
+    if column.min_value is not None:
+        rules.append((f"{name}: below {column.min_value:g}", col < column.min_value))
+    if column.below is not None:
+        rules.append((f"{name}: {column.below:g} or more", col >= column.below))
+    if column.allowed is not None:
+        allowed = ", ".join(column.allowed)
+        rules.append((f"{name}: not one of {allowed}", ~col.isin(column.allowed)))
+    if column.not_after_today:
+        if column.dtype == "date":
+            bad = col > ibis.date(today)
+        else:
+            bad = col >= ibis.timestamp(today) + ibis.interval(days=1)
+        rules.append((f"{name}: after today ({today.isoformat()})", bad))
+    return rules
+
+
 def _row_rules(spec: Table, t, unparseable: dict, today: dt.date, parents: Mapping) -> list:
     """Every row rule of ``spec`` as (reason, boolean expression that is True for a bad row)."""
     rules = []
     for name, flag in unparseable.items():
         rules.append((f"{name}: value does not parse as {spec.columns[name].dtype}", flag))
     for name, column in spec.columns.items():
-        col = t[name]
-        if not column.nullable:
-            rules.append((f"{name}: missing value", col.isnull()))
-        if column.min_value is not None:
-            rules.append((f"{name}: below {column.min_value:g}", col < column.min_value))
-        if column.allowed is not None:
-            allowed = ", ".join(column.allowed)
-            rules.append((f"{name}: not one of {allowed}", ~col.isin(column.allowed)))
-        if column.not_after_today:
-            if column.dtype == "date":
-                bad = col > ibis.date(today)
-            else:
-                bad = col >= ibis.timestamp(today) + ibis.interval(days=1)
-            rules.append((f"{name}: after today ({today.isoformat()})", bad))
+        rules += _column_rules(name, column, t[name], today)
     for pair in spec.ordered:
         rules.append((f"{pair.later}: before {pair.earlier}", t[pair.later] < t[pair.earlier]))
     for fk in spec.foreign_keys:
@@ -275,16 +465,22 @@ def _flag(t, rules):
 
 
 def _examples(flagged, key: tuple[str, ...], reasons: list[str]) -> dict[str, list[str]]:
+    """A few keys of the rows set aside for each reason, with the file and line of a row read
+    from a CSV ("order_id=2, line_no=1 (order_lines/part-00000.csv line 3)")."""
     out = {}
+    source = [SOURCE] if SOURCE in flagged.columns else []
     for reason in reasons:
         rows = (
             flagged.filter(flagged[REASON] == reason)
-            .select(*key)
-            .order_by(*key)
+            .select(*key, *source)
+            .order_by(*key, *source)
             .limit(EXAMPLES_PER_REASON)
             .to_pandas()
         )
-        out[reason] = [", ".join(f"{k}={row[k]}" for k in key) for row in rows.to_dict("records")]
+        out[reason] = [
+            ", ".join(f"{k}={row[k]}" for k in key) + (f" ({row[SOURCE]})" if source else "")
+            for row in rows.to_dict("records")
+        ]
     return out
 
 
@@ -365,35 +561,38 @@ class Dataset:
         return pd.Timestamp(lo), pd.Timestamp(hi)
 
 
-def _validation_cache(root: Path, tables: list[str], today: dt.date) -> Path:
+def _validation_cache(sources: Mapping[str, _Source], options: bytes, today: dt.date) -> Path:
     """Where the row-rule counts of this dataset are kept between opens.
 
-    The rules are re-evaluated when the data (its fingerprint), the rules (this module and
-    the schema), the tables opened or the date ("in the future" moves with it) change. Opening
-    a clean dataset a second time then runs no query at all.
+    Keyed on exactly the files read (path, size, mtime_ns and a content sample of each,
+    :func:`helpers.data.fingerprint.files_fingerprint`), the dataset's ``dataset.yml``, the
+    rules (the modules that read and validate) and the date ("in the future" moves with it):
+    adding, removing, replacing or touching a part validates afresh. Opening a clean dataset a
+    second time then runs no query at all.
     """
     here = Path(__file__).resolve().parent
-    code = b"".join((here / f).read_bytes() for f in ("dataset.py", "schema.py"))
-    key = hashlib.sha256(
-        code + f"{data_fingerprint(root)}|{root}|{sorted(tables)}|{today}".encode()
-    ).hexdigest()[:16]
+    code = b"".join(
+        (here / f).read_bytes() for f in ("dataset.py", "schema.py", "csvread.py", "files.py")
+    )
+    read = [f"{n}|{s.fmt}|{files_fingerprint(s.files)}" for n, s in sorted(sources.items())]
+    key = hashlib.sha256(code + options + f"{read}|{today}".encode()).hexdigest()[:16]
     return DATA_DIR / ".cache" / "validation" / f"{key}.json"
 
 
 def _read_cache(path: Path | None) -> dict[str, TableQuality]:
-    if path is None or not path.is_file():
+    if path is None:
         return {}
     try:
         return {q["table"]: TableQuality(**q) for q in json.loads(path.read_text("utf-8"))}
-    except (ValueError, TypeError, KeyError):
+    except (OSError, ValueError, TypeError, KeyError):  # absent, unreadable, or stale format
         return {}
 
 
 def _write_cache(path: Path | None, quality: dict[str, TableQuality]) -> None:
+    """Keep the counts for the next open; a cache folder that cannot be written (read-only
+    ``data/.cache``, a full disk) is a warning: the cache is optional."""
     if path is None:
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
     records = [
         {
             "table": q.table,
@@ -403,11 +602,20 @@ def _write_cache(path: Path | None, quality: dict[str, TableQuality]) -> None:
         }
         for q in quality.values()
     ]
-    tmp.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, path)
-    old = sorted(path.parent.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for stale in old[CACHE_ENTRIES:]:
-        stale.unlink(missing_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, path)
+        old = sorted(path.parent.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for stale in old[CACHE_ENTRIES:]:
+            stale.unlink(missing_ok=True)
+    except OSError as e:
+        warnings.warn(
+            f"validation cache not written ({e}); the dataset is validated afresh on every open",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
 
 def _order(tables: Mapping[str, Table]) -> list[str]:
@@ -427,6 +635,119 @@ def _order(tables: Mapping[str, Table]) -> list[str]:
     return done
 
 
+def _open_url(url: str, wanted: Mapping[str, Table], problems: list[str]):
+    """A connection whose backend holds the tables by name: (connection, raw tables)."""
+    con = ibis.connect(url)
+    available = set(con.list_tables())
+    for name, spec in wanted.items():
+        if name not in available and spec.required:
+            problems.append(f"table '{name}' is missing (looked for {url})")
+    return con, {name: con.table(name) for name in wanted if name in available}
+
+
+def _open_folder(root: Path, engine: str, spark, wanted, problems: list[str]):
+    """A dataset folder read on ``engine``: (connection, sources, raw tables, CSV options,
+    the bytes of its ``dataset.yml``)."""
+    if not root.is_dir():
+        raise DataValidationError(
+            [f"dataset folder {root} does not exist (run `make data` for the sample)"]
+        )
+    try:
+        opts = load_options(root)
+    except TableLayoutError as e:
+        raise DataValidationError([str(e)]) from None
+    options_file = root / OPTIONS_FILE
+    options = options_file.read_bytes() if options_file.is_file() else b""
+    sources = _locate(root, wanted, problems)
+    con = _connect(engine, spark)
+    raw = _read_tables(con, engine, sources, wanted, opts, problems)
+    return con, sources, raw, opts, options
+
+
+def _unreadable(name: str, source: _Source | None, error: Exception) -> str:
+    files = ", ".join(_shown(f) for f in source.files) if source else name
+    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return f"table '{name}': {files} could not be read: {first}"
+
+
+def _conform_tables(raw, wanted, sources, opts, problems: list[str]) -> dict:
+    """Every raw table in its declared types (:func:`_conform_table`); a required table
+    without rows, or a text column that does not parse at all, is a problem."""
+    import duckdb
+
+    conformed = {}
+    for name, t in raw.items():
+        before, source = len(problems), sources.get(name)
+        c = _conform_table(name, wanted[name], t, opts, problems)
+        if c is None or len(problems) > before:
+            continue
+        if source is not None and source.rows == 0 and wanted[name].required:
+            problems.append(_empty_table(name, source))
+            continue
+        if source is not None:
+            try:
+                _check_parsed_columns(name, wanted[name], t, c, source, opts, problems)
+            except duckdb.Error as e:
+                problems.append(_unreadable(name, source, e))
+        conformed[name] = c
+    return conformed
+
+
+def _count_reasons(name: str, flagged, source: _Source | None) -> TableQuality:
+    """Rows read and rows set aside by reason: one aggregation over the flagged table."""
+    import duckdb
+
+    try:
+        counts = flagged.group_by(REASON).aggregate(n=flagged.count()).to_pandas()
+    except duckdb.Error as e:  # a part DuckDB cannot read past its footer
+        raise DataValidationError([_unreadable(name, source, e)]) from None
+    bad = counts[counts[REASON].notna()].sort_values("n", ascending=False)
+    set_aside = {str(r): int(n) for r, n in zip(bad[REASON], bad["n"], strict=True)}
+    return TableQuality(name, int(counts["n"].sum()), set_aside)
+
+
+def _validate_table(name, spec, t, today, parents, cached, source):
+    """(kept rows, set-aside rows with ``_reason``, :class:`TableQuality`) of one table.
+
+    A cached count is used only when its rows read equal the rows the Parquet footers hold
+    now; a table with nothing set aside is kept as read (no filter, no copy)."""
+    flags = {c.removeprefix("_unparsed_"): t[c] for c in t.columns if c.startswith("_unparsed_")}
+    internal = [f"_unparsed_{c}" for c in flags]
+    extra = [SOURCE] if SOURCE in t.columns else []
+    flagged = _flag(t, _row_rules(spec, t, flags, today, parents))
+    q = cached
+    if q is None or (source is not None and source.rows not in (None, q.rows_read)):
+        q = _count_reasons(name, flagged, source)
+    if not q.set_aside:
+        return t.drop(*internal, *extra), flagged.drop(*internal).limit(0), q
+    flagged = flagged.drop(*internal).cache()
+    kept = flagged.filter(flagged[REASON].isnull()).drop(REASON, *extra)
+    if not q.examples:
+        q.examples = _examples(flagged, spec.key, list(q.set_aside))
+    return kept, flagged.filter(flagged[REASON].notnull()), q
+
+
+def _validate(conformed, wanted, today, cached, sources):
+    """Row rules over every table, parents first (children see their parents' kept rows)."""
+    kept, quarantine, quality = {}, {}, {}
+    for name in _order({n: wanted[n] for n in conformed}):
+        kept[name], quarantine[name], quality[name] = _validate_table(
+            name, wanted[name], conformed[name], today, kept, cached.get(name), sources.get(name)
+        )
+    return kept, quarantine, quality
+
+
+def _raise_set_aside(quality: Mapping[str, TableQuality]) -> None:
+    """``strict=True``: any row set aside is an error naming table, reason, count, examples."""
+    problems = [
+        f"table '{q.table}', {reason}: {n} row(s), e.g. {'; '.join(q.examples[reason])}"
+        for q in quality.values()
+        for reason, n in q.set_aside.items()
+    ]
+    if problems:
+        raise DataValidationError(problems)
+
+
 def open_dataset(
     path_or_url: str | os.PathLike | None = None,
     engine: str = "duckdb",
@@ -444,105 +765,46 @@ def open_dataset(
     (in-process) or ``spark`` (a local session, or the one given as ``spark=``). ``today`` is
     the date after which a date counts as "in the future" (default: the real today). With
     ``strict=True`` any set-aside row raises :class:`DataValidationError` instead.
+
+    Steps: locate and read the files (:func:`_open_folder`), conform every column to its
+    declared type (:func:`_conform_tables`), apply the row rules (:func:`_validate`, cached by
+    :func:`_validation_cache`); structure problems of every table are raised together.
     """
     today = today or dt.date.today()
     url = str(path_or_url) if path_or_url is not None else ""
-    is_url = "://" in url and not url.startswith("file://")
-    root = None if is_url else resolve_data_dir(url.removeprefix("file://") or None)
+    root = None if is_url(url) else resolve_data_dir(url.removeprefix("file://") or None)
     wanted = {name: TABLES[name] for name in (tables or TABLES)}
-
-    if is_url:
-        con = ibis.connect(url)
-        available = set(con.list_tables())
-        raw = {name: con.table(name) for name in wanted if name in available}
-    else:
-        if not root.is_dir():
-            raise DataValidationError(
-                [f"dataset folder {root} does not exist (run `make data` for the sample)"]
-            )
-        con = _connect(engine, spark)
-        raw = {}
-        for name in wanted:
-            found = table_files(root, name)
-            if found is not None:
-                raw[name] = _read(con, engine, name, *found)
-
     problems: list[str] = []
-    for name, spec in wanted.items():
-        if name not in raw and spec.required:
-            where = url if is_url else f"{root}/{name}/*.parquet, {name}.parquet or {name}.csv"
-            problems.append(f"table '{name}' is missing (looked for {where})")
-
-    conformed, unparseable = {}, {}
-    for name, t in raw.items():
-        spec = wanted[name]
-        missing = [c for c in spec.columns if c not in t.columns]
-        for c in missing:
-            problems.append(
-                f"table '{name}', column '{c}' is missing (columns found: {', '.join(t.columns)})"
-            )
-        if missing:
-            continue
-        exprs, flags = {}, {}
-        for c, column in spec.columns.items():
-            exprs[c], flag = _conform_column(t, c, column, name, problems)
-            if flag is not None:
-                flags[c] = flag
-        # The parse flags ride beside the values so the row rules can see them.
-        conformed[name] = t.select(**exprs, **{f"_unparsed_{c}": f for c, f in flags.items()})
-        unparseable[name] = list(flags)
+    if root is None:
+        con, raw = _open_url(url, wanted, problems)
+        sources, opts, options = {}, CsvOptions(), b""
+    else:
+        con, sources, raw, opts, options = _open_folder(root, engine, spark, wanted, problems)
+    conformed = _conform_tables(raw, wanted, sources, opts, problems)
     if problems:
         raise DataValidationError(problems)
 
-    cache_file = _validation_cache(root, list(conformed), today) if root is not None else None
-    cached = _read_cache(cache_file)
-    kept, quarantine, quality = {}, {}, {}
-    for name in _order({n: wanted[n] for n in conformed}):
-        spec, t = wanted[name], conformed[name]
-        flags = {c: t[f"_unparsed_{c}"] for c in unparseable[name]}
-        flagged = _flag(t, _row_rules(spec, t, flags, today, kept))
-        internal = [c for c in flagged.columns if c.startswith("_unparsed_")]
-        if name in cached:
-            q = cached[name]
-        else:
-            counts = flagged.group_by(REASON).aggregate(n=flagged.count()).to_pandas()
-            bad = counts[counts[REASON].notna()].sort_values("n", ascending=False)
-            set_aside = {str(r): int(n) for r, n in zip(bad[REASON], bad["n"], strict=True)}
-            q = TableQuality(name, int(counts["n"].sum()), set_aside)
-        if q.set_aside:
-            flagged = flagged.drop(*internal).cache()
-            kept[name] = flagged.filter(flagged[REASON].isnull()).drop(REASON)
-            quarantine[name] = flagged.filter(flagged[REASON].notnull())
-            if not q.examples:
-                q.examples = _examples(flagged, spec.key, list(q.set_aside))
-        else:
-            kept[name] = t.drop(*internal) if internal else t
-            quarantine[name] = flagged.drop(*internal).limit(0)
-        quality[name] = q
+    cache_file = _validation_cache(sources, options, today) if root is not None else None
+    kept, quarantine, quality = _validate(
+        conformed, wanted, today, _read_cache(cache_file), sources
+    )
     _write_cache(cache_file, quality)
-
     if strict:
-        strict_problems = [
-            f"table '{q.table}', {reason}: {n} row(s), e.g. {'; '.join(q.examples[reason])}"
-            for q in quality.values()
-            for reason, n in q.set_aside.items()
-        ]
-        if strict_problems:
-            raise DataValidationError(strict_problems)
+        _raise_set_aside(quality)
 
     manifest = {}
     if root is not None and (root / "manifest.json").is_file():
         manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
     return Dataset(
-        path=url if is_url else str(root),
-        engine=_engine_label(engine, con) if not is_url else engine,
+        path=url if root is None else str(root),
+        engine=engine if root is None else _engine_label(engine, con),
         con=con,
         tables={n: kept[n] for n in wanted if n in kept},
         quarantine=quarantine,
         table_quality={n: quality[n] for n in wanted if n in quality},
-        fingerprint=data_fingerprint(root)
-        if root is not None
-        else hashlib.sha256(url.encode()).hexdigest()[:12],
+        fingerprint=hashlib.sha256(url.encode()).hexdigest()[:12]
+        if root is None
+        else data_fingerprint(root),
         manifest=manifest,
     )
 

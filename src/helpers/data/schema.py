@@ -35,14 +35,20 @@ CONTROL_GROUP = "control"
 class Column:
     """One column: its Ibis type and the checks on its values.
 
-    ``min_value`` rows below it are set aside ("negative price"); ``allowed`` lists the values a
-    categorical column may take (None: any); ``not_after_today`` flags dates in the future.
+    ``min_value`` rows below it are set aside ("negative price"); ``below`` rows at or above it
+    are set aside (an exclusive upper bound: a discount of 3.0, a price of 1e300);
+    ``allowed`` lists the values a categorical column may take (None: any);
+    ``not_after_today`` flags dates in the future.
+
+    Rules every column gets from its type, beside these: a float that is NaN or infinite, and
+    a required (not nullable) text that is empty or only spaces, are set aside.
     """
 
     dtype: str
     nullable: bool = False
     pii: bool = False
     min_value: float | None = None
+    below: float | None = None
     allowed: tuple[str, ...] | None = None
     not_after_today: bool = False
     description: str = ""
@@ -86,8 +92,18 @@ def _c(dtype: str, **kw) -> Column:
     return Column(dtype, **kw)
 
 
-MONEY = {"min_value": 0.0}
-COUNT = {"min_value": 0}
+# Plausibility bounds. Every bound here SETS ASIDE the rows beyond it; none merely flags. They
+# are not judgments about a business: they sit far beyond any real order (the sample's largest
+# unit price is under 1,000, its largest count under 10,000) and catch what is corrupt or in the
+# wrong unit: 1e300 prices, 2^62 quantities, cents read as units a million times over. Amounts
+# from 1e12 up also stop being exact to the cent in float64. A judgment bound (a price above
+# some list price) would be flagged with a count instead; the data model has none so far.
+MONEY_BELOW = 1e12  # units of the platform's currency
+COUNT_BELOW = 1e12  # impressions, stock on hand, days
+QUANTITY_BELOW = 1e9  # units on one order line, purchase order, shipment or return
+MONEY = {"min_value": 0.0, "below": MONEY_BELOW}
+COUNT = {"min_value": 0, "below": COUNT_BELOW}
+QUANTITY = {"min_value": 1, "below": QUANTITY_BELOW}
 TS = {"not_after_today": True}
 TS_NULL = {"not_after_today": True, "nullable": True}
 
@@ -199,12 +215,17 @@ _table(
             "order_id": _c("int64"),
             "line_no": _c("int64"),
             "sku": _c("string"),
-            "quantity": _c("int64", min_value=1),
+            "quantity": _c("int64", **QUANTITY),
             "unit_price": _c("float64", **MONEY),
             # Nullable: an export without costs (and no --cost-ratio) has no cost of goods;
             # reports then show margin as unknown, never as 100 %.
             "unit_cost": _c("float64", nullable=True, **MONEY),
-            "discount": _c("float64", min_value=0.0, description="fraction of unit_price"),
+            "discount": _c(
+                "float64",
+                min_value=0.0,
+                below=1.0,
+                description="fraction of unit_price in [0, 1): 0.1 = 10 % off, never 10",
+            ),
         },
         key=("order_id", "line_no"),
         grain="one line of an order",
@@ -251,8 +272,8 @@ _table(
             "supplier_id": _c("string"),
             "sku": _c("string"),
             "warehouse_id": _c("string"),
-            "qty_ordered": _c("int64", min_value=1),
-            "qty_received": _c("int64", **COUNT),
+            "qty_ordered": _c("int64", **QUANTITY),
+            "qty_received": _c("int64", min_value=0, below=QUANTITY_BELOW),
             "ordered_at": _c("timestamp", **TS),
             "promised_at": _c("timestamp"),
             "received_at": _c("timestamp", **TS_NULL),
@@ -293,7 +314,7 @@ _table(
             "carrier": _c("string"),
             "shipped_at": _c("timestamp", **TS),
             "delivered_at": _c("timestamp", **TS_NULL),
-            "qty_shipped": _c("int64", **COUNT),
+            "qty_shipped": _c("int64", min_value=0, below=QUANTITY_BELOW),
             "cost": _c("float64", **MONEY),
         },
         key=("shipment_id",),
@@ -310,7 +331,7 @@ _table(
             "return_id": _c("int64"),
             "order_id": _c("int64"),
             "sku": _c("string"),
-            "quantity": _c("int64", min_value=1),
+            "quantity": _c("int64", **QUANTITY),
             "returned_at": _c("timestamp", **TS),
             "refund": _c("float64", **MONEY),
             "reason": _c("string"),
@@ -425,6 +446,12 @@ def markdown() -> str:
             rules.append("nullable" if c.nullable else "required")
             if c.min_value is not None:
                 rules.append(f">= {c.min_value:g}")
+            if c.below is not None:
+                rules.append(f"< {c.below:g}")
+            if c.dtype == "float64":
+                rules.append("not NaN or infinite")
+            if c.dtype == "string" and not c.nullable:
+                rules.append("not blank")
             if c.allowed:
                 rules.append("one of " + ", ".join(c.allowed))
             if c.not_after_today:
