@@ -1125,7 +1125,9 @@ def _suppliers(ds, result: Analysis, sel: dict) -> None:
             spend=float(card.spend.sum()),
             lead_mean_days=float(card.lead_mean_days.mean()),
             lead_sd_max=float(card.lead_sd_days.max()),
-            lead_sd_max_supplier=str(card.loc[card.lead_sd_days.idxmax(), "supplier_id"]),
+            lead_sd_max_supplier=str(card.loc[card.lead_sd_days.idxmax(), "supplier_id"])
+            if card.lead_sd_days.notna().any()
+            else "no supplier has two received POs",
         )
         result.figures.update(suppliers=int(len(card)), best_supplier=str(best.supplier_id))
 
