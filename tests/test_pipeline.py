@@ -10,11 +10,11 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+from tiny import tiny_tables, write_tables
 
 from helpers import pipeline
 from helpers.data import open_dataset
 from helpers.sections import needs_line
-from tests.tiny import tiny_tables, write_tables
 
 T = pd.Timestamp("2025-03-03 10:00")
 STAGE_COLUMNS = ["created_at", "qualified_at", "opportunity_at", "quote_at", "closed_at"]
