@@ -400,3 +400,113 @@ def test_summary_agrees_on_duckdb_and_spark(small_sample, spark):
     a = clv.summary(clv.order_values(duck), cal, holdout_end=end)
     b = clv.summary(clv.order_values(sprk), cal, holdout_end=end)
     pd.testing.assert_frame_equal(a, b, check_dtype=False, check_exact=False, rtol=1e-9)
+
+
+# ----------------------------------------------------------------------------- analyse
+
+
+def test_same_day_orders_are_one_transaction_unless_asked_otherwise():
+    tx = ibis.memtable(
+        {
+            "account_id": [1, 1, 1, 2],
+            "order_date": pd.to_datetime(["2025-01-01", "2025-01-08", "2025-01-08", "2025-01-01"]),
+            "revenue": [10.0, 20.0, 30.0, 5.0],
+        }
+    )
+    combined = clv.summary(tx, "2025-01-29").set_index("account_id")
+    assert combined.loc[1, "frequency"] == 1 and combined.loc[1, "monetary_value"] == 50.0
+    apart = clv.summary(tx, "2025-01-29", combine_same_day=False).set_index("account_id")
+    assert apart.loc[1, "frequency"] == 2 and apart.loc[1, "monetary_value"] == 25.0
+    assert clv.same_day_combined(tx) == 1
+
+
+def test_holdout_window_fits_or_says_why():
+    cal, end, why = clv.holdout_window("2024-01-01", "2024-12-31", None, 26)
+    assert cal == pd.Timestamp("2024-12-31") - pd.Timedelta(weeks=26) and end == pd.Timestamp(
+        "2024-12-31"
+    )
+    assert why == ""
+    cal, end, why = clv.holdout_window("1997-01-01", "1998-06-30", "1997-09-30", 39)
+    assert (cal, end, why) == (pd.Timestamp("1997-09-30"), pd.Timestamp("1998-06-30"), "")
+    _, _, why = clv.holdout_window("2010-12-01", "2010-12-03", None, 26)
+    assert "holdout_weeks = 26" in why and "span 0.3 weeks" in why and "2010-12-01" in why
+    _, _, why = clv.holdout_window("2024-01-01", "2024-06-30", None, 26)
+    assert "at most 12" in why
+    _, _, why = clv.holdout_window("2024-01-01", "2024-06-30", "2024-07-15", 26)
+    assert "calibration_end 2024-07-15 leaves no holdout" in why
+    with pytest.raises(ValueError, match="holdout_weeks"):
+        clv.holdout_window("2024-01-01", "2024-06-30", None, 0)
+
+
+def _copy_tables(src: Path, dst: Path, names) -> Path:
+    import shutil
+
+    for name in names:
+        shutil.copytree(src / name, dst / name)
+    return dst
+
+
+def test_analyse_on_the_core_tables_only(small_sample, tmp_path):
+    root = _copy_tables(small_sample, tmp_path / "core", clv.CORE)
+    ds = clv.open_tables(root)
+    assert any("derived" in note for note in ds.notes)
+    res = clv.analyse(ds, export_dir=tmp_path / "exports", n_draws=20)
+    built = set(res.summary()["built"])
+    assert {"historical", "models", "holdout", "predicted", "cohorts", "at_risk"} <= built
+    assert "marketing_spend table" in res.reason("acquisition")
+    f = res.figures
+    assert f["accounts"] == len(res.tables["values"]) > 0
+    assert f["historical_clv_total"] > 0 and f["margin_basis"] == "gross_margin"
+    assert set(f["calibration_fit"]) == {"bgnbd", "pareto_nbd", "gamma_gamma"}
+    assert set(f["calibration_fit"]["bgnbd"]) == set(f["bgnbd"])
+    assert "r_se" in f["calibration_fit"]["bgnbd"]
+    assert f["acquisition_shown"] is False and "predicted_clv_total" in f
+    export = pd.read_csv(tmp_path / "exports" / clv.AT_RISK_FILE)
+    assert len(export) == f["at_risk_accounts"]
+    assert len(clv.key_findings(res)) >= 3 and "holdout" in clv.data_text(res)
+
+
+GUIDE_EXPORT = [  # docs/bring-your-own-data.md, "A worked example"
+    "536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,12/1/2010 8:26,2.55,17850,United Kingdom",
+    "536365,71053,WHITE METAL LANTERN,6,12/1/2010 8:26,3.39,17850,United Kingdom",
+    "536365,71053,WHITE METAL LANTERN,6,12/1/2010 8:26,3.39,17850,United Kingdom",
+    "536366,POST,POSTAGE,1,12/1/2010 8:28,18.00,17850,United Kingdom",
+    "536368,22633,HAND WARMER UNION JACK,6,12/1/2010 8:34,1.85,,France",
+    "C536370,85123A,WHITE HANGING HEART T-LIGHT HOLDER,-2,12/2/2010 9:00,2.55,17850,United Kingdom",
+    "536372,22633,HAND WARMER UNION JACK,1,12/3/2010 9:00,0,13047,United Kingdom",
+]
+
+
+def test_the_guides_short_export_shows_historical_value_only(tmp_path):
+    from test_adapters import write_retail_csv
+
+    from helpers.data.adapters import import_data
+
+    import_data("online-retail", [write_retail_csv(tmp_path, GUIDE_EXPORT)], tmp_path / "retail")
+    res = clv.analyse(clv.open_tables(tmp_path / "retail"), export_dir=tmp_path / "exports")
+    for key in ("holdout", "predicted", "at_risk"):
+        assert "holdout_weeks = 26" in res.reason(key) and "the orders span" in res.reason(key)
+    assert {"historical", "models", "cohorts"} <= set(res.summary()["built"])
+    assert res.figures["historical_clv_total"] > 0
+    assert not {"predicted_clv_total", "calibration_fit", "holdout"} & set(res.figures)
+    assert res.figures["guest_accounts_left_out"] == 1
+    assert not (tmp_path / "exports").exists()
+    assert any("No predicted value" in line for line in clv.key_findings(res))
+
+
+def test_without_unit_costs_values_are_revenue_and_say_so(small_sample, tmp_path):
+    root = _copy_tables(small_sample, tmp_path / "nocost", [*clv.CORE, "accounts"])
+    _copy_tables(small_sample, root, ["marketing_spend"])
+    lines = next((root / "order_lines").glob("*.parquet"))
+    df = pd.read_parquet(lines)
+    df["unit_cost"] = pd.Series([None] * len(df), dtype="float64")
+    df.to_parquet(lines)
+    res = clv.analyse(clv.open_tables(root), export_dir=tmp_path / "exports", n_draws=20)
+    f = res.figures
+    assert f["margin_basis"] == "revenue" and f["costs_known"] is False
+    assert f["margin_rate"] is None
+    assert f["historical_revenue_value_total"] > 0 and "historical_clv_total" not in f
+    assert "unit_cost" in res.reason("acquisition")
+    assert any("no unit cost" in note for note in res.notes)
+    assert res.facts["value_label"] == "revenue value"
+    assert clv.key_findings(res)[0].startswith("Historical revenue value (discounted revenue")

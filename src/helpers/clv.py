@@ -920,6 +920,7 @@ def analyse(
     f |= {"full": full, "fits": fits, "failed": failed, "margin": margin}
     errors = {}
     if window_problem:
+        f["no_prediction"] = window_problem.rstrip(".")
         for key in ("holdout", "predicted", "at_risk"):
             res.skip(key, f"Not checked on a holdout, so no prediction: {window_problem}")
     else:
@@ -945,6 +946,13 @@ def analyse(
         "acquisition_shown": res.built("acquisition"),
     }
     return res
+
+
+def _total_key(res: Analysis, which: str) -> str:
+    """``historical_clv_total`` / ``predicted_clv_total``, or ``..._revenue_value_total`` on the
+    revenue basis (costs unknown): a figure named CLV is never revenue."""
+    kind = "revenue_value" if res.facts["basis"] == REVENUE_BASIS else "clv"
+    return f"{which}_{kind}_total"
 
 
 def _basis_text(basis: str) -> str:
@@ -998,7 +1006,7 @@ def _predict(res: Analysis, full, chosen, margin, horizon_months, rate, n_draws)
     was both validated and fitted on all the data, or Gamma-Gamma did not fit)."""
     fits = res.facts["fits"]
     if not res.built("predicted"):
-        res.facts["no_prediction"] = res.reason("predicted")
+        res.facts.setdefault("no_prediction", res.reason("predicted").rstrip("."))
         return None
     if chosen is None or "gamma_gamma" not in fits:
         why = (
@@ -1014,7 +1022,7 @@ def _predict(res: Analysis, full, chosen, margin, horizon_months, rate, n_draws)
         full, fits, chosen, margin, horizon_months, rate, res.facts["time_unit"], n_draws
     )
     res.facts["pred"] = pred
-    res.figures["predicted_clv_total"] = pred.clv.sum()
+    res.figures[_total_key(res, "predicted")] = pred.clv.sum()
     return pred
 
 
@@ -1041,7 +1049,7 @@ def _history_and_models(res: Analysis, values, errors, chosen) -> None:
         "fit_table": fit_table(fits),
         "fit_checks": fit_checks(fits),
     }
-    res.figures |= {"historical_clv_total": f["historical_total"]}
+    res.figures |= {_total_key(res, "historical"): f["historical_total"]}
     res.figures |= published_figures(fits, errors, chosen, failed)
     if not res.built("holdout"):
         res.figures.pop("holdout", None)
@@ -1191,7 +1199,7 @@ def key_findings(res: Analysis) -> list[str]:
             f"{present.pct(e.get(chosen + '_spend_error', float('nan')))}.",
         ]
     else:
-        out.append(f"No predicted value: {res.reason('predicted')} Historical value is shown.")
+        out.append(f"No predicted value: {f['no_prediction']}; the report shows historical value.")
     if res.built("acquisition"):
         paid = t["paid_channels"]
         under = ", ".join(paid[paid.below_3.fillna(False).astype(bool)].channel)
