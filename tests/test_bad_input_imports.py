@@ -326,3 +326,28 @@ def test_written_import_balances_with_ids_set_aside(tmp_path: Path) -> None:
     assert report["balance"] == "2 read = 1 kept + 1 set aside"
     rows = pd.read_csv(tmp_path / "out" / "import_set_aside" / "online_retail.csv", dtype=str)
     assert rows["_reason"].str.contains("out of range").all()
+
+
+def test_a_bad_online_retail_date_format_names_the_option(tmp_path: Path) -> None:
+    path = retail(tmp_path, [ONE.format(customer="17850")])
+    with pytest.raises(ValueError, match=r"date_format '%d/%m/%Q' is not a strptime format"):
+        stage("online-retail", [path], date_format="%d/%m/%Q")
+
+
+def test_cli_says_when_costs_are_unknown(tmp_path: Path, capsys) -> None:
+    from helpers.data.__main__ import main
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "lines.csv").write_text("Order;Sku;Qty;Price;Code\n1;A;2;2,50;\n")
+    (tmp_path / "mapping.yml").write_text(textwrap.dedent(LINES))
+    args = ["import", "csv", str(tmp_path / "src"), "--mapping", str(tmp_path / "mapping.yml")]
+    assert main([*args, "--out", str(tmp_path / "out")]) == 0
+    assert "unit_cost unknown on 1 of 1 order lines" in capsys.readouterr().err
+    assert main([*args, "--out", str(tmp_path / "out2"), "--cost-ratio", "0.5"]) == 0
+    assert "unit_cost unknown" not in capsys.readouterr().err
+    lines = pd.read_parquet(tmp_path / "out2" / "order_lines.parquet")
+    assert lines["unit_cost"].tolist() == [1.25]
+    report = json.loads((tmp_path / "out2" / "import_report.json").read_text())
+    assert any(
+        a.startswith("order_lines.unit_cost = 0.5 x unit_price") for a in (report["assumptions"])
+    )

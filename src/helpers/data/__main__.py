@@ -199,11 +199,23 @@ def _run_import(args: argparse.Namespace) -> int:
         *(["set aside:", *aside] if aside else []),
         f"set aside by the data layer on open: {report['on_open']['rows_set_aside']:,}",
         *(["reports:", *na] if na else []),
+        *_cost_lines(report),
         f"details: {args.out}/{REPORT_FILE}",
         sep="\n",
         file=sys.stderr,
     )
     return 0
+
+
+def _cost_lines(report: dict) -> list[str]:
+    """A csv import's line about costs left unknown (margins will be unknown), if any."""
+    costs = report.get("details", {}).get("costs", {}).get("order_lines", {})
+    if not costs.get("cost_unknown"):
+        return []
+    return [
+        f"costs: unit_cost unknown on {costs['cost_unknown']:,} of {costs['lines']:,} order "
+        "lines: their orders' margins will be unknown (--cost-ratio R assumes R x unit_price)"
+    ]
 
 
 def build_parser() -> argparse.ArgumentParser:

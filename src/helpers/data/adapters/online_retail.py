@@ -199,6 +199,10 @@ def stage(
         )
     if not 0 <= cost_ratio <= 1:
         raise ValueError(f"cost_ratio must be between 0 and 1, got {cost_ratio}")
+    try:
+        pd.to_datetime(pd.Series(["2000-01-02"]), format=date_format, errors="coerce")
+    except ValueError as exc:
+        raise ValueError(f"date_format {date_format!r} is not a strptime format ({exc})") from None
     raw, malformed, parts = _read_all(sources, sheets, encoding)
     book = Ledger(raw, "online_retail")
     parsed, non_product_detail = _apply_rules(raw, book, date_format, non_product)
