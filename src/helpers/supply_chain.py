@@ -975,21 +975,8 @@ def replenishment(
     out[["s1", "s2", "on_order"]] = out[["s1", "s2", "on_order"]].fillna(0.0)
     hist_mean, sd = _moments(out.s1, out.s2, lookback_days)
     out["hist_daily_mean"], out["daily_sd"] = hist_mean, sd
-    if daily_forecast is not None:
-        cat_units = out.groupby("category").s1.transform("sum")
-        share = out.s1 / cat_units.where(cat_units > 0)
-        fc = out.category.map(daily_forecast)
-        out["daily_demand"] = np.where(fc.notna() & share.notna(), fc * share, hist_mean)
-    else:
-        out["daily_demand"] = hist_mean
-    out["lead_mean_days"] = out.lead_time_days.astype(float)
-    out["lead_sd_days"] = 0.0
-    if scorecard is not None and len(scorecard):
-        sc = scorecard.set_index("supplier_id")
-        ok = sc[(sc.received >= 2) & sc.lead_mean_days.notna()]
-        has = out.supplier_id.isin(ok.index)
-        out.loc[has, "lead_mean_days"] = out.loc[has, "supplier_id"].map(ok.lead_mean_days)
-        out.loc[has, "lead_sd_days"] = out.loc[has, "supplier_id"].map(ok.lead_sd_days.fillna(0))
+    out["daily_demand"] = _daily_demand(out, hist_mean, daily_forecast)
+    _lead_times(out, scorecard)
     d = out.daily_demand.clip(lower=0.0)
     out["safety_stock"] = safety_stock(
         service_level, d, out.daily_sd, out.lead_mean_days, out.lead_sd_days
@@ -1008,6 +995,31 @@ def replenishment(
     out["as_of"] = as_of
     out = out.drop(columns=["s1", "s2"])
     return out.sort_values(["warehouse_id", "sku"]).reset_index(drop=True)
+
+
+def _daily_demand(out: pd.DataFrame, hist_mean, daily_forecast: pd.Series | None):
+    """d per row: the category's forecast units per day x the SKU's share of the category's
+    units in the lookback (``s1``), else the historic mean ``hist_mean``."""
+    if daily_forecast is None:
+        return hist_mean
+    cat_units = out.groupby("category").s1.transform("sum")
+    share = out.s1 / cat_units.where(cat_units > 0)
+    fc = out.category.map(daily_forecast)
+    return np.where(fc.notna() & share.notna(), fc * share, hist_mean)
+
+
+def _lead_times(out: pd.DataFrame, scorecard: pd.DataFrame | None) -> None:
+    """Set ``lead_mean_days`` / ``lead_sd_days`` of each row of ``out``: its supplier's
+    measured lead time (mean, sd) when the scorecard has two received POs or more, else
+    ``products.lead_time_days`` with sd 0."""
+    out["lead_mean_days"] = out.lead_time_days.astype(float)
+    out["lead_sd_days"] = 0.0
+    if scorecard is not None and len(scorecard):
+        sc = scorecard.set_index("supplier_id")
+        ok = sc[(sc.received >= 2) & sc.lead_mean_days.notna()]
+        has = out.supplier_id.isin(ok.index)
+        out.loc[has, "lead_mean_days"] = out.loc[has, "supplier_id"].map(ok.lead_mean_days)
+        out.loc[has, "lead_sd_days"] = out.loc[has, "supplier_id"].map(ok.lead_sd_days.fillna(0))
 
 
 def _on_order(ds, as_of: pd.Timestamp, warehouse) -> pd.DataFrame:
