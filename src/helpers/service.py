@@ -55,7 +55,41 @@ import ibis
 import numpy as np
 import pandas as pd
 
+from helpers.sections import BYOD_DOC, Analysis, Section
 from helpers.stats import wilson_interval
+
+__all__ = [
+    "CORE",
+    "DRIVERS",
+    "FIRMOGRAPHICS",
+    "SECTIONS",
+    "account_activity",
+    "account_costs",
+    "analyse",
+    "by_firmographics",
+    "by_group",
+    "consolidation_savings",
+    "cost_headline",
+    "costly_accounts",
+    "data_as_of",
+    "default_min_order_value",
+    "definitions",
+    "fixed_delivery_cost",
+    "headline",
+    "loss_drivers",
+    "monthly_service",
+    "open_tables",
+    "order_economics",
+    "recommendations",
+    "self_service_savings",
+    "service_levels",
+    "ticket_headline",
+    "ticket_rate_by_group",
+    "tickets_per_100_orders",
+    "time_distribution",
+    "whale_curve",
+    "whale_summary",
+]
 
 FIRMOGRAPHICS = ("industry", "size_band", "region", "acquisition_channel")
 DRIVERS = {
@@ -502,7 +536,8 @@ def monthly_service(
     as_of: pd.Timestamp | None = None,
 ) -> pd.DataFrame:
     """The :func:`service_levels` figures per month the tickets were opened, plus the month's
-    orders and tickets per 100 orders (with its exact Poisson interval)."""
+    orders and tickets per 100 orders (with its exact Poisson interval) when ``ds`` has an
+    ``orders`` table (without it, no orders columns)."""
     fr_target = _check_positive("first_response_target_hours", first_response_target_hours)
     res_target = _check_positive("resolution_target_hours", resolution_target_hours)
     t = _tickets(ds, start, end)
@@ -512,11 +547,15 @@ def monthly_service(
     out = t.group_by("month").aggregate(**aggs).to_pandas()
     if out.empty:
         raise ValueError("no service tickets in the selected period: widen start/end")
+    out["month"] = pd.to_datetime(out["month"])
+    if "orders" not in ds:
+        return _finish_service(out.sort_values("month").reset_index(drop=True))
     lo, hi = _check_period(start, end)
     o = ds.orders.filter(_in_period(ds.orders.order_ts, lo, hi))
     om = o.group_by(month=o.order_ts.truncate("M").cast("date")).aggregate(orders=o.count())
-    out = out.merge(om.to_pandas(), on="month", how="left")
-    out["month"] = pd.to_datetime(out["month"])
+    om = om.to_pandas()
+    om["month"] = pd.to_datetime(om["month"])
+    out = out.merge(om, on="month", how="left")
     out["orders"] = out.orders.fillna(0).astype("int64")
     out = _finish_service(out.sort_values("month").reset_index(drop=True))
     return pd.concat([out, tickets_per_100_orders(out.tickets, out.orders)], axis=1)
@@ -679,13 +718,88 @@ def self_service_savings(
     return out[cols]
 
 
+def _lever(ds, driver: str, group: pd.DataFrame, levers: dict) -> tuple | None:
+    """(recovered per account, action, assumption) of one driver's lever on ``group`` (the
+    loss-making accounts with an excess on it); None when the lever cannot be priced (no
+    self-service channel given)."""
+    x, start, end = levers["min_order_value"], levers["start"], levers["end"]
+    ids = group.account_id.tolist()
+    if driver == "small_orders":
+        per_order = fixed_delivery_cost(ds, x, start, end)
+        rec = consolidation_savings(ds, ids, x, start, end, saving_per_order=per_order)
+        return (
+            rec,
+            f"minimum order value of {x:,.0f}",
+            f"each month, an account's orders below {x:,.0f} are merged into as few orders "
+            f"of at least {x:,.0f} as their value allows; each order merged away saves the "
+            f"per-shipment delivery cost ({per_order:,.2f}); sales unchanged",
+        )
+    if driver == "tickets":
+        share, channel = levers["self_service_share"], levers["self_service_channel"]
+        if channel is None:
+            return None
+        rec = self_service_savings(ds, ids, share, channel, start, end)
+        return (
+            rec,
+            f"self-service on {channel}",
+            f"{share:.0%} of these accounts' tickets on dearer channels are handled on "
+            f"{channel} at its average cost per ticket; ticket volume unchanged",
+        )
+    if driver == "returns":
+        fee = levers["restocking_fee"]
+        rec = pd.DataFrame(
+            {"account_id": group.account_id, "margin_recovered": fee * group.refunds}
+        )
+        return (
+            rec,
+            f"restocking fee of {fee:.0%} on returns",
+            f"the same returns are made and {fee:.0%} of each refund is kept",
+        )
+    rec = pd.DataFrame(
+        {"account_id": group.account_id, "margin_recovered": group[f"excess_{driver}"]}
+    )
+    action = (
+        "cap discounts at the benchmark rate"
+        if driver == "discounts"
+        else "reprice to the benchmark list margin"
+    )
+    return rec, action, "the account buys the same at the value-creating accounts' aggregate rate"
+
+
+def _lever_row(label, action, assumption, contribution, recovered, in_group) -> dict:
+    """One row of the recommendations table: accounts in the group, their loss (Σ −
+    contribution), the margin recovered and the accounts whose recovery covers their loss."""
+    turned = contribution[in_group] + recovered[in_group] >= 0
+    return {
+        "driver": label,
+        "action": action,
+        "assumption": assumption,
+        "accounts": int(in_group.sum()),
+        "loss": float(-contribution[in_group].sum()),
+        "margin_recovered": float(recovered[in_group].sum()),
+        "accounts_turned_positive": int(turned.sum()),
+    }
+
+
+RECOMMENDATION_COLUMNS = (
+    "driver",
+    "action",
+    "assumption",
+    "accounts",
+    "loss",
+    "margin_recovered",
+    "share_of_loss",
+    "accounts_turned_positive",
+)
+
+
 def recommendations(
     ds,
     drivers: pd.DataFrame,
     min_order_value: float,
     self_service_share: float = 0.5,
     restocking_fee: float = 0.15,
-    self_service_channel: str = "portal",
+    self_service_channel: str | None = "portal",
     start: str | None = None,
     end: str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -695,7 +809,8 @@ def recommendations(
     value-creating accounts' benchmark (excess > 0 in :func:`loss_drivers`):
 
     - small orders -> minimum order value X (:func:`consolidation_savings`)
-    - tickets -> self-service for a share of tickets (:func:`self_service_savings`)
+    - tickets -> self-service for a share of tickets (:func:`self_service_savings`); left out
+      when ``self_service_channel`` is None
     - returns -> a restocking fee: recovered = fee · Σ refunds (assumes the same returns are
       made and the fee is charged on each)
     - deep discounts / low list margin -> reprice to the benchmark rate: recovered = the
@@ -704,104 +819,76 @@ def recommendations(
     The levers act on different cost lines, so their recoveries add up per account; the last
     row, "all levers", is that sum. Returns (table, per_account): the table has driver,
     action, assumption, accounts, loss (Σ −contribution of the group), margin_recovered,
-    share_of_loss, accounts_turned_positive (accounts whose recovered margin covers their
-    loss); per_account has one column of recovered margin per driver and ``total``.
+    share_of_loss = margin_recovered / loss, accounts_turned_positive (accounts whose
+    recovered margin covers their loss); per_account has one column of recovered margin per
+    driver and ``total``.
     """
-    fee = _check_fraction("restocking_fee", restocking_fee)
-    x = _check_positive("min_order_value", min_order_value)
-    share = _check_fraction("self_service_share", self_service_share)
+    levers = {
+        "restocking_fee": _check_fraction("restocking_fee", restocking_fee),
+        "min_order_value": _check_positive("min_order_value", min_order_value),
+        "self_service_share": _check_fraction("self_service_share", self_service_share),
+        "self_service_channel": self_service_channel,
+        "start": start,
+        "end": end,
+    }
     per_account = drivers[["account_id", "contribution"]].copy()
     rows = []
     for driver, label in DRIVERS.items():
         group = drivers[drivers[f"excess_{driver}"] > EPS]
-        ids = group.account_id.tolist()
-        if group.empty:
+        lever = None if group.empty else _lever(ds, driver, group, levers)
+        if lever is None:
             per_account[driver] = 0.0
             continue
-        if driver == "small_orders":
-            per_order = fixed_delivery_cost(ds, x, start, end)
-            rec = consolidation_savings(ds, ids, x, start, end, saving_per_order=per_order)
-            action = f"minimum order value of {x:,.0f}"
-            assumption = (
-                f"each month, an account's orders below {x:,.0f} are merged into as few orders "
-                f"of at least {x:,.0f} as their value allows; each order merged away saves the "
-                f"per-shipment delivery cost ({per_order:,.2f}); sales unchanged"
-            )
-        elif driver == "tickets":
-            rec = self_service_savings(ds, ids, share, self_service_channel, start, end)
-            action = f"self-service on {self_service_channel}"
-            assumption = (
-                f"{share:.0%} of these accounts' tickets on dearer channels are handled on "
-                f"{self_service_channel} at its average cost per ticket; ticket volume unchanged"
-            )
-        elif driver == "returns":
-            rec = pd.DataFrame(
-                {"account_id": group.account_id, "margin_recovered": fee * group.refunds}
-            )
-            action = f"restocking fee of {fee:.0%} on returns"
-            assumption = f"the same returns are made and {fee:.0%} of each refund is kept"
-        else:
-            rec = pd.DataFrame(
-                {"account_id": group.account_id, "margin_recovered": group[f"excess_{driver}"]}
-            )
-            action = (
-                "cap discounts at the benchmark rate"
-                if driver == "discounts"
-                else "reprice to the benchmark list margin"
-            )
-            assumption = "the account buys the same at the value-creating accounts' aggregate rate"
+        rec, action, assumption = lever
         got = rec.set_index("account_id").margin_recovered.astype("float64")
         per_account[driver] = per_account.account_id.map(got).fillna(0.0)
-        in_group = per_account.account_id.isin(ids)
-        loss = float(-per_account.contribution[in_group].sum())
-        recovered = float(per_account.loc[in_group, driver].sum())
-        turned = per_account.contribution[in_group] + per_account.loc[in_group, driver] >= 0
+        in_group = per_account.account_id.isin(group.account_id)
         rows.append(
-            {
-                "driver": label,
-                "action": action,
-                "assumption": assumption,
-                "accounts": int(in_group.sum()),
-                "loss": loss,
-                "margin_recovered": recovered,
-                "accounts_turned_positive": int(turned.sum()),
-            }
+            _lever_row(
+                label, action, assumption, per_account.contribution, per_account[driver], in_group
+            )
         )
     per_account["total"] = per_account[list(DRIVERS)].sum(axis=1)
     if len(per_account):
-        loss = float(-per_account.contribution.sum())
-        turned = per_account.contribution + per_account.total >= 0
+        everyone = pd.Series(True, index=per_account.index)
         rows.append(
-            {
-                "driver": "all drivers",
-                "action": "all levers together",
-                "assumption": "the levers above act on different costs and add up",
-                "accounts": len(per_account),
-                "loss": loss,
-                "margin_recovered": float(per_account.total.sum()),
-                "accounts_turned_positive": int(turned.sum()),
-            }
+            _lever_row(
+                "all drivers",
+                "all levers together",
+                "the levers above act on different costs and add up",
+                per_account.contribution,
+                per_account.total,
+                everyone,
+            )
         )
-    cols = [
-        "driver",
-        "action",
-        "assumption",
-        "accounts",
-        "loss",
-        "margin_recovered",
-        "share_of_loss",
-        "accounts_turned_positive",
-    ]
-    table = pd.DataFrame(rows, columns=[c for c in cols if c != "share_of_loss"])
+    table = pd.DataFrame(rows, columns=[c for c in RECOMMENDATION_COLUMNS if c != "share_of_loss"])
     table["share_of_loss"] = table.margin_recovered / table.loss.where(table.loss > 0)
-    return table[cols].reset_index(drop=True), per_account
+    return table[list(RECOMMENDATION_COLUMNS)].reset_index(drop=True), per_account
 
 
 def headline(costs: pd.DataFrame, curve_summary: dict, levels_all: pd.DataFrame) -> dict:
     """Key figures for the findings and ``publish``: accounts, loss-making accounts and share,
-    value destroyed, total contribution, whale-curve peak, tickets, cost per ticket, share past
-    the first-response and resolution targets, reopened and unresolved rates."""
+    value destroyed, total contribution, whale-curve peak (:func:`cost_headline`), tickets,
+    cost per ticket, share past the first-response and resolution targets, reopened and
+    unresolved rates (:func:`ticket_headline`)."""
+    return cost_headline(costs, curve_summary) | ticket_headline(levels_all)
+
+
+def ticket_headline(levels_all: pd.DataFrame) -> dict:
+    """The ticket figures of :func:`headline` (from the all-tickets :func:`service_levels`)."""
     row = levels_all.iloc[0]
+    return {
+        "tickets": int(row.tickets),
+        "cost_per_ticket": float(row.cost_per_ticket),
+        "fr_past_rate": float(row.fr_past_rate),
+        "res_past_rate": float(row.res_past_rate),
+        "reopened_rate": float(row.reopened_rate),
+        "unresolved": int(row.unresolved),
+    }
+
+
+def cost_headline(costs: pd.DataFrame, curve_summary: dict) -> dict:
+    """The cost-to-serve figures of :func:`headline`."""
     n_loss = int(costs.loss_making.sum())
     return {
         "accounts": len(costs),
@@ -813,10 +900,356 @@ def headline(costs: pd.DataFrame, curve_summary: dict, levels_all: pd.DataFrame)
         "peak_account_share": curve_summary["peak_account_share"],
         "gross_margin": float(costs.gross_margin.sum()),
         "serving_cost": float(costs.serving_cost.sum()),
-        "tickets": int(row.tickets),
-        "cost_per_ticket": float(row.cost_per_ticket),
-        "fr_past_rate": float(row.fr_past_rate),
-        "res_past_rate": float(row.res_past_rate),
-        "reopened_rate": float(row.reopened_rate),
-        "unresolved": int(row.unresolved),
+    }
+
+
+# ----------------------------------------------------------------------------- activity
+
+
+def account_activity(ds, start: str | None = None, end: str | None = None) -> pd.DataFrame:
+    """One row per account active in the period (a ticket opened, or an order placed when
+    ``ds`` has orders; with ``order_lines``, only orders with a kept line count, as in
+    :func:`order_economics`): firmographics, orders, tickets, ticket_cost. On a dataset with
+    orders, order lines and shipments its accounts and counts are :func:`account_costs`'."""
+    t = _tickets(ds, start, end)
+    tk = t.group_by("account_id").aggregate(tickets=t.count(), ticket_cost=t.cost.sum())
+    active = tk.select("account_id")
+    per_acc = None
+    if "orders" in ds:
+        lo, hi = _check_period(start, end)
+        o = ds.orders.filter(_in_period(ds.orders.order_ts, lo, hi))
+        if "order_lines" in ds:
+            o = o.semi_join(ds.order_lines.select("order_id").distinct(), "order_id")
+        per_acc = o.group_by("account_id").aggregate(orders=o.count())
+        active = active.union(per_acc.select("account_id"), distinct=True)
+    j = ds.accounts.select("account_id", *FIRMOGRAPHICS).join(active, "account_id")
+    j = j.left_join(tk, "account_id").drop("account_id_right")
+    if per_acc is not None:
+        j = j.left_join(per_acc, "account_id").drop("account_id_right")
+    out = j.to_pandas()
+    if out.empty:
+        raise ValueError("no orders and no service tickets in the selected period: widen start/end")
+    if "orders" not in out:
+        out["orders"] = 0
+    out[["orders", "tickets"]] = out[["orders", "tickets"]].fillna(0).astype("int64")
+    out["ticket_cost"] = out.ticket_cost.astype("float64").fillna(0.0)
+    return out.sort_values("account_id").reset_index(drop=True)
+
+
+def ticket_rate_by_group(activity: pd.DataFrame, by: str) -> pd.DataFrame:
+    """Per group of accounts (``by``: any account column): accounts, orders, tickets and
+    tickets per 100 orders with its 95 % exact Poisson interval
+    (:func:`tickets_per_100_orders`), sorted by group."""
+    if by not in activity.columns:
+        raise ValueError(f"cannot break down by '{by}': not a column of the account table")
+    g = activity.groupby(by, observed=True)
+    out = g.agg(
+        accounts=("account_id", "count"), orders=("orders", "sum"), tickets=("tickets", "sum")
+    )
+    out = out.reset_index()
+    return pd.concat([out, tickets_per_100_orders(out.tickets, out.orders)], axis=1)
+
+
+def by_firmographics(frame: pd.DataFrame, per_group) -> pd.DataFrame:
+    """``per_group(frame, by)`` for each of :data:`FIRMOGRAPHICS`, stacked with a
+    ``breakdown`` (the column) and ``group`` (its value) column first."""
+    parts = []
+    for by in FIRMOGRAPHICS:
+        g = per_group(frame, by)
+        parts.append(g.assign(breakdown=by, group=g[by]).drop(columns=by))
+    out = pd.concat(parts, ignore_index=True)
+    return out[["breakdown", "group", *[c for c in out.columns if c not in ("breakdown", "group")]]]
+
+
+# ----------------------------------------------------------------------------- analyse
+
+#: The report's core: it builds from service tickets alone (``requires:`` in reports.yml);
+#: an ``accounts`` table is derived from the tickets' (and orders') account ids when absent.
+CORE = ("service_tickets",)
+ORDER_NEEDS = {"orders": ("order_id", "account_id", "order_ts")}
+COST_NEEDS = {
+    **ORDER_NEEDS,
+    "order_lines": ("order_id", "sku", "quantity", "unit_price", "unit_cost", "discount"),
+    "shipments": ("order_id", "qty_shipped", "cost"),
+}
+#: Used when present: without ``returns`` the cost to serve counts no returns cost (a note says).
+OPTIONAL_TABLES = ("returns",)
+SECTIONS = (
+    Section("volumes", "Ticket volumes"),
+    Section("ticket_rate", "Tickets per hundred orders", needs=ORDER_NEEDS),
+    Section("times", "Response and resolution times"),
+    Section("reopened", "Reopened and unresolved tickets"),
+    Section("trends", "Trends"),
+    Section("cost_to_serve", "Cost to serve per account", needs=COST_NEEDS),
+    Section("whale", "Whale curve", needs=COST_NEEDS),
+    Section("where", "Where accounts destroy value", needs=COST_NEEDS),
+    Section("drivers", "Drivers of the losses", needs=COST_NEEDS),
+    Section("recommendations", "Recommendations", needs=COST_NEEDS),
+)
+COST_SECTIONS = ("cost_to_serve", "whale", "where", "drivers", "recommendations")
+
+
+def open_tables(data_dir=None, engine: str = "duckdb", **options):
+    """``helpers.data.tables.open_tables`` on this report's tables: :data:`CORE` and
+    ``accounts`` (derived when the folder has none), and each table the sections read
+    (:data:`SECTIONS`' needs, :data:`OPTIONAL_TABLES`) that the folder has."""
+    from helpers.data import tables
+
+    optional = [*dict.fromkeys(t for s in SECTIONS for t in s.tables), *OPTIONAL_TABLES]
+    return tables.open_tables(data_dir, (*CORE, "accounts"), optional, engine, **options)
+
+
+def analyse(
+    ds,
+    start: str | None = None,
+    end: str | None = None,
+    first_response_target_hours: float = 4.0,
+    resolution_target_hours: float = 48.0,
+    return_recovery: float = 0.0,
+    min_order_value: float | None = None,
+    self_service_share: float = 0.5,
+    self_service_channel: str = "portal",
+    restocking_fee: float = 0.15,
+) -> Analysis:
+    """The service report over orders and tickets between ``start`` and ``end`` (inclusive
+    days; None: the whole history): ticket volumes, service levels against the two targets
+    (hours), reopened and unresolved tickets and their monthly trend from the tickets alone;
+    tickets per 100 orders with orders; cost to serve, the whale curve, where and why accounts
+    destroy value and the levers that would recover it (:func:`recommendations`; the minimum
+    order value tested is ``min_order_value``, None: :func:`default_min_order_value`) with
+    orders, order lines and shipments whose costs are all known.
+    """
+    from helpers.data import tables
+
+    if "accounts" not in ds:
+        ds = tables.derive_accounts(ds)
+    result = Analysis.start("service", SECTIONS, ds)
+    result.facts.update(
+        as_of=data_as_of(ds),
+        period_table="orders" if "orders" in ds else "service_tickets",
+        with_orders="orders" in ds,
+        fr_target=float(first_response_target_hours),
+        res_target=float(resolution_target_hours),
+        return_recovery=float(return_recovery),
+    )
+    _ticket_sections(result, ds, start, end)
+    if result.built("cost_to_serve"):
+        _cost_sections(result, ds, start, end, return_recovery)
+    if result.built("drivers"):
+        _driver_section(result)
+    if result.built("recommendations"):
+        levers = dict(
+            min_order_value=min_order_value,
+            self_service_share=self_service_share,
+            self_service_channel=self_service_channel,
+            restocking_fee=restocking_fee,
+        )
+        _recommendation_section(result, ds, start, end, **levers)
+    return result
+
+
+def _ticket_sections(result: Analysis, ds, start, end) -> None:
+    """Tables levels_all, levels (by channel), categories, monthly, fr_dist, res_dist,
+    activity, and with orders size (tickets per 100 orders by size band) and volume_by (by
+    every firmographic); figures tickets, cost_per_ticket, fr_past_rate, res_past_rate,
+    reopened_rate, unresolved."""
+    f = result.facts
+    kw = dict(
+        first_response_target_hours=f["fr_target"],
+        resolution_target_hours=f["res_target"],
+        start=start,
+        end=end,
+        as_of=f["as_of"],
+    )
+    levels_all = service_levels(ds, **kw, by=None)
+    levels = service_levels(ds, **kw, by="channel")
+    activity = account_activity(ds, start, end)
+    result.tables.update(
+        levels_all=levels_all,
+        levels=levels.assign(share=levels.tickets / levels.tickets.sum()),
+        categories=service_levels(ds, **kw, by="category").sort_values(
+            "res_median_h", ascending=False
+        ),
+        monthly=monthly_service(ds, **kw),
+        fr_dist=time_distribution(ds, "first_response", start=start, end=end),
+        res_dist=time_distribution(ds, "resolution", start=start, end=end),
+        activity=activity,
+    )
+    h = ticket_headline(levels_all)
+    f.update(
+        ticket=h,
+        ticket_accounts=int((activity.tickets > 0).sum()),
+        ticket_account_share=float((activity.tickets > 0).mean()),
+        tickets_per_account=activity.tickets.describe(percentiles=[0.5, 0.9]),
+    )
+    result.figures.update({k: h[k] for k in ("tickets", "cost_per_ticket")})
+    result.figures.update({k: h[k] for k in ("fr_past_rate", "res_past_rate")})
+    result.figures.update({k: h[k] for k in ("reopened_rate", "unresolved")})
+    if result.built("ticket_rate"):
+        size = ticket_rate_by_group(activity, "size_band")
+        result.tables["size"] = size.sort_values("tickets_per_100_orders", ascending=False)
+        result.tables["volume_by"] = by_firmographics(activity, ticket_rate_by_group)
+
+
+def _cost_sections(result: Analysis, ds, start, end, return_recovery) -> None:
+    """Skips every cost section when a line has no unit cost; else tables costs, curve,
+    cost_lines (by value-creating / loss-making), size_loss and where (by firmographics);
+    figures accounts, loss_making_accounts, loss_making_share, gross_margin, serving_cost,
+    value_destroyed, total_contribution, peak_contribution, peak_account_share."""
+    from helpers.data import measures
+
+    if not measures.costs_known(ds):
+        why = (
+            "Cost to serve needs a unit cost on every order line (order_lines.unit_cost): "
+            "some lines of this dataset have none, so margins and contributions are unknown; "
+            f"import with a cost ratio or add the costs: see {BYOD_DOC}."
+        )
+        for key in COST_SECTIONS:
+            result.skip(key, why)
+        return
+    if "returns" not in ds:
+        result.notes.append(
+            "This dataset has no `returns` table: cost to serve counts no returns cost."
+        )
+    costs = account_costs(ds, start, end, return_recovery)
+    curve = whale_curve(costs)
+    whale = whale_summary(curve)
+    status = costs.loss_making.map({True: "loss-making", False: "value-creating"})
+    lines = ["discounts", "delivery_cost", "returns_cost", "ticket_cost"]
+    cost_lines = costs.assign(status=status).groupby("status")[lines].sum().T
+    cost_lines.index = ["Discounts", "Delivery", "Returns", "Tickets"]
+    size_loss = by_group(costs, "size_band").sort_values("loss_share", ascending=False)
+    result.tables.update(
+        costs=costs,
+        curve=curve,
+        cost_lines=cost_lines.rename_axis(columns="accounts"),
+        size_loss=size_loss,
+        where=by_firmographics(costs, by_group),
+        losers=costly_accounts(costs).assign(drivers=""),
+    )
+    result.facts.update(whale=whale, cost=cost_headline(costs, whale))
+    h = result.facts["cost"]
+    cost_keys = ("accounts", "loss_making_accounts", "loss_making_share")
+    result.figures.update({k: h[k] for k in (*cost_keys, "gross_margin", "serving_cost")})
+    whale_keys = ("value_destroyed", "total_contribution", "peak_contribution")
+    result.figures.update({k: h[k] for k in (*whale_keys, "peak_account_share")})
+
+
+def _driver_section(result: Analysis) -> None:
+    """Tables drivers (= losers, with the drivers of each loss), excess (by driver), mix
+    (size band x main driver); facts main_drivers. Skips drivers and recommendations when no
+    account creates value to benchmark against."""
+    costs = result.tables["costs"]
+    try:
+        drivers = loss_drivers(costs)
+    except ValueError as e:
+        why = f"The drivers of the losses are measured against value-creating accounts: {e}."
+        result.skip("drivers", why)
+        result.skip("recommendations", why)
+        return
+    excess = drivers[[f"excess_{k}" for k in DRIVERS]].clip(lower=0).sum()
+    excess = excess.rename(lambda c: DRIVERS[c.removeprefix("excess_")])
+    main = drivers.assign(main=drivers.main_driver.map(lambda k: DRIVERS.get(k, k)))
+    result.tables.update(
+        drivers=drivers,
+        losers=drivers,
+        excess=excess.rename_axis("driver")
+        .reset_index(name="excess")
+        .sort_values("excess", ascending=False),
+        mix=main.pivot_table(
+            index="size_band", columns="main", values="account_id", aggfunc="count", fill_value=0
+        ).reset_index(),
+    )
+    result.facts["main_drivers"] = {
+        DRIVERS.get(k, k): int(n) for k, n in drivers.main_driver.value_counts().items()
+    }
+
+
+def _recommendation_section(
+    result: Analysis,
+    ds,
+    start,
+    end,
+    min_order_value,
+    self_service_share,
+    self_service_channel,
+    restocking_fee,
+) -> None:
+    """Tables recs, recovered; facts mov, mov_default, best (the lever recovering most),
+    all_levers; figures min_order_value, margin_recoverable."""
+    channels = set(result.tables["levels"].channel)
+    if self_service_channel not in channels:
+        result.notes.append(
+            f"No ticket on the self-service channel '{self_service_channel}' (parameter "
+            f"self_service_channel; channels here: {', '.join(sorted(map(str, channels)))}): "
+            "the self-service lever is left out of the recommendations."
+        )
+        self_service_channel = None
+    try:
+        mov = min_order_value or default_min_order_value(ds, start, end)
+    except ValueError as e:
+        result.skip("recommendations", f"Recommendations need orders with revenue: {e}.")
+        return
+    recs, recovered = recommendations(
+        ds,
+        result.tables["drivers"],
+        mov,
+        self_service_share,
+        restocking_fee,
+        self_service_channel,
+        start,
+        end,
+    )
+    levers = recs[recs.driver != "all drivers"]
+    all_levers = recs[recs.driver == "all drivers"]
+    result.tables.update(recs=recs, recovered=recovered)
+    result.facts.update(
+        mov=mov,
+        mov_default=not min_order_value,
+        best=levers.loc[levers.margin_recovered.idxmax()] if len(levers) else None,
+        all_levers=all_levers.iloc[0] if len(all_levers) else None,
+    )
+    result.figures.update(
+        min_order_value=mov, margin_recoverable=float(all_levers.margin_recovered.sum())
+    )
+
+
+def definitions(result: Analysis) -> dict[str, str]:
+    """The report's definitions of its metrics, for the sections ``result`` built (the cost
+    terms only with the cost sections), with the targets and return recovery it used."""
+    f = result.facts
+    terms = {
+        "Period": "orders placed between start and end, with their shipments and returns "
+        "whenever they happened; tickets opened between start and end.",
+        "First response / resolution time": "hours from opening to the first response / to "
+        "resolution; median and 90th percentile over tickets that have them.",
+        "Past target": f"answered later than the target ({f['fr_target']:g} h first response, "
+        f"{f['res_target']:g} h resolution), or still open and older than it; open tickets "
+        "younger than the target are left out; 95% Wilson interval.",
+        "Reopened / unresolved": "tickets reopened / tickets; tickets with no resolution time / "
+        "tickets, as of the data's last ticket event.",
+    }
+    if result.built("ticket_rate"):
+        terms["Tickets per 100 orders"] = (
+            "100 × tickets / orders in the group, with a 95% exact Poisson interval."
+        )
+    if not result.built("cost_to_serve"):
+        return terms
+    return terms | {
+        "Gross margin": "revenue − cost of goods = Σ quantity × (unit price × (1 − discount) − "
+        "unit cost); revenue is already net of discounts.",
+        "Discounts": "Σ quantity × unit price × discount: part of cost to serve, but already out "
+        "of gross margin, so never subtracted twice.",
+        "Delivery cost": "Σ shipment cost of the account's orders.",
+        "Returns cost": f"Σ refunds − {f['return_recovery']:g} × returned quantity × unit cost "
+        "(the share of returned goods recovered to stock).",
+        "Ticket cost": "Σ cost of the account's service tickets.",
+        "Cost to serve": "discounts + delivery cost + returns cost + ticket cost.",
+        "Contribution": "gross margin − delivery cost − returns cost − ticket cost (equivalently "
+        "list margin − cost to serve); negative means the account destroys value.",
+        "Whale curve": "cumulative contribution over accounts sorted from most to least "
+        "profitable (Kaplan & Narayanan 2001); its peak is where loss-making accounts begin.",
+        "Drivers": "excess of each cost over the value-creating accounts' rate for the same "
+        "revenue: small orders (delivery), tickets, returns, discounts (against list revenue), "
+        "low list margin; the main driver is the largest.",
     }
