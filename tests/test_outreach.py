@@ -306,3 +306,104 @@ def test_command_line_help_and_dry_run_in_a_subprocess(small_sample, tmp_path):
     )  # fmt: skip
     assert done.returncode == 2 and "segment 'vip' not found" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+# ------------------------------------------------------------------ dry run = real send checks
+
+
+def _twenty_nine(bad_address: bool = True):
+    """29 contacts; contact 18's company name holds a line break (and a header it would smuggle
+    in), contact 25's address a space when ``bad_address``."""
+    n = 29
+    audience = pd.DataFrame(
+        {
+            "contact_id": range(1, n + 1),
+            "account_id": range(101, 101 + n),
+            "name": [f"Buyer {i}" for i in range(1, n + 1)],
+            "company_name": [f"Company {i}" for i in range(1, n + 1)],
+            "segment": "At risk",
+            "address": [f"buyer{i}@example.com" for i in range(1, n + 1)],
+        }
+    )
+    audience.loc[17, "company_name"] = "Evil Corp\nBcc: everyone@example.com"
+    if bad_address:
+        audience.loc[24, "address"] = "jo e@example.com"
+    return outreach.render_messages(audience, "EM-T-29")
+
+
+def test_dry_run_cleans_headers_and_sets_aside_by_id():
+    msgs = _twenty_nine()
+    ok, aside = outreach.prepare_emails(msgs)
+    assert len(ok) + len(aside) == 29
+    assert aside.contact_id.tolist() == [25]
+    assert aside.reason.iloc[0] == "recipient address is not a valid address"
+    assert "@" not in aside.to_csv()  # reasons name ids, never addresses
+    cleaned = ok.set_index("contact_id").loc[18]
+    assert cleaned.cleaned == "subject had a line break"
+    assert cleaned.subject == "Evil Corp Bcc: everyone@example.com: an offer from campaign EM-T-29"
+    assert (ok.cleaned != "").sum() == 1
+    # each kept message serialises for SMTP as built by the real send
+    for r in ok.itertuples():
+        msg = outreach.build_email("f@example.com", r.address, r.subject, r.body)
+        assert outreach.message_problem(msg) == ""
+        assert "Bcc" not in msg
+    with pytest.raises(ValueError, match="HELPERS_SMTP_FROM"):
+        outreach.prepare_emails(msgs, sender="not an address")
+
+
+def test_address_and_size_checks():
+    assert outreach.check_address("a@example.com") == ""
+    assert "line break" in outreach.check_address("a@example.com\nBcc: b@example.com")
+    assert "not ASCII" in outreach.check_address("张伟@example.cn")
+    assert "not a valid" in outreach.check_address("no-domain")
+    assert "not a valid" in outreach.check_address("a@localhost")
+    msg = outreach.build_email("f@example.com", "a@example.com", "Hi", "x " * 400)
+    assert outreach.message_problem(msg) == ""
+    assert "over the 100 bytes limit" in outreach.message_problem(msg, max_bytes=100)
+    long_word = outreach.build_email("f@example.com", "a@example.com", "y" * 2000, "z" * 3000)
+    assert outreach.message_problem(long_word) == ""  # folded and encoded within 998
+
+
+def test_send_never_stops_part_way_on_a_bad_message(server, tmp_path):
+    handler, port, crt = server
+    settings = outreach.SmtpSettings.from_env(_env(port, crt))
+    log = tmp_path / "send_log.jsonl"
+    # a message that cannot be sent: nothing goes out, the contact is named by id
+    with pytest.raises(outreach.SendError, match=r"contact id\(s\) 25"):
+        outreach.send_messages(_twenty_nine(), settings, log, rate_per_second=1000)
+    assert handler.received == [] and not log.exists()
+    # what the dry run keeps is exactly what the real send delivers: all 28, the line break
+    # cleaned (it stopped the send after 17 of 29 before)
+    ok, _ = outreach.prepare_emails(_twenty_nine(), settings.sender)
+    assert outreach.send_messages(ok, settings, log, rate_per_second=1000) == 28
+    assert len(handler.received) == 28
+    evil = [body for rcpt, body in handler.received if rcpt == ["buyer18@example.com"]][0]
+    assert "Subject: Evil Corp Bcc: everyone@example.com: an offer" in evil
+    headers = evil.split("\r\n\r\n")[0]  # the body may hold the break: it is not a header
+    assert "\nBcc:" not in headers and "\nbcc:" not in headers.lower()
+    # the same messages unprepared (only the line break, no bad address) also go out whole
+    log2 = tmp_path / "log2.jsonl"
+    assert outreach.send_messages(_twenty_nine(False), settings, log2, rate_per_second=1000) == 29
+
+
+def test_cli_dry_run_names_set_aside_contacts(small_sample, tmp_path, capsys, monkeypatch):
+    import dataclasses
+
+    from helpers.data.dataset import open_dataset
+
+    real = open_dataset
+
+    def with_bad_company(*args, **kwargs):
+        ds = real(*args, **kwargs)
+        acc = ds.accounts.mutate(company_name=ds.accounts.company_name + "\nX-Evil: 1")
+        return dataclasses.replace(ds, tables={**ds.tables, "accounts": acc})
+
+    monkeypatch.setattr("helpers.data.dataset.open_dataset", with_bad_company)
+    out = tmp_path / "exports"
+    argv = ["send", "--campaign", "EM-NEXT-03", "--segment", "at_risk"]
+    assert outreach.cli(argv + ["--data", str(small_sample), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "subject(s) held a line break and were put on one line" in printed
+    export = pd.read_csv(next(out.glob("*-email.csv")))
+    assert not export.subject.str.contains("\n").any()
+    assert (export.cleaned == "subject had a line break").all()

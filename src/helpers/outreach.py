@@ -6,7 +6,12 @@
    channel, with an address for it, deduplicated on the normalised address.
 2. :func:`render_messages`: one personalised message per contact from a Jinja2 template
    (``helpers/templates/campaign_<channel>.txt.j2``, or ``--template FILE``).
-3. Dry run (default): the messages go to ``reports/exports/`` as a CSV; nothing is sent.
+3. :func:`prepare_emails` (email): every message is built as the ``email.message`` object the
+   real send delivers and checked as it would be (addresses, headers, line length, size); a
+   header value holding a line break (a company name with "\n") is cleaned to one line, and a
+   message that still cannot be sent is set aside with its contact id and reason. The dry run
+   and the real send run this same check, so a dry run that passes is a send that passes.
+4. Dry run (default): the messages go to ``reports/exports/`` as a CSV; nothing is sent.
    ``--send`` (email): :func:`send_messages` over SMTP with STARTTLS (never in clear),
    credentials only from the environment (:class:`SmtpSettings`), a rate limit, and a send log
    (JSON lines, one line per delivered message, written and flushed after each delivery) so a
@@ -29,6 +34,9 @@ import sys
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email import policy
+from email.errors import HeaderDefect, HeaderParseError
+from email.headerregistry import Address
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -36,6 +44,12 @@ import pandas as pd
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 CHANNELS = ("email", "sms")
+#: RFC 5322 2.1.1: a line of a message is at most 998 characters (CRLF excluded).
+MAX_LINE = 998
+#: Largest message the sender hands to the server (bytes); relays commonly cap at 10 MB.
+MAX_MESSAGE_BYTES = 10_000_000
+#: The sender address the dry run checks with when HELPERS_SMTP_FROM is not set.
+DRY_RUN_SENDER = "campaigns@example.com"
 
 
 class SendError(RuntimeError):
@@ -146,6 +160,99 @@ def render_messages(
     return pd.DataFrame(rows, columns=cols)
 
 
+def one_line(value: str) -> str:
+    """A header value on one line: every run of whitespace, line breaks (CR, LF, NEL, U+2028)
+    included, becomes one space, and the ends are trimmed."""
+    return " ".join(str(value).split())
+
+
+def check_address(address: str, role: str = "recipient") -> str:
+    """'' when ``address`` is a plain ASCII addr-spec (local@domain) that an SMTP server without
+    SMTPUTF8 accepts, else the reason it is not."""
+    text = str(address)
+    if any(ch in text for ch in "\r\n"):
+        return f"{role} address holds a line break"
+    if not text.isascii():
+        return f"{role} address is not ASCII (needs SMTPUTF8)"
+    try:
+        parsed = Address(addr_spec=text)
+    except (ValueError, HeaderDefect, HeaderParseError, IndexError):
+        return f"{role} address is not a valid address"
+    if not parsed.username or "." not in parsed.domain:
+        return f"{role} address is not a valid address"
+    return ""
+
+
+def build_email(sender: str, address: str, subject: str, body: str) -> EmailMessage:
+    """The message :func:`send_messages` delivers: From, To, Subject and a plain-text body
+    (``set_content`` picks the transfer encoding). Raises ValueError on a header value that
+    the email package refuses (a line break in it)."""
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = address
+    msg["Subject"] = subject
+    msg.set_content(body)
+    return msg
+
+
+def serialise(msg: EmailMessage) -> bytes:
+    """``msg`` as the SMTP client sends it (``policy.SMTP``: CRLF line ends, folded headers)."""
+    return msg.as_bytes(policy=policy.SMTP)
+
+
+def message_problem(msg: EmailMessage, max_bytes: int = MAX_MESSAGE_BYTES) -> str:
+    """'' when ``msg`` serialises for SMTP within :data:`MAX_LINE` per line and ``max_bytes``
+    in all, else the reason it cannot be sent."""
+    try:
+        data = serialise(msg)
+    except (ValueError, TypeError, UnicodeError) as e:
+        return f"message cannot be serialised ({type(e).__name__})"
+    if len(data) > max_bytes:
+        return f"message is {len(data):,} bytes, over the {max_bytes:,} bytes limit"
+    longest = max((len(line) for line in data.split(b"\r\n")), default=0)
+    if longest > MAX_LINE:
+        return f"a line of the message is {longest:,} characters, over {MAX_LINE}"
+    return ""
+
+
+def prepare_emails(
+    messages: pd.DataFrame, sender: str = DRY_RUN_SENDER, max_bytes: int = MAX_MESSAGE_BYTES
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Check every email of ``messages`` (:func:`render_messages`) exactly as the real send
+    builds and serialises it; returns (sendable, set_aside).
+
+    ``sendable``: the messages with their subject on one line (:func:`one_line`) and a
+    ``cleaned`` column ("subject had a line break" or ""). ``set_aside``: contact_id,
+    account_id and reason for each message that cannot be sent (an invalid or non-ASCII
+    address, a message over the size or line limits). No address appears in the reasons.
+    Raises ValueError when the sender address itself is invalid (nothing could be sent).
+    """
+    problem = check_address(sender, "sender")
+    if problem:
+        raise ValueError(f"HELPERS_SMTP_FROM: {problem}")
+    messages = messages.drop(columns="cleaned", errors="ignore")
+    kept, aside = [], []
+    for r in messages.itertuples(index=False):
+        subject = one_line(r.subject)
+        cleaned = "subject had a line break" if subject != str(r.subject).strip() else ""
+        reason = check_address(r.address)
+        if not reason:
+            try:
+                reason = message_problem(build_email(sender, r.address, subject, r.body), max_bytes)
+            except ValueError as e:
+                reason = f"a header was refused ({e})"
+        if reason:
+            aside.append({"contact_id": int(r.contact_id), "account_id": int(r.account_id),
+                          "reason": reason})  # fmt: skip
+        else:
+            kept.append(r._replace(subject=subject)._asdict() | {"cleaned": cleaned})
+    cols = [*messages.columns, "cleaned"]
+    return (
+        pd.DataFrame(kept, columns=cols),
+        pd.DataFrame(aside, columns=["contact_id", "account_id", "reason"]),
+    )
+
+
 def write_export(messages: pd.DataFrame, out_dir: Path, campaign_id: str, segment: str) -> Path:
     """Write the messages to ``<out_dir>/campaign-<id>-<segment>-<channel>.csv``; returns it.
     For SMS this file is the hand-over to the SMS gateway (address = phone)."""
@@ -226,6 +333,10 @@ def send_messages(
 ) -> int:
     """Deliver the messages not yet in the send log over SMTP + STARTTLS; returns how many.
 
+    The messages are first checked by :func:`prepare_emails` (subjects put on one line); when
+    any cannot be sent, nothing is sent and :class:`SendError` names their contact ids, so a
+    send never stops part-way on a bad message.
+
     Each delivery appends one JSON line (key, campaign_id, contact_id, sent_at) to
     ``log_path``, flushed and fsynced before the next, so a failure part-way keeps every
     entry of what was delivered. At most ``rate_per_second`` messages per second. A server
@@ -234,6 +345,13 @@ def send_messages(
     """
     if rate_per_second <= 0:
         raise ValueError("rate_per_second must be > 0")
+    messages, aside = prepare_emails(messages, settings.sender)
+    if len(aside):
+        ids = ", ".join(str(i) for i in aside.contact_id)
+        raise SendError(
+            f"{len(aside)} message(s) cannot be sent (contact id(s) {ids}): set them aside "
+            "first (prepare_emails, as the dry run does)"
+        )
     done = read_send_log(log_path)
     todo = [
         r for r in messages.itertuples(index=False) if log_key(r.campaign_id, r.address) not in done
@@ -263,11 +381,7 @@ def send_messages(
         with log_path.open("a", encoding="utf-8") as log:
             for r in todo:
                 started = time.monotonic()
-                msg = EmailMessage()
-                msg["From"] = settings.sender
-                msg["To"] = r.address
-                msg["Subject"] = r.subject
-                msg.set_content(r.body)
+                msg = build_email(settings.sender, r.address, r.subject, r.body)
                 smtp.send_message(msg)
                 entry = {
                     "key": log_key(r.campaign_id, r.address),
@@ -336,13 +450,27 @@ def run(
         ds.contacts.to_pandas(), ds.accounts.to_pandas(), _segments_for(ds), segment, channel
     )
     messages = render_messages(audience, campaign_id, channel, template)
+    if send and channel != "email":
+        raise ValueError("--send delivers email only; SMS goes to the gateway export file")
+    settings = SmtpSettings.from_env(environ) if send else None
     out_dir = Path(out_dir or EXPORTS_DIR)
+    result = {"channel": channel, "audience": len(audience), "sent": 0}
+    if channel == "email":  # the dry run checks each message as the real send would
+        env = os.environ if environ is None else environ
+        sender = settings.sender if settings else env.get("HELPERS_SMTP_FROM") or DRY_RUN_SENDER
+        messages, aside = prepare_emails(messages, sender)
+        result.update(
+            cleaned=int((messages.cleaned != "").sum()),
+            set_aside=len(aside),
+            set_aside_ids=[int(i) for i in aside.contact_id],
+        )
     path = write_export(messages, out_dir, campaign_id, segment)
-    result = {"channel": channel, "audience": len(audience), "export": str(path), "sent": 0}
+    result["export"] = str(path)
+    if result.get("set_aside"):  # contact ids and reasons only, no address
+        aside_path = path.with_name(f"{path.stem}-set-aside.csv")
+        aside.to_csv(aside_path, index=False)
+        result["set_aside_file"] = str(aside_path)
     if send:
-        if channel != "email":
-            raise ValueError("--send delivers email only; SMS goes to the gateway export file")
-        settings = SmtpSettings.from_env(environ)
         log = Path(log_path or out_dir / "send_log.jsonl")
         result["sent"] = send_messages(messages, settings, log, rate_per_second)
         result["log"] = str(log)
@@ -384,4 +512,12 @@ def cli(argv: list[str] | None = None) -> int:
         f"{a.campaign} / {a.segment}: {r['audience']} contact(s) on {r['channel']}; "
         f"{r['sent']} message(s) {mode}; messages written to {r['export']}"
     )
+    if r.get("cleaned"):
+        print(f"{r['cleaned']} subject(s) held a line break and were put on one line")
+    if r.get("set_aside"):
+        ids = ", ".join(map(str, r["set_aside_ids"]))
+        print(
+            f"{r['set_aside']} contact(s) set aside, not sent (contact id(s) {ids}); "
+            f"reasons in {r['set_aside_file']}"
+        )
     return 0
