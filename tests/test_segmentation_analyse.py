@@ -122,3 +122,16 @@ def test_short_history_report_builds(short_history, tmp_path):
     assert "migration_days = 91" in meta["sections"]["skipped"]["Segment migration"]
     html = (out / "segmentation.html").read_text(encoding="utf-8")
     assert "migration_days = 91" in html and "Traceback" not in html
+
+
+def test_two_accounts_over_two_days(tmp_path):
+    """The guide's worked example is as small: RFM and the action lists build, migration and
+    clusters say why not."""
+    from tiny import tiny_tables, write_tables
+
+    t = tiny_tables()
+    root = write_tables({n: t[n] for n in seg.CORE}, tmp_path / "data")
+    res = seg.analyse(seg.open_tables(root), export_dir=tmp_path / "exports")
+    assert res.built_keys == ["rfm", "actions"] and res.figures["accounts_scored"] == 2
+    assert "span 2 days" in res.reason("migration")
+    assert "2 accounts were scored" in res.reason("clusters")

@@ -749,7 +749,7 @@ def migration_fit(first_order, end, migration_days: int) -> str:
     return (
         f"Segment migration compares the segments with those migration_days = {days} days "
         f"earlier, which needs at least {2 * days} days of orders (as much history before the "
-        f"earlier date as the period compared); the orders here span {span} days "
+        f"earlier date as the period compared); the orders here span {span} day{'s' * (span != 1)} "
         f"({first:%Y-%m-%d} to {end - DAY:%Y-%m-%d}): {advice}."
     )
 
@@ -892,8 +892,8 @@ def _cluster_section(result: Analysis, customers, k_range, k, cluster_features, 
         asked = f"k = {k}" if k else f"k_range {list(k_range)}"
         result.skip(
             "clusters",
-            f"Clustering needs more accounts than clusters: {asked}, and {n:,} accounts were "
-            f"scored in the window.",
+            f"Clustering needs more accounts than clusters: {asked}, and {n:,} "
+            f"account{'s were' if n != 1 else ' was'} scored in the window.",
         )
         return
     used, dropped = informative_features(list(cluster_features), features)
