@@ -8,6 +8,7 @@ pandas. The models are :mod:`helpers.models.btyd` (BG/NBD, Pareto/NBD, Gamma-Gam
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import ibis
@@ -146,10 +147,9 @@ def summary(
     """The per-account summary every BTYD model takes, computed in the engine.
 
     With ``combine_same_day`` (the default) one account's purchases on one day are one
-    transaction, their values summed: the convention of Fader, Hardie & Lee (2005), BTYD and
-    lifetimes, under which the CDNOW sample gives the published fits. Without it each
-    transaction row is one purchase (two orders on one day count twice). Over the calibration
-    period (dates <= ``calibration_end``), for accounts whose first purchase falls in it:
+    transaction, values summed (Fader, Hardie & Lee 2005, BTYD, lifetimes: the CDNOW sample
+    then gives the published fits); without, each row is one. Over the calibration period
+    (dates <= ``calibration_end``), for accounts whose first purchase falls in it:
 
     - frequency x = transactions − 1 (repeat purchases); recency t_x = (last day − first day)
       and T = (calibration_end − first day), in days / UNIT_DAYS[time_unit];
@@ -167,11 +167,7 @@ def summary(
     day = tx[date_col].cast("date")
     end = ibis.literal(cal_end)
 
-    def purchases(t):
-        d = t[date_col].cast("date")
-        if combine_same_day:
-            return t.group_by(id=t[id_col], day=d).aggregate(value=t[value_col].sum())
-        return t.select(id=t[id_col], day=d, value=t[value_col])
+    purchases = partial(_purchases, cols=(id_col, date_col, value_col), combine=combine_same_day)
 
     p = purchases(tx.filter(day <= end))
     p = p.mutate(rn=ibis.row_number().over(group_by=p.id, order_by=[p.day, p.value]))
@@ -217,6 +213,16 @@ def summary(
         df["value_holdout"] = df.value_holdout.fillna(0.0).astype(float)
         df["duration_holdout"] = (pd.Timestamp(holdout_end) - pd.Timestamp(cal_end)).days / unit
     return df.sort_values(id_col).reset_index(drop=True)
+
+
+def _purchases(t, cols: tuple[str, str, str], combine: bool):
+    """One row per purchase (id, day, value) from ``cols`` = (id, date, value) columns; one
+    per (id, day), values summed, with ``combine``."""
+    id_col, date_col, value_col = cols
+    d = t[date_col].cast("date")
+    if combine:
+        return t.group_by(id=t[id_col], day=d).aggregate(value=t[value_col].sum())
+    return t.select(id=t[id_col], day=d, value=t[value_col])
 
 
 def monthly_contribution(ds, margin_basis: str = "gross_margin") -> ibis.Table:
@@ -868,18 +874,15 @@ def analyse(
     combine_same_day: bool = True,
     n_draws: int = 200,
 ) -> Analysis:
-    """The CLV report on ``ds`` (:func:`open_tables`): historical value, the BTYD fits,
-    their holdout check, predicted CLV, acquisition return, cohorts and valuable accounts at
-    risk (written to ``export_dir``/clv_at_risk.csv, default reports/exports).
-
-    The calibration-period fits (:func:`holdout_window`) are checked on the holdout; the model
-    with the lower holdout purchase MAE (:func:`choose_model`), refitted on all orders, with
-    Gamma-Gamma, predicts CLV. Guest accounts are left out (:func:`customers_only`). A
-    holdout that does not fit the history skips the holdout, predicted and at-risk sections
-    with the reason; historical value is still shown. Without unit costs values are
-    discounted revenue (basis 'revenue'), said so in ``notes`` and ``facts['basis_text']``.
-    """
+    """The CLV report on ``ds`` (:func:`open_tables`), guests left out: historical value, BTYD
+    fits, their check on the holdout (:func:`holdout_window`; skipped, with predicted and
+    at-risk, when it does not fit the history), predicted CLV by the model with the lower
+    holdout MAE (:func:`choose_model`) refitted on all orders with Gamma-Gamma, acquisition
+    return, cohorts, and valuable accounts at risk (``export_dir``/clv_at_risk.csv, default
+    reports/exports). Without unit costs values are discounted revenue, labelled so."""
     _unit_days(time_unit)
+    parameters = dict(locals())
+    parameters.pop("ds")
     res = Analysis.start("clv", SECTIONS, ds)
     customers, n_guests = customers_only(ds)
     basis = usable_margin_basis(customers, margin_basis)
@@ -897,22 +900,11 @@ def analyse(
         "value_label": "CLV" if basis != REVENUE_BASIS else "revenue value",
         "n_guests": n_guests,
         "missing": missing_optional(ds),
-        "first_order": first_order,
         "data_end": data_end,
-        "holdout_weeks": holdout_weeks,
-        "horizon_months": horizon_months,
-        "annual_discount_rate": annual_discount_rate,
-        "time_unit": time_unit,
-        "value_quantile": value_quantile,
-        "p_alive_below": p_alive_below,
-        "combine_same_day": combine_same_day,
         "same_day_combined": same_day_combined(transactions) if combine_same_day else 0,
-    }
+    } | {k: v for k, v in parameters.items() if k != "export_dir"}
     if basis == REVENUE_BASIS:
-        res.notes.append(
-            "The order lines carry no unit cost, so margins are unknown: every value below is "
-            "discounted revenue, not contribution, and acquisition return is left out."
-        )
+        res.notes.append(REVENUE_NOTE)
     margin = margin_rate(customers, basis)
     opts = {"time_unit": time_unit, "combine_same_day": combine_same_day}
     full = summary(transactions, data_end, **opts)
@@ -946,6 +938,12 @@ def analyse(
         "acquisition_shown": res.built("acquisition"),
     }
     return res
+
+
+REVENUE_NOTE = (
+    "The order lines carry no unit cost, so margins are unknown: every value below is "
+    "discounted revenue, not contribution, and acquisition return is left out."
+)
 
 
 def _total_key(res: Analysis, which: str) -> str:
