@@ -63,12 +63,16 @@ AT_RISK_COLUMNS = ["account_id", "segment", "industry", "channel", "value", "p_a
 __all__ = [
     "CORE",
     "DEFINITIONS",
+    "MODEL_NAMES",
     "OPTIONAL_TABLES",
     "SECTIONS",
     "analyse",
     "customers_only",
+    "data_text",
     "holdout_window",
+    "key_findings",
     "open_tables",
+    "same_day_combined",
     "summary",
 ]
 
