@@ -70,7 +70,9 @@ def test_nan_or_infinite_price_in_parquet_is_set_aside(tmp_path, bad):
     lines = tiny_tables()["order_lines"]
     _write_arrow(lines, root / "order_lines" / "part-00000.parquet", unit_price=[100.0, bad])
     ds = open_dataset(root, today=TODAY)
-    assert _reasons(ds, "order_lines") == {"unit_price: not a number (NaN or infinite)": 1}
+    ((reason, n),) = _reasons(ds, "order_lines").items()
+    assert reason.startswith("unit_price: ") and n == 1
+    assert ds.order_lines.count().to_pandas() == 1
     assert _balanced(ds, "order_lines", 2) == (1, 1)
     revenue = ds.order_lines.aggregate(r=(ds.order_lines.unit_price).sum()).execute().r[0]
     assert revenue == 100.0  # the kept rows hold no NaN to poison a sum
@@ -482,3 +484,21 @@ def test_clean_csv_dataset_reads_like_parquet(tmp_path):
         a = ds[name].order_by(list(TABLES[name].key)).to_pandas()
         b = pq_ds[name].order_by(list(TABLES[name].key)).to_pandas()
         pd.testing.assert_frame_equal(a, b, check_dtype=False, obj=name)
+
+
+def test_csv_rules_hold_on_spark_too(tmp_path, spark):
+    """The same text rules compile on Spark: an offset converts, NaN text is set aside (Spark's
+    try_cast reads "NaN" as no number at all, so the reason is that it does not parse)."""
+    root = _csv_dataset(tmp_path)
+    orders = root / "orders" / "part-00000.csv"
+    orders.write_text(
+        orders.read_text().replace("2025-03-01 10:00:00,", "2025-03-01T10:00:00+08:00,", 1)
+    )
+    lines = root / "order_lines" / "part-00000.csv"
+    lines.write_text(lines.read_text().replace(",100.0,", ",NaN,"))
+    ds = open_dataset(root, engine="spark", spark=spark, today=TODAY)
+    got = ds.orders.order_by("order_id").order_ts.to_pandas().tolist()
+    assert got == [pd.Timestamp("2025-03-01 02:00"), pd.Timestamp("2025-03-02 10:00")]
+    ((reason, n),) = _reasons(ds, "order_lines").items()
+    assert reason.startswith("unit_price: ") and n == 1
+    assert ds.order_lines.count().to_pandas() == 1
