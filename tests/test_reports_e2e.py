@@ -52,6 +52,11 @@ def test_build_succeeds(built):
     index = (out / "index.html").read_text(encoding="utf-8")
     for name in REPORTS:
         assert f"{name}.html" in index
+        sections = json.loads((out / f"{name}.json").read_text(encoding="utf-8"))["sections"]
+        assert sections, f"{name} publishes no sections"
+        card = re.search(rf'<li class="card" id="{name}">.*?</li>', index, re.S).group(0)
+        count = f"{len(sections['built'])} of {sections['total']} section"
+        assert count in card, (name, count)
 
 
 @pytest.mark.parametrize("name", REPORTS)
