@@ -220,6 +220,9 @@ def write_index(out_dir: Path, specs: list[ReportSpec]) -> Path:
     summary = f"{len(records)} {noun}" + (f", {n_failed} failed" if n_failed else "")
     n_na = sum(r.get("status") == "not_applicable" for r in records)
     summary += f", {n_na} not applicable to this dataset" if n_na else ""
+    datasets = sorted({str(r["data_dir"]) for r in records if r.get("data_dir")})
+    if datasets:  # one, as each dataset builds into its own folder
+        summary += f" · data: {', '.join(datasets)}"
     page = f"""<!DOCTYPE html>
 <html lang="en">
 <head>
