@@ -1,7 +1,8 @@
 """Build the reports: plan (what is stale), run stale ones in parallel, write the index.
 
 For each report the runner executes the notebook with papermill into a temporary file in the
-reports folder (never in place), renders it to HTML, then moves both into place::
+reports folder (never in place), renders it to HTML and writes its record, all as hidden
+temporaries, then moves them into place together::
 
     reports/<name>.html          the page reviewers read (last good build)
     reports/<name>.ipynb         the executed notebook behind it
@@ -17,8 +18,9 @@ A report whose ``requires:`` names a table the dataset does not have (or that ho
 ``requires_any:``) is not run: its ``<name>.json`` says ``not_applicable`` with the reason ("no
 web_events table"), the index shows it as such, and it does not make the build fail.
 A reports folder that cannot be written (disk full, read-only, no permission) stops the build
-with one line (:class:`OutputError`); the pages of earlier builds stay, since every write is
-atomic.
+with one line (:class:`OutputError`, exit code 3): nothing was moved into place, so every page
+and record of the last good build stays as it was. A failure's message keeps every line (a
+validation error names one table, column and rows a line), clipped to 15 lines.
 Heavy libraries (papermill, nbconvert) are only imported by a report that actually runs.
 """
 
