@@ -67,6 +67,38 @@ def test_notebook_follows_the_conventions(path):
             assert not re.search(r"\d{2,}", c.source), f"typed-in number in markdown: {c.source!r}"
 
 
+MAX_NOTEBOOK_CODE_LINES = 150
+MAX_CELL_CODE_LINES = 15
+
+
+def _code_lines(source: str) -> int:
+    """Lines of code in a cell: not blank, not only a comment."""
+    return sum(
+        1 for line in source.splitlines() if line.strip() and not line.strip().startswith("#")
+    )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_only_shows(path):
+    """A notebook shows, its topic's analyse() decides (issue 17): short cells, short notebooks.
+    The parameters cell counts towards the total but may be longer than a cell (one line per
+    parameter)."""
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    total = sum(_code_lines(c.source) for c in code)
+    assert total <= MAX_NOTEBOOK_CODE_LINES, f"{path.name}: {total} code lines"
+    long = [
+        (i, _code_lines(c.source))
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code"
+        and "parameters" not in c.metadata.get("tags", [])
+        and _code_lines(c.source) > MAX_CELL_CODE_LINES
+    ]
+    assert not long, f"{path.name}: cells (index, code lines) over {MAX_CELL_CODE_LINES}: {long}"
+    sources = "\n".join(c.source for c in code)
+    assert ".analyse(" in sources, f"{path.name}: the notebook calls its topic's analyse()"
+
+
 def test_reports_yml_lists_every_notebook():
     config = yaml.safe_load((PROJ_ROOT / "reports.yml").read_text())
     listed = {PROJ_ROOT / r["notebook"] for r in config["reports"]}

@@ -112,6 +112,9 @@ def report_payload(
             raise TypeError(f"figure names must be strings, got {key!r}")
         if isinstance(value, Mapping):  # groups, e.g. a model's parameters, two levels at most
             clean[key] = _group(value, key, depth=2)
+        elif isinstance(value, list | tuple) and all(isinstance(r, Mapping) for r in value):
+            # records, e.g. one per (campaign, arm): a list of flat dicts of scalars
+            clean[key] = [_group(r, f"{key}[{i}]", depth=1) for i, r in enumerate(value)]
         else:
             clean[key] = _scalar(value, f"figure {key!r}")
     if not isinstance(finding, str):
