@@ -272,20 +272,38 @@ def test_readme_lists_each_reports_core_tables() -> None:
     assert "docs/bring-your-own-data.md" in (PROJ_ROOT / "README.md").read_text()
 
 
-def test_the_guide_says_what_each_section_needs() -> None:
-    """docs/bring-your-own-data.md names, for each report, every section that needs a table
-    beyond the core, and those tables."""
+BEGIN, END = "<!-- sections:begin -->", "<!-- sections:end -->"
+
+
+def guide_sections() -> str:
+    """The guide's per-section tables, generated from reports.yml and each topic module's
+    ``SECTIONS`` (:func:`helpers.sections.needs_markdown`)."""
     import importlib
 
+    from helpers.sections import needs_markdown
+
+    blocks = []
+    for spec in SPECS:
+        module = importlib.import_module(f"helpers.{spec['name']}")
+        blocks.append(
+            needs_markdown(
+                spec["name"],
+                spec.get("title", spec["name"]),
+                spec.get("requires", []),
+                module.SECTIONS,
+                spec.get("requires_any", []),
+            )
+        )
+    return "\n\n".join(blocks)
+
+
+def test_the_guide_says_what_each_section_needs() -> None:
+    """docs/bring-your-own-data.md shows, for each report, its core tables and what every
+    section needs beyond them, exactly as the code declares it (so neither can drift)."""
     doc = (PROJ_ROOT / "docs" / "bring-your-own-data.md").read_text(encoding="utf-8")
-    section = doc.split("## What each report needs", 1)[1].split("\n## ", 1)[0]
-    if "PLACEHOLDER" in section:
-        pytest.skip("docs/bring-your-own-data.md: the per-section table is still a placeholder")
-    for name in REPORTS:
-        module = importlib.import_module(f"helpers.{name}")
-        for part in getattr(module, "SECTIONS", ()):
-            if not part.needs:
-                continue
-            assert part.title in section, (name, part.title)
-            for table in part.needs:
-                assert table in section, (name, part.title, table)
+    assert BEGIN in doc and END in doc, f"the guide needs the markers {BEGIN} and {END}"
+    shown = doc.split(BEGIN, 1)[1].split(END, 1)[0].strip()
+    expected = guide_sections()
+    assert shown == expected, (
+        "docs/bring-your-own-data.md is out of date; put this between the markers:\n" + expected
+    )

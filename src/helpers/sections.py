@@ -34,7 +34,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["BYOD_DOC", "Analysis", "Section", "needs_line"]
+__all__ = ["BYOD_DOC", "Analysis", "Section", "needs_line", "needs_markdown"]
 
 #: Where a reader learns which table brings a section back.
 BYOD_DOC = "docs/bring-your-own-data.md"
@@ -141,3 +141,34 @@ class Analysis:
             "total": len(self.sections),
             "skipped": {self._section(k).title: why for k, why in self.skipped.items()},
         }
+
+
+def needs_markdown(
+    name: str,
+    title: str,
+    core: Iterable[str],
+    sections: Iterable[Section],
+    core_any: Iterable[str] = (),
+) -> str:
+    """The guide's table for one report: its core tables, then each section with the tables
+    (and columns) it needs beyond them ("—" when the core is enough). Generated from the
+    topic modules' ``SECTIONS`` so that the guide cannot drift from the code (a test compares
+    docs/bring-your-own-data.md with it)."""
+    core, core_any = list(core), list(core_any)
+    needs = [f"`{t}`" for t in core]
+    if core_any:
+        needs.append("one of " + " or ".join(f"`{t}`" for t in core_any))
+    lines = [
+        f"### {title} (`{name}`)",
+        "",
+        f"Builds with {' and '.join(needs)}.",
+        "",
+        "| section | needs beyond that |",
+        "|---|---|",
+    ]
+    for section in sections:
+        cell = "; ".join(
+            f"`{t}` ({', '.join(cols)})" if cols else f"`{t}`" for t, cols in section.needs.items()
+        )
+        lines.append(f"| {section.title} | {cell or '—'} |")
+    return "\n".join(lines)
