@@ -14,16 +14,19 @@ PARAMS ?=
 DATA ?=
 OUT ?=
 ENGINE ?=
+LAB_ARGS ?=
+# The exact versions the tests passed with (pip constraints; `make lock` refreshes it).
+LOCK := requirements.lock
 
-# Re-install only when the package's declared dependencies change.
-$(VENV)/.installed: pyproject.toml
+# Re-install only when the declared dependencies or the locked versions change.
+$(VENV)/.installed: pyproject.toml $(LOCK)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip install --quiet -c $(LOCK) -e .
 	@touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(PY) -m pip install --quiet -e '.[dev,spark]'
+	$(PY) -m pip install --quiet -c $(LOCK) -e '.[dev,spark]'
 	@touch $@
 
 $(SAMPLE)/manifest.json: | $(VENV)/.installed
@@ -33,11 +36,25 @@ $(SAMPLE)/manifest.json: | $(VENV)/.installed
 .PHONY: help
 help:
 	@echo "Targets (make <target>):"
-	@awk -F': ' '/^## /{sub(/^## /, "", $$1); printf "  %-9s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk -F': ' '/^## /{sub(/^## /, "", $$1); printf "  %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-## setup: create .venv and install the helpers package and its dependencies
+## setup: create .venv and install the package with the versions in requirements.lock
 .PHONY: setup
 setup: $(VENV)/.installed
+
+## lock: re-resolve pyproject.toml's ranges in a fresh venv and write requirements.lock
+.PHONY: lock
+lock:
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(PYTHON) -m venv "$$tmp/venv"; \
+	"$$tmp/venv/bin/python" -m pip install --quiet --upgrade pip; \
+	"$$tmp/venv/bin/python" -m pip install --quiet -e '.[dev,spark]'; \
+	{ echo "# The exact versions the tests pass with, as pip constraints for make setup and make test."; \
+	  echo "# Written by make lock on $$(date -u +%F) with $$("$$tmp/venv/bin/python" -V) on $$(uname -m) Linux;"; \
+	  echo "# refresh with make lock, then make test, and commit it when the tests pass."; \
+	  "$$tmp/venv/bin/python" -m pip freeze --exclude-editable; } > $(LOCK).new; \
+	mv $(LOCK).new $(LOCK); \
+	echo "wrote $(LOCK): make test now reinstalls .venv from it; commit it when the tests pass"
 
 ## data: generate the sample dataset in data/sample if it is missing (SCALE=1 SEED=42)
 .PHONY: data
@@ -61,6 +78,12 @@ report: setup data
 .PHONY: test
 test: $(VENV)/.installed-dev browser
 	$(PY) -m pytest
+
+## screenshot: refresh the README's picture, docs/img/overview.png, in headless Chromium
+.PHONY: screenshot
+screenshot: $(VENV)/.installed-dev browser
+	HELPERS_README_SHOT=docs/img/overview.png $(PY) -m pytest tests/test_browser.py \
+		-k overview -q -p no:cacheprovider
 
 ## browser: as root, apt-get install Chromium (and a CJK font) for tests/test_browser.py
 .PHONY: browser
@@ -89,10 +112,10 @@ format: $(VENV)/.installed-dev
 	$(PY) -m ruff check --fix src tests benchmarks
 	$(PY) -m ruff format src tests benchmarks
 
-## lab: open JupyterLab on the notebooks
+## lab: open JupyterLab on the notebooks (LAB_ARGS="--no-browser --port 8890"; as root too)
 .PHONY: lab
 lab: setup data
-	$(VENV)/bin/jupyter lab notebooks
+	$(VENV)/bin/jupyter lab notebooks $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(LAB_ARGS)
 
 ## bench: run the benchmarks and write benchmarks/RESULTS.md
 .PHONY: bench

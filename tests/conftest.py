@@ -35,6 +35,8 @@ def _small_sample():
 def pytest_configure(config):
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("MPLBACKEND", "Agg")
+    # account lists (segment_*.csv, clv_at_risk.csv) of test runs: never into reports/exports
+    os.environ["HELPERS_EXPORTS_DIR"] = str(DATA_DIR / ".cache" / "test-exports")
     if DATA_DIR_ENV not in os.environ:
         os.environ[DATA_DIR_ENV] = str(_small_sample())
 

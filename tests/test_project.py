@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+import sys
 import tomllib
 
 import nbformat
 import pytest
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
+from helpers import config
 from helpers.config import NOTEBOOKS_DIR, PROJ_ROOT
 
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
@@ -124,3 +129,122 @@ def test_data_readme_describes_the_schema():
     from helpers.data.schema import markdown
 
     assert markdown() in (PROJ_ROOT / "data" / "README.md").read_text()
+
+
+LOCK = PROJ_ROOT / "requirements.lock"
+
+
+def _pins() -> dict[str, str]:
+    lines = [ln.strip() for ln in LOCK.read_text().splitlines()]
+    pairs = [ln.split("==") for ln in lines if ln and not ln.startswith("#")]
+    assert all(len(p) == 2 for p in pairs), "every line of the lock is name==version"
+    return {canonicalize_name(name): version for name, version in pairs}
+
+
+def test_lock_pins_every_dependency_within_pyproject_ranges():
+    project = tomllib.loads((PROJ_ROOT / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    pins = _pins()
+    for line in project["dependencies"] + extras["dev"] + extras["spark"]:
+        req = Requirement(line)
+        name = canonicalize_name(req.name)
+        assert name in pins, f"{req.name} is not in requirements.lock: run make lock"
+        assert req.specifier.contains(pins[name], prereleases=True), (
+            f"requirements.lock has {req.name}=={pins[name]}, outside {req}: run make lock"
+        )
+    assert "helpers" not in pins, "the project itself is not locked (pip freeze --exclude-editable)"
+
+
+def test_setup_and_the_dev_install_use_the_lock():
+    for target in ("setup", ".venv/.installed-dev"):
+        out = subprocess.run(
+            ["make", "-n", "-B", "-C", str(PROJ_ROOT), target], capture_output=True, text=True
+        )
+        assert out.returncode == 0, out.stderr
+        installs = [ln for ln in out.stdout.splitlines() if "pip install" in ln and " -e " in ln]
+        assert installs and all("-c requirements.lock" in ln for ln in installs), out.stdout
+
+
+def test_lab_runs_as_root_and_takes_lab_args():
+    out = subprocess.run(
+        ["make", "-n", "-C", str(PROJ_ROOT), "lab", "LAB_ARGS=--no-browser --port=8890"],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    (lab,) = [ln for ln in out.stdout.splitlines() if "jupyter lab" in ln]
+    assert "--no-browser --port=8890" in lab
+    assert "--allow-root" in lab and "id -u" in lab  # added by the shell when run as root
+
+
+def test_exports_dir_honours_the_environment_variable(monkeypatch, tmp_path):
+    monkeypatch.setenv(config.EXPORTS_DIR_ENV, str(tmp_path / "lists"))
+    assert config.exports_dir() == tmp_path / "lists"
+    monkeypatch.setenv(config.EXPORTS_DIR_ENV, "elsewhere/lists")
+    assert config.exports_dir() == PROJ_ROOT / "elsewhere" / "lists"
+    monkeypatch.delenv(config.EXPORTS_DIR_ENV)
+    assert config.exports_dir() == config.REPORTS_DIR / "exports"
+
+
+def test_the_test_session_keeps_report_kernels_out_of_reports_exports():
+    """Notebook kernels (nbval, papermill) inherit the session's environment: their account
+    lists (segment_*.csv, clv_at_risk.csv) must not overwrite those of a real build."""
+    code = "from helpers.config import EXPORTS_DIR; print(EXPORTS_DIR)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    exports = done.stdout.strip()
+    assert exports == os.environ[config.EXPORTS_DIR_ENV]
+    assert not exports.startswith(str(config.REPORTS_DIR)), exports
+
+
+def test_spark_without_the_extra_names_the_projects_extra(small_sample):
+    code = (
+        "import sys; sys.modules['pyspark'] = None\n"
+        "from helpers.data import open_dataset\n"
+        f"open_dataset({str(small_sample)!r}, engine='spark')"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode != 0
+    assert "pip install -e '.[spark]'" in done.stderr, done.stderr[-2000:]
+    assert "ibis-framework[pyspark]" not in done.stderr, done.stderr[-2000:]
+
+
+DOCS = [PROJ_ROOT / "README.md", PROJ_ROOT / "data" / "README.md"]
+DOCS += sorted((PROJ_ROOT / "docs").glob("*.md"))
+
+
+#: A bare interpreter or tool in command position (after any VAR=value prefixes).
+BARE = re.compile(r"(^|[;&|(])\s*(\w+=\S+\s+)*(python|pip|pytest|jupyter)\s")
+
+
+def _commands(text: str) -> list[tuple[str, str]]:
+    """(command, the text just before it): each `inline code` span, each line of a bash block
+    and each `$ ` line of a console block."""
+    found = [(m.group(1), text[max(0, m.start() - 160) : m.start()]) for m in
+             re.finditer(r"(?<!`)`([^`\n]+)`(?!`)", text)]  # fmt: skip
+    for lang, body in re.findall(r"^```(\w*)\n(.*?)^```", text, re.M | re.S):
+        lines = body.splitlines()
+        if lang == "console":
+            lines = [ln[2:] for ln in lines if ln.startswith("$ ")]
+        if lang in ("bash", "sh", "console"):
+            found += [(ln.split("#")[0], "") for ln in lines]
+    return found
+
+
+@pytest.mark.parametrize("path", DOCS, ids=lambda p: p.name)
+def test_documented_commands_run_from_a_fresh_clone(path):
+    """A command in the docs works without an activated venv: `.venv/bin/python`, not a bare
+    `python`, `pip`, `pytest` or `jupyter`, unless the sentence before it says to activate."""
+    bare = [
+        command
+        for command, before in _commands(path.read_text())
+        if BARE.search(command) and "activate" not in before
+    ]
+    assert not bare, f"{path.name}: commands that need an activated venv: {bare}"
+
+
+def test_readme_links_the_guides():
+    text = (PROJ_ROOT / "README.md").read_text()
+    for guide in ("docs/bring-your-own-data.md", "docs/adding-a-report.md"):
+        assert f"({guide}" in text, guide
+        assert (PROJ_ROOT / guide).is_file(), guide

@@ -15,10 +15,23 @@ DATA_DIR = PROJ_ROOT / "data"
 SAMPLE_DIR = DATA_DIR / "sample"
 RAW_DIR = DATA_DIR / "raw"
 REPORTS_DIR = PROJ_ROOT / "reports"
-EXPORTS_DIR = REPORTS_DIR / "exports"
 NOTEBOOKS_DIR = PROJ_ROOT / "notebooks"
 
 DATA_DIR_ENV = "HELPERS_DATA_DIR"
+EXPORTS_DIR_ENV = "HELPERS_EXPORTS_DIR"
+
+
+def exports_dir() -> Path:
+    """Where the reports write their lists of accounts (CSV, personal data):
+    ``$HELPERS_EXPORTS_DIR`` if set (relative paths from the project root), else
+    ``reports/exports``. The test session points it at a temporary folder, so a test never
+    overwrites the lists of a real build."""
+    path = Path(os.environ.get(EXPORTS_DIR_ENV) or REPORTS_DIR / "exports")
+    return path if path.is_absolute() else PROJ_ROOT / path
+
+
+#: Read once, when helpers.config is first imported (each report kernel imports it afresh).
+EXPORTS_DIR = exports_dir()
 
 
 def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:

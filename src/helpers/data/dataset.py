@@ -100,7 +100,10 @@ def spark_session(app_name: str = "helpers", master: str = "local[2]", remote: s
     """
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    from pyspark.sql import SparkSession
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise ImportError(f"{SPARK_EXTRA_MISSING} ({exc})") from None
 
     remote = remote or spark_remote()
     if remote:
@@ -143,11 +146,19 @@ def duckdb_config() -> dict[str, str]:
     return config
 
 
+#: Without the project's spark extra: the project's install line, not ibis's own suggestion.
+SPARK_EXTRA_MISSING = "engine='spark' needs the project's spark extra: pip install -e '.[spark]'"
+
+
 def _connect(engine: str, spark=None):
     if engine == "duckdb":
         return ibis.duckdb.connect(**duckdb_config())
     if engine == "spark":
-        return ibis.pyspark.connect(spark if spark is not None else spark_session())
+        try:
+            backend = ibis.pyspark
+        except ImportError as exc:  # ibis names its own extra; the missing module is the cause
+            raise ImportError(f"{SPARK_EXTRA_MISSING} ({exc.__cause__ or exc})") from None
+        return backend.connect(spark if spark is not None else spark_session())
     raise ValueError(f"engine must be 'duckdb' or 'spark', got {engine!r}")
 
 
