@@ -1,7 +1,7 @@
 """Test-session set-up: a small generated sample that the notebook tests (nbval) run on.
 
 The sample is cached under data/.cache (git-ignored) and made again when the generator's source
-changes. ``HELPERS_DATA_DIR`` points every notebook kernel at it, since nbval runs notebooks
+(generate.py, the helpers.data.synth package or schema.py) changes. ``HELPERS_DATA_DIR`` points every notebook kernel at it, since nbval runs notebooks
 with their default parameters (``data_dir = None``).
 """
 
@@ -22,8 +22,13 @@ SMALL_SEED = 7
 def _small_sample():
     from helpers.data import generate
 
-    source = (PROJ_ROOT / "src/helpers/data/generate.py").read_bytes()
-    stamp = hashlib.sha256(source + f"{SMALL_SCALE}/{SMALL_SEED}".encode()).hexdigest()[:12]
+    data = PROJ_ROOT / "src/helpers/data"
+    sources = [data / "generate.py", data / "schema.py", *sorted((data / "synth").rglob("*.py"))]
+    digest = hashlib.sha256()
+    for path in sources:  # the whole generator: the run, its package and the data model
+        digest.update(path.relative_to(data).as_posix().encode() + b"\0" + path.read_bytes())
+    digest.update(f"{SMALL_SCALE}/{SMALL_SEED}".encode())
+    stamp = digest.hexdigest()[:12]
     out = DATA_DIR / ".cache" / f"test-sample-{stamp}"
     if not (out / "manifest.json").is_file():
         for old in (DATA_DIR / ".cache").glob("test-sample-*"):

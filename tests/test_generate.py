@@ -6,6 +6,7 @@ the determinism and CLI tests generate two more at scale 0.02.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
@@ -20,10 +21,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from scipy.optimize import minimize
-from scipy.special import gammaln
+from scipy.special import gammaln, hyp2f1
 
 from helpers.data import generate as gen
 from helpers.data import schema
+from helpers.models.btyd import bgnbd_expected_purchases
 
 SCALE, SEED = 0.05, 7
 ARROW = {
@@ -410,6 +412,56 @@ def test_bgnbd_process_recovers_its_parameters():
     assert r == pytest.approx(gen.BGNBD["r"], rel=0.15)
     assert alpha == pytest.approx(gen.BGNBD["alpha"], rel=0.2)
     assert a / (a + b) == pytest.approx(gen.BGNBD["a"] / (gen.BGNBD["a"] + gen.BGNBD["b"]), rel=0.3)
+
+
+def _expected_repeats_direct(t, r, alpha, a, b):
+    """FHL 2005 eq. 9 as printed (the generator's formula before the Euler transform)."""
+    z = t / (alpha + t)
+    return (a + b - 1) / (a - 1) * (1 - (alpha / (alpha + t)) ** r * hyp2f1(r, b, a + b - 1, z))
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        gen.BGNBD,
+        {"r": 0.24, "alpha": 4.41, "a": 0.79, "b": 2.43},  # FHL 2005's CDNOW estimates
+        {"r": 2.0, "alpha": 10.0, "a": 3.0, "b": 5.0},
+        {"r": 0.5, "alpha": 1.0, "a": 1.5, "b": 40.0},
+    ],
+)
+def test_expected_repeats_stable_form_matches_the_direct_form(params):
+    """On ordinary parameters and spans the Euler-transformed form equals the printed one; it
+    also agrees with the model layer's own implementation (written independently)."""
+    t = np.array([0.0, 0.5, 1.0, 13.0, 52.0, 104.0, 260.0])
+    stable = gen.bgnbd_expected_repeats(t, **params)
+    np.testing.assert_allclose(stable, _expected_repeats_direct(t, **params), rtol=1e-9, atol=0)
+    np.testing.assert_allclose(stable, bgnbd_expected_purchases(params, t), rtol=1e-12)
+
+
+def test_expected_repeats_stay_finite_where_the_direct_form_breaks():
+    """Far out (z = t / (alpha + t) rounds to 1) the printed form is inf * 0; the stable one
+    approaches its limit E[1/p] = (a + b - 1) / (a - 1)."""
+    params = {"r": 0.85, "alpha": 2.4, "a": 1.2, "b": 14.0}
+    t = np.array([1e12, 1e15, 1e17, 1e20])
+    with np.errstate(all="ignore"):
+        direct = _expected_repeats_direct(t, **params)
+    stable = gen.bgnbd_expected_repeats(t, **params)
+    limit = (params["a"] + params["b"] - 1) / (params["a"] - 1)
+    assert not np.all(np.isfinite(direct))
+    assert np.all(np.isfinite(stable)) and np.all(np.diff(stable) >= 0)
+    assert stable[-1] == pytest.approx(limit, rel=1e-12)
+
+
+def test_generator_modules_stay_small():
+    """One module per simulated process, none over 400 lines; no function over 80 lines."""
+    root = Path(gen.__file__).parent / "synth"
+    for path in sorted(root.glob("*.py")) + [Path(gen.__file__)]:
+        text = path.read_text(encoding="utf-8")
+        if path.parent == root:
+            assert text.count("\n") <= 400, path.name
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef):
+                assert node.end_lineno - node.lineno + 1 <= 80, f"{path.name}:{node.name}"
 
 
 def test_order_revenue_tracks_the_drawn_value(tables, truth):
