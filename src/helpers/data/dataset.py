@@ -56,7 +56,7 @@ from helpers.data.schema import TABLES, Column, Table
 
 REASON = "_reason"
 EXAMPLES_PER_REASON = 5
-CACHE_ENTRIES = 200  # validation results kept in data/.cache/validation (newest first)
+CACHE_ENTRIES = 1000  # per-table validation results kept in data/.cache/validation (newest first)
 
 
 class DataValidationError(ValueError):
@@ -572,55 +572,124 @@ class Dataset:
         return pd.Timestamp(lo), pd.Timestamp(hi)
 
 
-def _validation_cache(sources: Mapping[str, _Source], options: bytes, today: dt.date) -> Path:
-    """Where the row-rule counts of this dataset are kept between opens.
+def _closure(name: str, present: Mapping[str, Table]) -> list[str]:
+    """``name`` and every foreign-key ancestor of it among ``present`` (the tables opened):
+    the tables whose rows decide which rows of ``name`` are kept."""
+    seen: list[str] = []
+    todo = [name]
+    while todo:
+        n = todo.pop()
+        if n in seen:
+            continue
+        seen.append(n)
+        todo += [fk.ref_table for fk in present[n].foreign_keys if fk.ref_table in present]
+    return sorted(seen)
 
-    Keyed on exactly the files read (path, size, mtime_ns and a content sample of each,
-    :func:`helpers.data.fingerprint.files_fingerprint`), the dataset's ``dataset.yml``, the
-    rules (the modules that read and validate) and the date ("in the future" moves with it):
-    adding, removing, replacing or touching a part validates afresh. Opening a clean dataset a
-    second time then runs no query at all.
+
+@dataclass
+class _CacheSlot:
+    """Where one table's row-rule counts are kept (``path``), and what they depend on
+    (``closure``: the fingerprint of every table of :func:`_closure`)."""
+
+    path: Path
+    closure: dict[str, str]
+
+
+def _validation_cache(
+    sources: Mapping[str, _Source], options: bytes, today: dt.date, wanted: Mapping[str, Table]
+) -> dict[str, _CacheSlot]:
+    """Where the row-rule counts of each table are kept between opens: one file per table.
+
+    The file is keyed on exactly the files read of that table (path, size, mtime_ns and a
+    content sample of each, :func:`helpers.data.fingerprint.files_fingerprint`), the dataset's
+    ``dataset.yml``, the rules (the modules that read and validate) and the date ("in the
+    future" moves with it); each entry in it also names the fingerprints of the table's
+    foreign-key ancestors it was checked against (a child's kept rows depend on its parents'
+    kept rows). Adding, removing, replacing or touching a part of the table or of an ancestor
+    validates afresh. An entry is used for the same ancestors, or (when it set no row aside)
+    for any subset of them: fewer parents only drop rules, so a clean table stays clean.
+    So the report runner's open of every table (:func:`helpers.reports.build.prevalidate`)
+    serves each report's open of its own tables; a second open runs no query at all.
     """
     here = Path(__file__).resolve().parent
     code = b"".join(
         (here / f).read_bytes() for f in ("dataset.py", "schema.py", "csvread.py", "files.py")
     )
-    read = [f"{n}|{s.fmt}|{files_fingerprint(s.files)}" for n, s in sorted(sources.items())]
-    key = hashlib.sha256(code + options + f"{read}|{today}".encode()).hexdigest()[:16]
-    return DATA_DIR / ".cache" / "validation" / f"{key}.json"
+    prints = {n: f"{s.fmt}|{files_fingerprint(s.files)}" for n, s in sources.items()}
+    present = {n: wanted[n] for n in sources}
+    slots = {}
+    for name in sources:
+        own = f"{name}|{prints[name]}|{today}".encode()
+        key = hashlib.sha256(code + options + own).hexdigest()[:16]
+        closure = {n: prints[n] for n in _closure(name, present)}
+        slots[name] = _CacheSlot(DATA_DIR / ".cache" / "validation" / f"{key}.json", closure)
+    return slots
 
 
-def _read_cache(path: Path | None) -> dict[str, TableQuality]:
-    if path is None:
-        return {}
+CACHE_ENTRIES_PER_TABLE = 8  # contexts (sets of ancestors) kept per table file
+
+
+def _cache_entries(path: Path) -> list[dict]:
     try:
-        return {q["table"]: TableQuality(**q) for q in json.loads(path.read_text("utf-8"))}
-    except (OSError, ValueError, TypeError, KeyError):  # absent, unreadable, or stale format
-        return {}
+        entries = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):  # absent or unreadable
+        return []
+    return entries if isinstance(entries, list) else []
 
 
-def _write_cache(path: Path | None, quality: dict[str, TableQuality]) -> None:
-    """Keep the counts for the next open; a cache folder that cannot be written (read-only
-    ``data/.cache``, a full disk) is a warning: the cache is optional."""
-    if path is None:
-        return
-    records = [
-        {
-            "table": q.table,
-            "rows_read": q.rows_read,
-            "set_aside": q.set_aside,
-            "examples": q.examples,
-        }
-        for q in quality.values()
-    ]
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+def _usable(entry: dict, closure: dict[str, str]) -> bool:
+    """The same ancestors; or a superset of them with nothing set aside."""
+    have = entry.get("closure") or {}
+    if have == closure:
+        return True
+    clean = not (entry.get("quality") or {}).get("set_aside", True)
+    return clean and all(have.get(n) == p for n, p in closure.items())
+
+
+def _read_cache(slots: Mapping[str, _CacheSlot] | None) -> dict[str, TableQuality]:
+    """The cached counts of every table that has a usable entry (:func:`_usable`)."""
+    out = {}
+    for name, slot in (slots or {}).items():
+        for entry in _cache_entries(slot.path):
+            try:
+                if _usable(entry, slot.closure) and entry["quality"]["table"] == name:
+                    out[name] = TableQuality(**entry["quality"])
+                    break
+            except (TypeError, KeyError, AttributeError):  # a stale format
+                continue
+    return out
+
+
+def _write_cache(
+    slots: Mapping[str, _CacheSlot] | None,
+    quality: dict[str, TableQuality],
+    cached: Mapping[str, TableQuality],
+) -> None:
+    """Keep the counts of the tables validated now for the next open; a cache folder that
+    cannot be written (read-only ``data/.cache``, a full disk) is a warning: the cache is
+    optional."""
+    todo = {n: slot for n, slot in (slots or {}).items() if n in quality and n not in cached}
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, path)
-        old = sorted(path.parent.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
-        for stale in old[CACHE_ENTRIES:]:
-            stale.unlink(missing_ok=True)
+        for name, slot in todo.items():
+            q = quality[name]
+            record = {
+                "table": q.table,
+                "rows_read": q.rows_read,
+                "set_aside": q.set_aside,
+                "examples": q.examples,
+            }
+            kept = [e for e in _cache_entries(slot.path) if e.get("closure") != slot.closure]
+            entries = [{"closure": slot.closure, "quality": record}, *kept]
+            tmp = slot.path.with_suffix(f".{os.getpid()}.tmp")
+            slot.path.parent.mkdir(parents=True, exist_ok=True)
+            text = json.dumps(entries[:CACHE_ENTRIES_PER_TABLE], ensure_ascii=False)
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, slot.path)
+        if todo:
+            folder = next(iter(todo.values())).path.parent
+            old = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+            for stale in old[CACHE_ENTRIES:]:
+                stale.unlink(missing_ok=True)
     except OSError as e:
         warnings.warn(
             f"validation cache not written ({e}); the dataset is validated afresh on every open",
@@ -795,11 +864,10 @@ def open_dataset(
     if problems:
         raise DataValidationError(problems)
 
-    cache_file = _validation_cache(sources, options, today) if root is not None else None
-    kept, quarantine, quality = _validate(
-        conformed, wanted, today, _read_cache(cache_file), sources
-    )
-    _write_cache(cache_file, quality)
+    cache_files = _validation_cache(sources, options, today, wanted) if root is not None else None
+    cached = _read_cache(cache_files)
+    kept, quarantine, quality = _validate(conformed, wanted, today, cached, sources)
+    _write_cache(cache_files, quality, cached)
     if strict:
         _raise_set_aside(quality)
 

@@ -605,6 +605,46 @@ def _write_not_applicable(
 # --------------------------------------------------------------------------- the build
 
 
+def prevalidate(data_dir: Path | str) -> list[str]:
+    """Open and validate every table the dataset folder has, once, before the kernels start:
+    the data layer's validation cache (keyed per table, :func:`helpers.data.dataset.
+    _validation_cache`) is then filled, and each kernel's ``open_dataset`` of any of these
+    tables finds its row-rule counts there instead of counting them again (at 100x, 38 s cold
+    per kernel). Returns the tables validated. A dataset that does not validate raises here;
+    :func:`build` then leaves the message to the reports themselves."""
+    from helpers.data.dataset import open_dataset
+    from helpers.data.schema import TABLES
+
+    data_dir = Path(data_dir)
+    present = [t for t in TABLES if has_table(data_dir, t)]
+    if present:
+        ds = open_dataset(data_dir, tables=present)
+        ds.con.disconnect()
+    return present
+
+
+def _prevalidate(data_dir: Path, log: Log) -> None:
+    """:func:`prevalidate` in a fresh process (spawned, so the worker processes forked after
+    it never inherit an engine's threads); a failure is left for each report to name."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    from helpers.data.schema import TABLES
+
+    if not any(has_table(data_dir, t) for t in TABLES):
+        return  # nothing to validate: each report says what it misses
+    started = time.perf_counter()
+    try:
+        with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+            tables = pool.submit(prevalidate, str(data_dir)).result()
+    except Exception as exc:  # noqa: BLE001 - the reports say what is wrong with the data
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        log(f"  validate: not done ({first}); each report validates for itself")
+        return
+    log(f"  validated {len(tables)} tables once in {time.perf_counter() - started:.1f}s")
+
+
+
 def _run_all(jobs: list[Job], workers: int, log: Log) -> Iterable[Result]:
     if workers <= 1 or len(jobs) <= 1:
         for job in jobs:
@@ -674,10 +714,13 @@ def build(
     overrides: dict[str, Any] | None = None,
     force: bool = False,
     jobs: int | None = None,
+    validate: bool = True,
     log: Log = _stderr,
 ) -> Outcome:
     """Build the selected reports of ``config`` into ``out_dir`` and rewrite the index.
 
+    With ``validate`` (the default), the dataset is validated once before any report runs
+    (:func:`prevalidate`), so that no report kernel counts the row rules again.
     Raises :class:`ConfigError` for a bad config, an unknown ``--only`` name, a missing
     notebook or data folder, and :class:`OutputError` when ``out_dir`` cannot be written
     (before any report runs, or at the end when a report or the index could not be written:
@@ -709,6 +752,8 @@ def build(
     )
     outcome = Outcome(results=list(skipped))
     _record_skipped(skipped, {spec.name: spec for spec in chosen}, context, log)
+    if todo and validate:
+        _prevalidate(data_dir, log)
     for result in _run_all(todo, workers, log):
         outcome.results.append(result)
         _log_result(result, len(outcome.results), len(chosen), log)
