@@ -644,7 +644,6 @@ def _prevalidate(data_dir: Path, log: Log) -> None:
     log(f"  validated {len(tables)} tables once in {time.perf_counter() - started:.1f}s")
 
 
-
 def _run_all(jobs: list[Job], workers: int, log: Log) -> Iterable[Result]:
     if workers <= 1 or len(jobs) <= 1:
         for job in jobs:
