@@ -2,14 +2,14 @@
 
 ``python benchmarks/clv_shapes.py`` (also run by ``make bench``, through benchmarks/run.py).
 
-For each shape of ``helpers.models.btyd.HARD_SHAPES`` (heavy buyers, tiny dropout, long T in
-days, CDNOW-like) and each model (BG/NBD, Pareto/NBD, Gamma-Gamma), for ``--seeds`` seeds, the
-customers are simulated from the shape's true parameters with ``btyd.simulate_shape(shape,
-model, n, seed)`` (Gamma-Gamma: spends of the customers simulated under BG/NBD, repeat buyers
-only, as lifetimes expects) and fitted on the same arrays by ours (``btyd.fit_bgnbd``,
-``fit_pareto_nbd``, ``fit_gamma_gamma``) and by lifetimes (``BetaGeoFitter``,
-``ParetoNBDFitter``, ``GammaGammaFitter``; no penalizer, default options, no weights). Plus
-one run of a million CDNOW-like accounts under BG/NBD.
+For each shape of ``HARD_SHAPES`` (tests/btyd_shapes.py: heavy buyers, tiny dropout, long T
+in days, CDNOW-like) and each model (BG/NBD, Pareto/NBD, Gamma-Gamma), for ``--seeds`` seeds,
+the customers are simulated from the shape's true parameters with ``simulate_shape(shape,
+model, n, seed)`` of the same file (Gamma-Gamma: spends of the customers simulated under
+BG/NBD, repeat buyers only, as lifetimes expects) and fitted on the same arrays by ours
+(``btyd.fit_bgnbd``, ``fit_pareto_nbd``, ``fit_gamma_gamma``) and by lifetimes
+(``BetaGeoFitter``, ``ParetoNBDFitter``, ``GammaGammaFitter``; no penalizer, default options,
+no weights). Plus one run of a million CDNOW-like accounts under BG/NBD.
 
 A fit counts as a **success** only if it returns (no exception, within the time limit) finite,
 positive parameters that all lie within 3 standard errors of the truth on the log scale,
@@ -48,6 +48,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))  # the shapes are test fixtures: tests/btyd_shapes.py
 OUT = ROOT / "benchmarks" / "RESULTS-clv-shapes.md"
 BIG_SHAPE = "CDNOW-like, 1M accounts"
 MODELS = ("bgnbd", "pareto_nbd", "gamma_gamma")
@@ -58,9 +59,9 @@ K = 3.0  # success band, in standard errors of the log-parameter
 
 def simulate(shape: str, model: str, n: int, seed: int) -> dict[str, np.ndarray]:
     """The arrays both libraries fit (deterministic in shape, model, n and seed)."""
-    from helpers.models import btyd
+    from btyd_shapes import simulate_shape
 
-    d = btyd.simulate_shape(shape, "bgnbd" if model == "gamma_gamma" else model, n, seed=seed)
+    d = simulate_shape(shape, "bgnbd" if model == "gamma_gamma" else model, n, seed=seed)
     if model == "gamma_gamma":
         rep = d["frequency"] > 0
         return {"frequency": d["frequency"][rep], "monetary_value": d["monetary_value"][rep]}
@@ -171,12 +172,12 @@ def _say(line: str) -> None:
 
 
 def measure(args: argparse.Namespace) -> dict:
-    from helpers.models import btyd
+    from btyd_shapes import HARD_SHAPES
 
     n_for = {"bgnbd": args.n_bgnbd, "pareto_nbd": args.n_pareto, "gamma_gamma": args.n_gg}
     cases = [
         (shape, model, n_for[model], seed)
-        for shape in btyd.HARD_SHAPES
+        for shape in HARD_SHAPES
         for model in MODELS
         for seed in range(1, args.seeds + 1)
     ]
@@ -184,7 +185,7 @@ def measure(args: argparse.Namespace) -> dict:
         cases.append((BIG_SHAPE, "bgnbd", args.big, 1))
     runs = []
     for shape, model, n, seed in cases:
-        truth = btyd.HARD_SHAPES[shape][model]
+        truth = HARD_SHAPES[shape][model]
         limit = args.timeout * (1 if n <= 100_000 else args.big_timeout_factor)
         pair = {}
         for lib in LIBS:
@@ -294,12 +295,13 @@ Written by `{result["command"]}`{by_make} from {result["started"]} to
 the times carry noise; the success counts do not depend on it (except a fit stopped at the time
 limit).
 
-Data: `btyd.simulate_shape(shape, model, n, seed)` for each shape of `btyd.HARD_SHAPES`, seeds
-1 to {args.seeds}, {args.n_bgnbd:,} customers for BG/NBD, {args.n_pareto:,} for Pareto/NBD, and
-the repeat buyers among {args.n_gg:,} customers simulated under BG/NBD for Gamma-Gamma; plus
-one run of {args.big:,} CDNOW-like customers under BG/NBD (seed 1). Both libraries fit the
-same arrays: ours with `btyd.fit_bgnbd` / `fit_pareto_nbd` / `fit_gamma_gamma`, lifetimes with
-`BetaGeoFitter` / `ParetoNBDFitter` / `GammaGammaFitter` (no penalizer, default options).
+Data: `simulate_shape(shape, model, n, seed)` for each shape of `HARD_SHAPES`
+(tests/btyd_shapes.py), seeds 1 to {args.seeds}, {args.n_bgnbd:,} customers for BG/NBD,
+{args.n_pareto:,} for Pareto/NBD, and the repeat buyers among {args.n_gg:,} customers
+simulated under BG/NBD for Gamma-Gamma; plus one run of {args.big:,} CDNOW-like customers
+under BG/NBD (seed 1). Both libraries fit the same arrays: ours with `btyd.fit_bgnbd` /
+`fit_pareto_nbd` / `fit_gamma_gamma`, lifetimes with `BetaGeoFitter` / `ParetoNBDFitter` /
+`GammaGammaFitter` (no penalizer, default options).
 
 **Success** = the fit returns finite parameters, each within {K:g} standard errors of the truth
 on the log scale (|log θ̂ − log θ| < {K:g} se(log θ̂)), with the library's own standard error

@@ -11,6 +11,8 @@ import pandas as pd
 import pytest
 
 from helpers.models import btyd
+from helpers.models.btyd.bgnbd import _bgnbd_score
+from helpers.models.btyd.fit import _levels
 
 with warnings.catch_warnings():  # lifetimes sets a pandas option that pandas 3 deprecates
     warnings.simplefilter("ignore")
@@ -238,9 +240,9 @@ def test_gamma_gamma_refuses_bad_input():
 
 def test_bgnbd_analytic_score_matches_finite_differences(cdnow):
     x, tx, T = (cdnow[c].to_numpy(float) for c in ("frequency", "recency", "T"))
-    levels, index = btyd._levels(x)
+    levels, index = _levels(x)
     theta = np.array([0.3, 4.0, 0.8, 2.5])
-    ll, d = btyd._bgnbd_score(theta, x, tx, T, levels, index)
+    ll, d = _bgnbd_score(theta, x, tx, T, levels, index)
     np.testing.assert_allclose(ll, btyd.bgnbd_loglik(theta, x, tx, T), rtol=1e-12)
     for i in range(4):
         e = np.zeros(4)

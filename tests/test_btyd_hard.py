@@ -1,7 +1,7 @@
 """BTYD fits on hard shapes (issue #13): heavy buyers with frequencies in the hundreds, tiny
 dropout, years of history in days, a million accounts. Data are simulated from known
-parameters (helpers.models.btyd.HARD_SHAPES, vectorised numpy) and each fitted parameter must
-lie within 3 standard errors of the truth on the log scale, |log θ̂ − log θ| < 3 se(log θ̂):
+parameters (HARD_SHAPES of tests/btyd_shapes.py, vectorised numpy) and each fitted parameter
+must lie within 3 standard errors of the truth on the log scale, |log θ̂ − log θ| < 3 se(log θ̂):
 the Wald band the fit reports, so the test fails when the estimate or its standard error is
 wrong (see test_the_three_se_band_can_fail). Every fit runs with warnings turned into errors.
 """
@@ -12,13 +12,17 @@ import warnings
 
 import numpy as np
 import pytest
+from btyd_shapes import HARD_SHAPES, simulate_shape
 from scipy.integrate import quad
 
 from helpers.models import btyd
+from helpers.models.btyd.fit import _levels
+from helpers.models.btyd.gamma_gamma import _gamma_gamma_score
+from helpers.models.btyd.pareto_nbd import _pareto_log_a0, _pareto_score
 
 pytestmark = pytest.mark.filterwarnings("error")
 
-SHAPES = [s for s in btyd.HARD_SHAPES if not s.startswith("CDNOW")]
+SHAPES = [s for s in HARD_SHAPES if not s.startswith("CDNOW")]
 BIG = "CDNOW-like, 1M accounts"
 N_SMALL = {"bgnbd": 20_000, "pareto_nbd": 8_000}
 FITS = {"bgnbd": btyd.fit_bgnbd, "pareto_nbd": btyd.fit_pareto_nbd}
@@ -41,26 +45,26 @@ def _checked(fit: btyd.FitResult) -> None:
 
 @pytest.fixture(scope="module")
 def big():
-    return btyd.simulate_shape(BIG, "bgnbd", 1_000_000, seed=1)
+    return simulate_shape(BIG, "bgnbd", 1_000_000, seed=1)
 
 
 @pytest.mark.parametrize("model", ["bgnbd", "pareto_nbd"])
 @pytest.mark.parametrize("shape", SHAPES)
 def test_purchase_model_recovers_the_truth(shape, model):
-    d = btyd.simulate_shape(shape, model, N_SMALL[model], seed=1)
+    d = simulate_shape(shape, model, N_SMALL[model], seed=1)
     fit = FITS[model](d["frequency"], d["recency"], d["T"])
     _checked(fit)
-    _within(fit, btyd.HARD_SHAPES[shape][model])
+    _within(fit, HARD_SHAPES[shape][model])
     if shape == "heavy buyers":
         assert d["frequency"].max() > 500 and d["frequency"].mean() > 100
 
 
 @pytest.mark.parametrize("shape", SHAPES)
 def test_gamma_gamma_recovers_the_truth(shape):
-    d = btyd.simulate_shape(shape, "bgnbd", 20_000, seed=2)
+    d = simulate_shape(shape, "bgnbd", 20_000, seed=2)
     fit = btyd.fit_gamma_gamma(d["frequency"], d["monetary_value"])
     _checked(fit)
-    _within(fit, btyd.HARD_SHAPES[shape]["gamma_gamma"])
+    _within(fit, HARD_SHAPES[shape]["gamma_gamma"])
 
 
 def test_a_million_accounts(big):
@@ -68,10 +72,10 @@ def test_a_million_accounts(big):
     fit = btyd.fit_bgnbd(x, tx, T)
     _checked(fit)
     assert fit.n == 1_000_000
-    _within(fit, btyd.HARD_SHAPES[BIG]["bgnbd"])
+    _within(fit, HARD_SHAPES[BIG]["bgnbd"])
     spend = btyd.fit_gamma_gamma(x, big["monetary_value"])
     _checked(spend)
-    _within(spend, btyd.HARD_SHAPES[BIG]["gamma_gamma"])
+    _within(spend, HARD_SHAPES[BIG]["gamma_gamma"])
     # predictions on every account: finite, no warning (the module runs warnings as errors)
     pa = btyd.bgnbd_p_alive(fit, x, tx, T)
     ey = btyd.bgnbd_conditional_expected_purchases(fit, 52.0, x, tx, T)
@@ -81,14 +85,14 @@ def test_a_million_accounts(big):
 def test_the_three_se_band_can_fail(big):
     """The recovery check has power: a truth 10 % off in one parameter is rejected."""
     fit = btyd.fit_bgnbd(big["frequency"], big["recency"], big["T"])
-    wrong = dict(btyd.HARD_SHAPES[BIG]["bgnbd"])
+    wrong = dict(HARD_SHAPES[BIG]["bgnbd"])
     wrong["a"] *= 1.1
     with pytest.raises(AssertionError):
         _within(fit, wrong)
 
 
 def test_collapsing_identical_rows_gives_the_same_fit():
-    d = btyd.simulate_shape("heavy buyers", "bgnbd", 3_000, seed=3)
+    d = simulate_shape("heavy buyers", "bgnbd", 3_000, seed=3)
     rounded = {k: np.round(v) for k, v in d.items() if k != "monetary_value"}
     rounded["recency"] = np.where(rounded["frequency"] > 0, rounded["recency"], 0.0)
     once = btyd.fit_bgnbd(rounded["frequency"], rounded["recency"], rounded["T"])
@@ -109,7 +113,7 @@ def test_pareto_integral_matches_adaptive_quadrature():
         (0.2, 0.05, 3.0, 0.1, 40.0, 1.0, 500.0),
     ]
     for r, a, s, b, x, tx, T in cases:
-        ours = btyd._pareto_log_a0((r, a, s, b), [x], [tx], [T])[0] - np.log(r + s + x)
+        ours = _pareto_log_a0((r, a, s, b), [x], [tx], [T])[0] - np.log(r + s + x)
 
         def h(t, r=r, a=a, s=s, b=b, x=x, tx=tx):
             log_h = -(r + x) * np.log(a + t) - (s + 1) * np.log(b + t)
@@ -124,25 +128,25 @@ def test_pareto_integral_matches_adaptive_quadrature():
 
 
 def test_pareto_gradient_matches_finite_differences():
-    d = btyd.simulate_shape("long T in days", "pareto_nbd", 500, seed=4)
+    d = simulate_shape("long T in days", "pareto_nbd", 500, seed=4)
     x, tx, T = d["frequency"], d["recency"], d["T"]
-    lv = btyd._levels(x)
+    lv = _levels(x)
     theta = np.array([0.7, 25.0, 0.6, 500.0])
-    _, grad = btyd._pareto_score(tuple(theta), x, tx, T, *lv, nodes=64)
+    _, grad = _pareto_score(tuple(theta), x, tx, T, *lv, nodes=64)
     for i in range(4):
         e = np.zeros(4)
         e[i] = 1e-6 * theta[i]
-        up = btyd._pareto_score(tuple(theta + e), x, tx, T, *lv, grad=False, nodes=64)[0]
-        down = btyd._pareto_score(tuple(theta - e), x, tx, T, *lv, grad=False, nodes=64)[0]
+        up = _pareto_score(tuple(theta + e), x, tx, T, *lv, grad=False, nodes=64)[0]
+        down = _pareto_score(tuple(theta - e), x, tx, T, *lv, grad=False, nodes=64)[0]
         np.testing.assert_allclose(grad[i], (up - down) / (2 * e[i]), rtol=1e-4, atol=1e-8)
 
 
 def test_gamma_gamma_gradient_matches_finite_differences():
-    d = btyd.simulate_shape("heavy buyers", "bgnbd", 300, seed=5)
+    d = simulate_shape("heavy buyers", "bgnbd", 300, seed=5)
     x, m = d["frequency"], d["monetary_value"]
     keep = x > 0
     theta = np.array([5.0, 3.5, 12.0])
-    _, grad = btyd._gamma_gamma_score(tuple(theta), x[keep], m[keep])
+    _, grad = _gamma_gamma_score(tuple(theta), x[keep], m[keep])
     for i in range(3):
         e = np.zeros(3)
         e[i] = 1e-4 * theta[i]  # central differences; frequencies in the hundreds make the
@@ -180,7 +184,7 @@ def test_a_flat_ridge_is_not_returned_as_a_fit():
     run off together (a=6508, b=1.7M), yet the finite-difference Hessian there looks curved
     and gave a tight interval 82 standard errors from the truth (benchmarks/clv_shapes.py).
     The ridge check walks two standard errors along it and finds no drop."""
-    d = btyd.simulate_shape("tiny dropout", "bgnbd", 20_000, seed=5)
+    d = simulate_shape("tiny dropout", "bgnbd", 20_000, seed=5)
     with pytest.raises(btyd.FitError, match="flat along a ridge.*both ran large together"):
         btyd.fit_bgnbd(d["frequency"], d["recency"], d["T"])
 
@@ -206,7 +210,7 @@ def _lifetimes():
 @pytest.mark.parametrize("shape", ["heavy buyers", "long T in days"])
 def test_bgnbd_agrees_with_lifetimes_where_it_converges(shape):
     lifetimes = _lifetimes()
-    d = btyd.simulate_shape(shape, "bgnbd", 4_000, seed=8)
+    d = simulate_shape(shape, "bgnbd", 4_000, seed=8)
     x, tx, T = d["frequency"], d["recency"], d["T"]
     ours = btyd.fit_bgnbd(x, tx, T)
     with warnings.catch_warnings():
