@@ -76,7 +76,7 @@ def fit_bgnbd(frequency, recency, T) -> FitResult:
     collapsed into one weighted row before fitting. Starting values: r, α from the moments of
     x/T; a = 1 and b from the share of repeat buyers whose last purchase is in the first half
     of their window (a rough dropout probability). Raises :class:`FitError` when the check
-    fails (see the module docstring).
+    fails (see :mod:`helpers.models.btyd.fit`).
     """
     x, tx, t = _check_rft(frequency, recency, T)
     _needs_repeaters(x, "fit_bgnbd")
