@@ -786,7 +786,8 @@ def test_build_without_out_on_another_dataset_writes_beside_not_over(tmp_path: P
         record = json.loads(read(out / "simple.json"))
         assert record["data_dir"] == str(data.resolve())
         assert (out / "index.html").is_file() and (out / "simple.html").is_file()
-        assert f"data: {data.resolve()}" in read(out / "index.html")  # which dataset it is
+        index = read(out / "index.html")  # which dataset: folder name and fingerprint
+        assert f"data: {data.name} (" in index and str(data.resolve()) not in index
     assert not (tmp_path / "reports" / "index.html").exists()
 
 

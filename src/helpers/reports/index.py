@@ -7,6 +7,8 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from helpers import metrics
+
 from . import atomic
 from .config import ReportSpec
 
@@ -61,10 +63,21 @@ RATE_SUFFIXES = ("_rate", "_share", "_conversion")  # figures that are fractions
 
 
 def _fmt_figure(key: str, value: Any) -> str:
-    """A card's key figure: rates and shares (by their name) as percentages, else ``_fmt``."""
+    """A card's key figure, formatted by its unit in :mod:`helpers.metrics` (money and counts
+    with thousands separators, shares as %, flags Yes/No); a key the registry does not know:
+    rates and shares (by their name) as percentages, else ``_fmt``."""
+    found = metrics.lookup(key)
+    if found is not None:
+        return metrics.format_value(found.unit, value)
     if isinstance(value, float) and key.endswith(RATE_SUFFIXES) and 0 <= value <= 1:
         return f"{value:.1%}"
     return _fmt(value)
+
+
+def dataset_name(data_dir: Any) -> str:
+    """The dataset's folder name (the last part of a path or URL), never the machine's path."""
+    text = str(data_dir or "").rstrip("/\\")
+    return text.replace("\\", "/").rsplit("/", 1)[-1]
 
 
 def _row(label: str, value: str) -> str:
@@ -72,9 +85,10 @@ def _row(label: str, value: str) -> str:
 
 
 def _data(record: dict[str, Any]) -> str:
+    """The dataset by its folder name and fingerprint (the full path stays in the JSON)."""
     return (
-        f"<code>{escape(str(record.get('data_fingerprint') or '—'))}</code> "
-        f"{escape(str(record.get('data_dir') or ''))}"
+        f"{escape(dataset_name(record.get('data_dir')))} "
+        f"<code>{escape(str(record.get('data_fingerprint') or '—'))}</code>"
     )
 
 
@@ -121,21 +135,40 @@ def _failure(record: dict[str, Any]) -> str:
     return "".join(parts)
 
 
+def _on_card(key: str, value: Any) -> bool:
+    """A scalar figure that is not provenance (rows read, period: the card's rows say it). A
+    figure holding a dict or list (model parameters...) belongs in the report and in
+    index.json, not on a card."""
+    if not (value is None or isinstance(value, str | int | float)):
+        return False
+    found = metrics.lookup(key)
+    return found is None or found.kind != "provenance"
+
+
 def _figures(record: dict[str, Any]) -> str:
-    """The first eight scalar key figures. A figure holding a dict or list (model
-    parameters...) belongs in the report and in index.json, not on a card."""
+    """The first eight scalar key figures, headline metrics before settings (model chosen,
+    calibration end...), each by its label in :mod:`helpers.metrics` (its definition as the
+    tooltip) and formatted by its unit. A key still to be renamed (``metrics.RENAMES``) takes
+    its new key's label, never the label of the other report's measure."""
+    report = str(record.get("name") or "")
     figures = {
-        k: v
+        metrics.registry_key(report, k): v
         for k, v in (record.get("figures") or {}).items()
-        if v is None or isinstance(v, str | int | float)
+        if _on_card(metrics.registry_key(report, k), v)
     }
     if not figures:
         return ""
-    rows = "".join(
-        f'<tr><td>{escape(k)}</td><td class="v">{escape(_fmt_figure(k, v))}</td></tr>'
-        for k, v in list(figures.items())[:8]
-    )
-    return f'<table class="figures">{rows}</table>'
+    settings = [k for k in figures if getattr(metrics.lookup(k), "kind", "") == "setting"]
+    order = [k for k in figures if k not in settings] + settings
+    rows = []
+    for k in order[:8]:
+        found = metrics.lookup(k)
+        tip = f' title="{escape(found.definition)}"' if found else ""
+        rows.append(
+            f'<tr data-key="{escape(k)}"><td{tip}>{escape(metrics.label(k))}</td>'
+            f'<td class="v">{escape(_fmt_figure(k, figures[k]))}</td></tr>'
+        )
+    return f'<table class="figures">{"".join(rows)}</table>'
 
 
 def _card(spec: ReportSpec, record: dict[str, Any] | None) -> str:
@@ -199,7 +232,8 @@ def _card(spec: ReportSpec, record: dict[str, Any] | None) -> str:
 
 def write_index(out_dir: Path, specs: list[ReportSpec]) -> Path:
     """Rewrite ``index.html`` and ``index.json`` from the ``<name>.json`` of every report in
-    the config (reports not built in this run keep their last state)."""
+    the config (reports not built in this run keep their last state), and ``metrics.json``
+    (:func:`helpers.metrics.registry_json`: key -> label, definition, unit, direction)."""
     from .build import now_iso
 
     records = []
@@ -220,7 +254,13 @@ def write_index(out_dir: Path, specs: list[ReportSpec]) -> Path:
     summary = f"{len(records)} {noun}" + (f", {n_failed} failed" if n_failed else "")
     n_na = sum(r.get("status") == "not_applicable" for r in records)
     summary += f", {n_na} not applicable to this dataset" if n_na else ""
-    datasets = sorted({str(r["data_dir"]) for r in records if r.get("data_dir")})
+    datasets = sorted(
+        {
+            f"{dataset_name(r['data_dir'])} ({r.get('data_fingerprint') or '—'})"
+            for r in records
+            if r.get("data_dir")
+        }
+    )
     if datasets:  # one, as each dataset builds into its own folder
         summary += f" · data: {', '.join(datasets)}"
     page = f"""<!DOCTYPE html>
@@ -243,6 +283,7 @@ def write_index(out_dir: Path, specs: list[ReportSpec]) -> Path:
 </html>
 """
     atomic.write_json(out_dir / "index.json", {"generated_at": generated, "reports": records})
+    atomic.write_json(out_dir / "metrics.json", metrics.registry_json())
     index = out_dir / "index.html"
     atomic.write_text(index, page)
     return index
