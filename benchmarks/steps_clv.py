@@ -2,7 +2,7 @@
 the monthly cohorts.
 
 The set-up (not timed) opens the dataset and computes the per-account summary the way
-notebooks/clv.ipynb does for its final fit: ``clv.summary(clv.order_values(ds), data_end,
+notebooks/clv.ipynb does for its final fit: ``clv.summary(measures.order_values(ds), data_end,
 time_unit="weeks")`` with ``data_end`` the day of the last order. Each fit then runs on the
 same plain arrays (frequency, recency, T in weeks; for the spend model the repeat buyers'
 frequency and mean repeat spend, as lifetimes expects) with ours
@@ -22,10 +22,10 @@ _SUMMARY = (
     "import warnings\n"
     "import numpy as np\n"
     "from helpers import clv\n"
-    "from helpers.data import open_dataset\n"
+    "from helpers.data import measures, open_dataset\n"
     "ds = open_dataset(data)\n"
     "data_end = ds.period('orders')[1].normalize()\n"
-    "transactions = clv.order_values(ds)\n"
+    "transactions = measures.order_values(ds)\n"
 )
 
 _ARRAYS = (

@@ -15,7 +15,7 @@ import pytest
 from tiny import tiny_tables, write_tables
 
 from helpers import clv
-from helpers.data import open_dataset
+from helpers.data import measures, open_dataset, tables
 from helpers.data.generate import generate
 from helpers.models import btyd
 
@@ -101,18 +101,18 @@ def test_historical_clv_by_hand(tiny_ds):
 
 def test_summary_by_hand(tiny_ds):
     s = clv.summary(
-        clv.order_values(tiny_ds), "2025-04-30", holdout_end="2025-06-30", time_unit="days"
+        measures.order_values(tiny_ds), "2025-04-30", holdout_end="2025-06-30", time_unit="days"
     ).set_index("account_id")
     assert s.loc[1, "frequency"] == 0 and s.loc[1, "T"] == 60  # 2025-03-01 .. 2025-04-30
     assert s.loc[1, "frequency_holdout"] == 1 and s.loc[1, "value_holdout"] == 200.0
-    s = clv.summary(clv.order_values(tiny_ds), "2025-06-30", time_unit="weeks")
+    s = clv.summary(measures.order_values(tiny_ds), "2025-06-30", time_unit="weeks")
     s = s.set_index("account_id")
     assert s.loc[1, "frequency"] == 1 and s.loc[1, "recency"] == pytest.approx(70 / 7)
     assert s.loc[1, "monetary_value"] == 200.0
     with pytest.raises(ValueError, match="time_unit"):
-        clv.summary(clv.order_values(tiny_ds), "2025-06-30", time_unit="months")
+        clv.summary(measures.order_values(tiny_ds), "2025-06-30", time_unit="months")
     with pytest.raises(ValueError, match="no purchases"):
-        clv.summary(clv.order_values(tiny_ds), "2020-01-01")
+        clv.summary(measures.order_values(tiny_ds), "2020-01-01")
 
 
 def test_cac_and_return_by_hand():
@@ -320,11 +320,12 @@ def test_an_import_without_spend_or_tickets_opens_without_guests(tmp_path):
         t.pop(table, None)
     root = write_tables(t, tmp_path)
     ds = clv.open_tables(root, today=TODAY)
-    assert set(clv.missing_optional(ds)) == {"marketing_spend", "service_tickets"}
-    customers, guests = clv.customers_only(ds)
+    missing = tables.missing_optional(ds, clv.OPTIONAL_TABLES)
+    assert set(missing) == {"marketing_spend", "service_tickets"}
+    customers, guests = tables.customers_only(ds)
     assert guests == 1
     assert customers.accounts.count().to_pandas() == ds.accounts.count().to_pandas() - 1
-    assert -1 not in set(clv.order_values(customers).to_pandas().account_id)
+    assert -1 not in set(measures.order_values(customers).to_pandas().account_id)
     assert clv.usable_margin_basis(customers, "contribution") == "gross_margin"
     assert clv.usable_margin_basis(customers, "gross_margin") == "gross_margin"
     hist = clv.historical_clv(customers, 0.1, "gross_margin")
@@ -359,7 +360,7 @@ def generated(tmp_path_factory):
 def test_planted_purchase_process_and_order_values_recovered(generated):
     ds, truth = generated
     end = truth["end_date"]
-    s = clv.summary(clv.order_values(ds), end, time_unit="weeks")
+    s = clv.summary(measures.order_values(ds), end, time_unit="weeks")
     fits = clv.fit_models(s)
     pp, ov = truth["purchase_process"], truth["order_value"]
     assert pp["time_unit"] == "weeks"
@@ -378,7 +379,7 @@ def test_holdout_validation_on_generated_data(generated):
     ds, truth = generated
     end = pd.Timestamp(truth["end_date"])
     cal_end = end - pd.Timedelta(weeks=26)
-    s = clv.summary(clv.order_values(ds), cal_end, holdout_end=end)
+    s = clv.summary(measures.order_values(ds), cal_end, holdout_end=end)
     fits = clv.fit_models(s)
     pred = clv.holdout_predictions(s, fits)
     err = clv.holdout_errors(pred)
@@ -397,8 +398,8 @@ def test_summary_agrees_on_duckdb_and_spark(small_sample, spark):
     sprk = open_dataset(small_sample, engine="spark", spark=spark)
     end = duck.period("orders")[1].normalize()
     cal = end - pd.Timedelta(weeks=13)
-    a = clv.summary(clv.order_values(duck), cal, holdout_end=end)
-    b = clv.summary(clv.order_values(sprk), cal, holdout_end=end)
+    a = clv.summary(measures.order_values(duck), cal, holdout_end=end)
+    b = clv.summary(measures.order_values(sprk), cal, holdout_end=end)
     pd.testing.assert_frame_equal(a, b, check_dtype=False, check_exact=False, rtol=1e-9)
 
 
@@ -413,11 +414,12 @@ def test_same_day_orders_are_one_transaction_unless_asked_otherwise():
             "revenue": [10.0, 20.0, 30.0, 5.0],
         }
     )
-    combined = clv.summary(tx, "2025-01-29").set_index("account_id")
+    combined = clv.summary(tx, "2025-01-29", date_col="order_date").set_index("account_id")
     assert combined.loc[1, "frequency"] == 1 and combined.loc[1, "monetary_value"] == 50.0
-    apart = clv.summary(tx, "2025-01-29", combine_same_day=False).set_index("account_id")
+    apart = clv.summary(tx, "2025-01-29", date_col="order_date", combine_same_day=False)
+    apart = apart.set_index("account_id")
     assert apart.loc[1, "frequency"] == 2 and apart.loc[1, "monetary_value"] == 25.0
-    assert clv.same_day_combined(tx) == 1
+    assert clv.same_day_combined(tx, date_col="order_date") == 1
 
 
 def test_holdout_window_fits_or_says_why():

@@ -284,7 +284,7 @@ def test_command_line_help_and_dry_run_in_a_subprocess(small_sample, tmp_path):
     import sys
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("HELPERS_SMTP_")}
-    cmd = [sys.executable, "-m", "helpers.campaigns", "send"]
+    cmd = [sys.executable, "-m", "helpers.outreach", "send"]
     done = subprocess.run(cmd + ["--help"], capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 0, done.stderr
     for flag in ("--campaign", "--segment", "--send", "--rate", "--channel"):
@@ -398,7 +398,7 @@ def test_cli_dry_run_names_set_aside_contacts(small_sample, tmp_path, capsys, mo
         acc = ds.accounts.mutate(company_name=ds.accounts.company_name + "\nX-Evil: 1")
         return dataclasses.replace(ds, tables={**ds.tables, "accounts": acc})
 
-    monkeypatch.setattr("helpers.data.dataset.open_dataset", with_bad_company)
+    monkeypatch.setattr(outreach, "open_dataset", with_bad_company)
     out = tmp_path / "exports"
     argv = ["send", "--campaign", "EM-NEXT-03", "--segment", "at_risk"]
     assert outreach.cli(argv + ["--data", str(small_sample), "--out", str(out)]) == 0

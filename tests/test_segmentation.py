@@ -12,7 +12,7 @@ import pytest
 from tiny import tiny_tables, write_tables
 
 from helpers import segmentation as seg
-from helpers.data import open_dataset
+from helpers.data import open_dataset, tables
 
 TODAY = dt.date(2026, 11, 25)
 
@@ -347,25 +347,25 @@ def imported(tmp_path_factory):
 def test_open_tables_opens_what_the_folder_has(imported, tiny):
     ds = seg.open_tables(imported, today=TODAY)
     assert sorted(ds) == ["accounts", "order_lines", "orders"]
-    assert seg.missing_optional(ds) == seg.OPTIONAL_TABLES
-    assert seg.missing_optional(tiny) == {}
+    assert tables.missing_optional(ds, seg.OPTIONAL_TABLES) == seg.OPTIONAL_TABLES
+    assert tables.missing_optional(tiny, seg.OPTIONAL_TABLES) == {}
     with pytest.raises(Exception, match="table 'orders' is missing"):
         seg.open_tables(imported.parent, today=TODAY)
 
 
 def test_guest_accounts_are_left_out(imported, tiny):
     ds = seg.open_tables(imported, today=TODAY)
-    customers, n = seg.customers_only(ds)
+    customers, n = tables.customers_only(ds)
     assert n == 1
     assert sorted(customers.accounts.account_id.to_pandas()) == [1, 2]
     s = seg.rfm(customers, "2025-05-01", lookback_days=365)
     assert s.account_id.tolist() == [1, 2]  # the guest's 200 of revenue is not scored
     assert s.monetary.tolist() == pytest.approx([270.0, 100.0])
-    assert seg.customers_only(tiny) == (tiny, 0)
+    assert tables.customers_only(tiny) == (tiny, 0)
 
 
 def test_features_and_exports_without_products_or_contacts(imported, tmp_path):
-    customers, _ = seg.customers_only(seg.open_tables(imported, today=TODAY))
+    customers, _ = tables.customers_only(seg.open_tables(imported, today=TODAY))
     f = seg.account_features(customers, "2025-05-01", 365)
     assert not [c for c in f.columns if c.startswith(seg.MIX_PREFIX)]
     assert f.account_id.tolist() == [1, 2]

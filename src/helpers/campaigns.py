@@ -8,19 +8,26 @@ The report's entry point is :func:`analyse` (sections in :data:`SECTIONS`); it b
 dataset holds either of :data:`CORE_ANY` (campaign_sends for the experiments, marketing_spend
 for the channel economics) and skips each section whose tables are absent.
 
-The sender (audiences, templates, SMTP) lives in :mod:`helpers.outreach`; the command line is
-``python -m helpers.campaigns send --campaign ID --segment NAME`` (see :func:`main`).
+The sender (audiences, templates, SMTP) lives in :mod:`helpers.outreach`, a layer below this
+module; its command line is ``python -m helpers.outreach send --campaign ID --segment NAME``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import ibis
 import numpy as np
 import pandas as pd
 
+from helpers import present, validate
+from helpers.config import resolve_data_dir
 from helpers.data import measures
+from helpers.data.files import has_table, is_url
+from helpers.data.lifetime import historical_clv
+from helpers.data.rfm import resolve_window, rfm
 from helpers.data.schema import CONTROL_GROUP
+from helpers.data.tables import open_tables
 from helpers.models.response import (  # noqa: F401  (re-exported)
     curve_points,
     fit_response,
@@ -59,7 +66,6 @@ __all__ = [
     "experiments",
     "findings",
     "fit_response",
-    "main",
     "open_data",
     "qini_coefficient",
     "qini_curve",
@@ -363,8 +369,8 @@ def cac_against_ltv(
 
     ``econ``: :func:`economics` (channel, spend, new_customers, cac, cac_note). ``values``: one
     row per account with channel (its acquisition channel), signup_date and ``value``, e.g. the
-    historical CLV of ``helpers.clv.historical_clv`` (Σ_t M_t / (1 + d)^t); the notebook passes
-    it in, so this module does not import another topic's. Only accounts that signed up in
+    historical CLV of :func:`helpers.data.lifetime.historical_clv` (Σ_t M_t / (1 + d)^t), as
+    :func:`analyse` passes it. Only accounts that signed up in
     ``[since, until]`` count (the period with recorded spend, as for ``new_customers``).
 
     Per channel: customers_valued, ltv = mean value per acquired customer with its
@@ -375,8 +381,7 @@ def cac_against_ltv(
     """
     _require(econ, {"channel", "spend", "new_customers", "cac", "cac_note"}, "economics")
     _require(values, {"channel", "signup_date", value}, "account values")
-    if not 0 < confidence < 1:
-        raise ValueError(f"parameter confidence must be in (0, 1), got {confidence}")
+    validate.fraction("confidence", confidence, open_ends=True)
     since, until = pd.Timestamp(since), pd.Timestamp(until)
     signup = pd.to_datetime(values.signup_date)
     acquired = values[(signup >= since) & (signup <= until)]
@@ -722,17 +727,13 @@ NO_RECENT_ORDER = "No order in the lookback"
 
 
 def segments_at_sends(ds, outcomes: pd.DataFrame, lookback_days: int = 365) -> pd.DataFrame:
-    """The RFM segment (``helpers.segmentation.rfm``) of every account as of each campaign's
+    """The RFM segment (:func:`helpers.data.rfm.rfm`) of every account as of each campaign's
     start date, for the campaigns in ``outcomes`` that kept a control group: campaign_id,
     account_id, segment. An account sent to without an order in the ``lookback_days`` before
     the start gets :data:`NO_RECENT_ORDER` rather than being dropped (so does every send of a
     campaign that started before anyone ordered in the lookback). One RFM query per campaign
     (a handful), each an Ibis aggregation. Segments as of the start, not as of the end of the
     data: a segment computed later mixes in what the campaign itself caused (leakage)."""
-    import ibis
-
-    from helpers.segmentation import resolve_window, rfm
-
     _require(outcomes, {"campaign_id", "account_id", "has_control"}, "outcomes")
     sent = outcomes[outcomes.has_control.astype(bool)][["campaign_id", "account_id"]]
     if sent.empty:
@@ -771,8 +772,7 @@ def audience_roles(uplift: pd.DataFrame, min_control: int = 30) -> pd.DataFrame:
     """
     _require(uplift, {"segment", "uplift", "uplift_lo", "uplift_hi", "cr_control"}, "uplift")
     df = uplift.copy()
-    if min_control < 1:
-        raise ValueError("min_control must be >= 1")
+    validate.at_least("min_control", min_control, 1)
     enough = df.uplift.notna() & (df.control >= min_control)
     median_cr = df.cr_control[enough].median()
     role = np.select(
@@ -831,14 +831,8 @@ def send_features(ds, lookback_days: int = 365, as_of: str = "start") -> pd.Data
     send instead: what a model built from today's customer table sees. It mixes in orders
     placed after the send (leakage) and is kept only to show the difference.
     """
-    import ibis
-
-    from helpers.segmentation import order_revenue
-
-    if lookback_days is None or int(lookback_days) < 1:
-        raise ValueError(f"parameter lookback_days must be a positive number, got {lookback_days}")
-    if as_of not in ("start", "end"):
-        raise ValueError(f"parameter as_of must be 'start' or 'end', got {as_of!r}")
+    lookback_days = validate.positive_int("lookback_days", lookback_days)
+    validate.one_of("as_of", as_of, ("start", "end"))
     cs = ds.campaign_sends
     cp = ds.campaigns
     cut = cp.start_date.cast("timestamp")
@@ -853,7 +847,8 @@ def send_features(ds, lookback_days: int = 365, as_of: str = "start") -> pd.Data
         converted=cs.converted_at.notnull().cast("int64"),
         send_revenue=cs.revenue,
     )
-    ov = order_revenue(ds).rename(order_account="account_id", order_revenue="revenue")
+    ov = measures.order_values(ds).select("account_id", "order_id", "order_ts", "revenue")
+    ov = ov.rename(order_account="account_id", order_revenue="revenue")
     j = s.left_join(ov, (s.account_id == ov.order_account) & (ov.order_ts < s.as_of))
     recent = j.order_ts >= j.as_of - ibis.interval(days=int(lookback_days))
     agg = j.group_by("send_id").aggregate(
@@ -936,10 +931,6 @@ def open_data(data_dir=None, engine: str = "duckdb", **options):
     """The tables of the campaigns report that the dataset holds (``helpers.data.tables``):
     at least one of :data:`CORE_ANY` (else a ValueError naming both), every table a section
     reads when present, and ``accounts`` derived from the account ids seen when it is absent."""
-    from helpers.config import resolve_data_dir
-    from helpers.data.files import has_table, is_url
-    from helpers.data.tables import open_tables
-
     wanted = {t for s in SECTIONS for t in s.tables}
     wanted = sorted(wanted | {t for ts in _CHANNEL_SOURCES.values() for t in ts})
     if data_dir is not None and is_url(data_dir):
@@ -986,8 +977,7 @@ def analyse(
     """
     if not any(t in ds for t in CORE_ANY):
         raise ValueError(_no_core(getattr(ds, "path", "the dataset")))
-    if not 0 < alpha < 1:
-        raise ValueError(f"parameter alpha must be in (0, 1), got {alpha}")
+    validate.fraction("alpha", alpha, open_ends=True)
     result = Analysis.start("campaigns", SECTIONS, ds)
     f = result.facts
     f["level"] = f"{1 - alpha:.0%}"
@@ -1041,8 +1031,6 @@ def _channels_section(result: Analysis, ds) -> None:
 
 
 def _ltv_section(result: Analysis, ds, alpha: float, seed: int, annual_discount_rate) -> None:
-    from helpers.clv import historical_clv
-
     econ = result.tables.get("econ")
     if econ is None:
         econ = channel_economics(ds)
@@ -1135,7 +1123,7 @@ def _uplift_section(
         qini=float(coef), qini_band=(float(band[0]), float(band[1])), qini_verdict=verdict,
         scored_sends=len(feats), persuadable=list(persuadable.segment),
         send_commands=[
-            f"`python -m helpers.campaigns send --campaign NEXT --segment "
+            f"`python -m helpers.outreach send --campaign NEXT --segment "
             f"{seg.lower().replace(' ', '_')}`"
             for seg in sendable.segment
         ],
@@ -1193,8 +1181,6 @@ def _with_notes(values: pd.Series, notes: pd.Series, fmt) -> list[str]:
 
 def _shown_channels(result: Analysis) -> None:
     """Tables as the report shows them (text columns), for the channel sections."""
-    from helpers import present
-
     t = result.tables
     if "paid" in t:
         paid = t["paid"]
@@ -1235,15 +1221,11 @@ def _shown_channels(result: Analysis) -> None:
 
 
 def _rate_of(rate: float, n: int) -> str:
-    from helpers import present
-
     return f"{present.pct(rate)} of {present.count(n)}"
 
 
 def _shown_experiments(result: Analysis) -> None:
     """Tables as the report shows them, for the experiment and engagement sections."""
-    from helpers import present
-
     t = result.tables
     if "controlled" in t:
         c = t["controlled"]
@@ -1283,8 +1265,6 @@ def _shown_experiments(result: Analysis) -> None:
 
 def _shown_targeting(result: Analysis) -> None:
     """The uplift table as the report shows it."""
-    from helpers import present
-
     t = result.tables
     if "uplift" in t:
         u = t["uplift"]
@@ -1304,8 +1284,6 @@ def _shown_targeting(result: Analysis) -> None:
 def findings(result: Analysis) -> list[str]:
     """The key findings of a built :func:`analyse` result: one sentence per built section
     (channels, LTV, experiments, uplift, budget), each computed from its tables and facts."""
-    from helpers import present
-
     f, t, out = result.facts, result.tables, []
     level = f["level"]
     if result.built("channels"):
@@ -1353,8 +1331,6 @@ def findings(result: Analysis) -> list[str]:
 
 
 def _ltv_finding(ltv: pd.DataFrame, paid: pd.DataFrame, flagged: list[str], level: str) -> str:
-    from helpers import present
-
     text = (
         f"CAC ranges from {present.money(paid.cac.min())} to {present.money(paid.cac.max())} per "
         "new customer on the channels that acquire customers; "
@@ -1381,8 +1357,6 @@ def _ltv_finding(ltv: pd.DataFrame, paid: pd.DataFrame, flagged: list[str], leve
 
 
 def _budget_finding(f: dict, level: str) -> str:
-    from helpers import present
-
     if not f["can_reallocate"]:
         return (
             "Budget: fewer than two paid channels have a response curve with diminishing "
@@ -1403,14 +1377,3 @@ def _budget_finding(f: dict, level: str) -> str:
         f"{b['gain_hi']:+.1f}; probability of a gain {present.pct(b['prob_gain_positive'], 0)}): "
         + verdict
     )
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Command line: ``python -m helpers.campaigns send --campaign ID --segment NAME``."""
-    from helpers.outreach import cli
-
-    return cli(argv)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

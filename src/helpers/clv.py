@@ -15,14 +15,22 @@ import ibis
 import numpy as np
 import pandas as pd
 
+from helpers import present, validate
 from helpers.config import EXPORTS_DIR
 from helpers.data import measures, tables
+from helpers.data.lifetime import (  # historical value is shared with the campaigns report
+    MARGIN_BASES,
+    REVENUE_BASIS,
+    _basis,
+    historical_clv,
+    monthly_contribution,
+    monthly_rate,
+)
 from helpers.models import btyd
 from helpers.sections import Analysis, Section
 
 UNIT_DAYS = {"days": 1.0, "weeks": 7.0}
 DAYS_PER_MONTH = 365.25 / 12
-MARGIN_BASES = ("gross_margin", "contribution")
 SEGMENT_COLUMNS = {"segment": "size_band", "industry": "industry", "channel": "acquisition_channel"}
 FREQUENCY_BUCKETS = [0, 1, 2, 3, 4, 5, 6, 7]  # the last bucket is "7 or more"
 PURCHASE_MODELS = ("bgnbd", "pareto_nbd")
@@ -55,22 +63,22 @@ SECTIONS = (
     Section("cohorts", "Cohorts"),
     Section("at_risk", "High-value accounts at risk"),
 )
-#: The value basis when the order lines carry no unit cost: discounted revenue, labelled so.
-REVENUE_BASIS = "revenue"
 AT_RISK_FILE = "clv_at_risk.csv"
 AT_RISK_COLUMNS = ["account_id", "segment", "industry", "channel", "value", "p_alive"]
 
 __all__ = [
     "CORE",
     "DEFINITIONS",
+    "MARGIN_BASES",
     "MODEL_NAMES",
     "OPTIONAL_TABLES",
     "SECTIONS",
     "analyse",
-    "customers_only",
     "data_text",
+    "historical_clv",
     "holdout_window",
     "key_findings",
+    "monthly_rate",
     "open_tables",
     "same_day_combined",
     "summary",
@@ -83,19 +91,6 @@ def _unit_days(time_unit: str) -> float:
     return UNIT_DAYS[time_unit]
 
 
-def _basis(margin_basis: str) -> str:
-    if margin_basis not in (*MARGIN_BASES, REVENUE_BASIS):
-        raise ValueError(f"margin_basis must be one of {MARGIN_BASES}, got {margin_basis!r}")
-    return margin_basis
-
-
-def monthly_rate(annual_rate: float) -> float:
-    """Discount rate per month from an annual one: (1 + d)^(1/12) − 1."""
-    if annual_rate <= -1:
-        raise ValueError(f"annual_discount_rate must be > -100%, got {annual_rate}")
-    return (1 + annual_rate) ** (1 / 12) - 1
-
-
 # ----------------------------------------------------------------------------- tables
 
 
@@ -103,14 +98,6 @@ def open_tables(data_dir=None, engine: str = "duckdb", **options):
     """The dataset with :data:`CORE`, ``accounts`` (derived from the orders when absent) and
     whichever of :data:`OPTIONAL_TABLES` it has (:func:`helpers.data.tables.open_tables`)."""
     return tables.open_tables(data_dir, (*CORE, "accounts"), OPTIONAL_TABLES, engine, **options)
-
-
-def missing_optional(ds) -> dict[str, str]:
-    """The optional tables ``ds`` lacks, each with what the report leaves out without it."""
-    return tables.missing_optional(ds, OPTIONAL_TABLES)
-
-
-customers_only = tables.customers_only
 
 
 def usable_margin_basis(ds, margin_basis: str) -> str:
@@ -129,22 +116,13 @@ def usable_margin_basis(ds, margin_basis: str) -> str:
 # ----------------------------------------------------------------------------- Ibis steps
 
 
-def order_values(ds) -> ibis.Table:
-    """One row per order: account_id, order_date, revenue, cogs
-    (:func:`helpers.data.measures.order_values`, dated by day)."""
-    ov = measures.order_values(ds)
-    return ov.select(
-        "order_id", "account_id", order_date=ov.order_ts.date(), revenue=ov.revenue, cogs=ov.cogs
-    )
-
-
 def summary(
     transactions: ibis.Table,
     calibration_end,
     holdout_end=None,
     time_unit: str = "weeks",
     id_col: str = "account_id",
-    date_col: str = "order_date",
+    date_col: str = "order_ts",
     value_col: str = "revenue",
     combine_same_day: bool = True,
 ) -> pd.DataFrame:
@@ -227,90 +205,6 @@ def _purchases(t, cols: tuple[str, str, str], combine: bool):
     if combine:
         return t.group_by(id=t[id_col], day=d).aggregate(value=t[value_col].sum())
     return t.select(id=t[id_col], day=d, value=t[value_col])
-
-
-def monthly_contribution(ds, margin_basis: str = "gross_margin") -> ibis.Table:
-    """Per account and calendar month: revenue, cogs, ticket_cost and contribution M_t.
-
-    M_t = revenue − cogs (gross_margin), or revenue − cogs − Σ service-ticket cost opened in the
-    month (contribution after cost to serve), or revenue itself ('revenue': costs unknown).
-    """
-    basis = _basis(margin_basis)
-    ov = order_values(ds)
-    sales = ov.group_by(account_id=ov.account_id, month=ov.order_date.truncate("M")).aggregate(
-        revenue=ov.revenue.sum(), cogs=ov.cogs.sum()
-    )
-    if basis == REVENUE_BASIS:
-        return sales.mutate(ticket_cost=ibis.literal(0.0), contribution=sales.revenue)
-    if basis == "gross_margin":
-        return sales.mutate(ticket_cost=ibis.literal(0.0), contribution=sales.revenue - sales.cogs)
-    t = ds.service_tickets
-    tickets = t.group_by(account_id=t.account_id, month=t.opened_at.date().truncate("M")).aggregate(
-        ticket_cost=t.cost.sum()
-    )
-    j = sales.outer_join(tickets, ["account_id", "month"])
-    rev, cogs, tc = j.revenue.fill_null(0.0), j.cogs.fill_null(0.0), j.ticket_cost.fill_null(0.0)
-    return j.select(
-        account_id=ibis.coalesce(j.account_id, j.account_id_right),
-        month=ibis.coalesce(j.month, j.month_right),
-        revenue=rev,
-        cogs=cogs,
-        ticket_cost=tc,
-        contribution=rev - cogs - tc,
-    )
-
-
-def accounts_frame(ds) -> pd.DataFrame:
-    """account_id, segment (size band), industry, channel (acquisition), signup_date."""
-    a = ds.accounts
-    df = a.select(
-        "account_id",
-        segment=a.size_band,
-        industry=a.industry,
-        channel=a.acquisition_channel,
-        signup_date=a.signup_date,
-    ).to_pandas()
-    df["signup_date"] = pd.to_datetime(df.signup_date)
-    return df
-
-
-def historical_clv(
-    ds, annual_discount_rate: float = 0.1, margin_basis: str = "gross_margin", end=None
-) -> pd.DataFrame:
-    """Historical CLV per account: CLV = Σ_t M_t / (1 + d)^t.
-
-    M_t is the account's contribution (``monthly_contribution``) in month t, t = whole months
-    from the signup month (t = 0 in the signup month, so it is not discounted), d the monthly
-    rate (1 + annual)^(1/12) − 1; months after ``end`` are left out. One row per account
-    (accounts with no order have CLV 0, or minus their ticket cost) with segment, industry,
-    channel, months observed, revenue, contribution and clv.
-    """
-    d = monthly_rate(annual_discount_rate)
-    mc = monthly_contribution(ds, margin_basis)
-    if end is not None:
-        mc = mc.filter(mc.month <= ibis.literal(pd.Timestamp(end).date()))
-    monthly = mc.to_pandas()
-    acc = accounts_frame(ds)
-    if end is not None:
-        acc = acc[acc.signup_date <= pd.Timestamp(end)]
-    if acc.empty:
-        raise ValueError("accounts: no account signed up in the selected period")
-    m = monthly.merge(acc[["account_id", "signup_date"]], on="account_id", how="inner")
-    month = pd.to_datetime(m.month).dt.to_period("M")
-    start = m.signup_date.dt.to_period("M")
-    t = (month - start).map(lambda off: off.n).astype(float).clip(lower=0)
-    m["discounted"] = m.contribution / (1 + d) ** t
-    per = m.groupby("account_id").agg(
-        revenue=("revenue", "sum"), contribution=("contribution", "sum"), clv=("discounted", "sum")
-    )
-    out = acc.merge(per, on="account_id", how="left").fillna(
-        {"revenue": 0.0, "contribution": 0.0, "clv": 0.0}
-    )
-    last = pd.Timestamp(end) if end is not None else pd.to_datetime(monthly.month).max()
-    out["months"] = (
-        (last.to_period("M") - out.signup_date.dt.to_period("M")).map(lambda o: o.n) + 1
-    ).clip(lower=1)
-    return out
 
 
 def by_group(df: pd.DataFrame, group: str, value: str = "clv") -> pd.DataFrame:
@@ -642,7 +536,8 @@ def cohorts(ds, end=None) -> pd.DataFrame:
     """Monthly acquisition cohorts (month of the first order) × months since acquisition:
     cohort size, active accounts (with an order in that month), retention = active / size, and
     cumulative revenue per cohort account. Long format."""
-    ov = order_values(ds)
+    ov = measures.order_values(ds)
+    ov = ov.mutate(order_date=ov.order_ts.date())
     if end is not None:
         ov = ov.filter(ov.order_date <= ibis.literal(pd.Timestamp(end).date()))
     ov = ov.mutate(month=ov.order_date.truncate("M"))
@@ -825,8 +720,7 @@ def holdout_window(
     orders' span, else one sentence naming the parameter and the span: the calibration period
     must end after the first order day, and the holdout must start before the last.
     """
-    if not holdout_weeks > 0:
-        raise ValueError(f"holdout_weeks must be > 0, got {holdout_weeks}")
+    validate.positive("holdout_weeks", holdout_weeks)
     first, end = pd.Timestamp(first_order).normalize(), pd.Timestamp(data_end).normalize()
     given = calibration_end is not None and calibration_end != ""
     cal = (
@@ -856,11 +750,11 @@ def holdout_window(
     return cal, holdout_end, reason
 
 
-def same_day_combined(transactions: ibis.Table) -> int:
+def same_day_combined(transactions: ibis.Table, date_col: str = "order_ts") -> int:
     """Orders beyond the first of an account on one day: Σ orders − Σ distinct
     (account, day) pairs, the transactions ``summary(combine_same_day=True)`` merges."""
     t = transactions
-    days = t.select("account_id", "order_date").distinct().count()
+    days = t.select("account_id", day=t[date_col].cast("date")).distinct().count()
     return int(t.count().to_pandas()) - int(days.to_pandas())
 
 
@@ -888,14 +782,14 @@ def analyse(
     parameters = dict(locals())
     parameters.pop("ds")
     res = Analysis.start("clv", SECTIONS, ds)
-    customers, n_guests = customers_only(ds)
+    customers, n_guests = tables.customers_only(ds)
     basis = usable_margin_basis(customers, margin_basis)
     first_order, last_order = customers.period("orders")
     data_end = last_order.normalize()
     cal_end, holdout_end, window_problem = holdout_window(
         first_order, data_end, calibration_end, holdout_weeks
     )
-    transactions = order_values(customers)
+    transactions = measures.order_values(customers)
     f = res.facts
     f |= {
         "basis": basis,
@@ -903,7 +797,7 @@ def analyse(
         "basis_text": _basis_text(basis),
         "value_label": "CLV" if basis != REVENUE_BASIS else "revenue value",
         "n_guests": n_guests,
-        "missing": missing_optional(ds),
+        "missing": tables.missing_optional(ds, OPTIONAL_TABLES),
         "data_end": data_end,
         "same_day_combined": same_day_combined(transactions) if combine_same_day else 0,
     } | {k: v for k, v in parameters.items() if k != "export_dir"}
@@ -1173,7 +1067,6 @@ def _at_risk(res: Analysis, values, value_quantile, p_alive_below, export_dir) -
 
 def key_findings(res: Analysis) -> list[str]:
     """The report's key findings, computed from ``res.facts`` and ``res.tables``."""
-    from helpers import present
 
     f, t = res.facts, res.tables
     names = MODEL_NAMES
@@ -1229,7 +1122,6 @@ def key_findings(res: Analysis) -> list[str]:
 def data_text(res: Analysis) -> str:
     """The data-quality paragraph of the report: the periods the models learn from and are
     checked on, accounts with orders, guests left out, tables absent, the value basis."""
-    from helpers import present
 
     f = res.facts
     if res.built("holdout"):

@@ -1,6 +1,10 @@
 """Acting on a campaign: audiences, message templates, the SMTP sender and its send log.
 
-``python -m helpers.campaigns send --campaign ID --segment NAME [--send]``
+``python -m helpers.outreach send --campaign ID --segment NAME [--send]``
+
+The sender is a layer below the topic modules: it reads the data (the segments come from
+:func:`helpers.data.rfm.rfm`, the same RFM the segmentation and campaigns reports show) and
+imports no topic, so a topic may use it and never the reverse (tests/test_imports.py).
 
 1. :func:`build_audience`: the contacts of the segment's accounts who consented to the
    channel, with an address for it, deduplicated on the normalised address.
@@ -41,6 +45,31 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pandas as pd
+
+from helpers.config import EXPORTS_DIR
+from helpers.data.dataset import open_dataset
+from helpers.data.rfm import rfm
+
+__all__ = [
+    "CHANNELS",
+    "SendError",
+    "SmtpSettings",
+    "build_audience",
+    "build_email",
+    "check_address",
+    "cli",
+    "log_key",
+    "message_problem",
+    "normalise_address",
+    "one_line",
+    "prepare_emails",
+    "read_send_log",
+    "render_messages",
+    "run",
+    "send_messages",
+    "serialise",
+    "write_export",
+]
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 CHANNELS = ("email", "sms")
@@ -83,7 +112,7 @@ def build_audience(
 ) -> pd.DataFrame:
     """Contacts to reach: accounts in ``segment``, consent for ``channel``, deduplicated.
 
-    ``segments``: account_id, segment (e.g. :func:`helpers.segmentation.rfm`); ``segment`` matches
+    ``segments``: account_id, segment (e.g. :func:`helpers.data.rfm.rfm`); ``segment`` matches
     case-insensitively with spaces, ``_`` and ``-`` alike ("at_risk" = "At risk"). A contact is
     kept when its account is in the segment, ``consent_<channel>`` is true and its address
     (email or phone) is present; contacts sharing a normalised address keep the lowest
@@ -413,9 +442,7 @@ def send_messages(
 
 
 def _segments_for(ds) -> pd.DataFrame:
-    from helpers import segmentation
-
-    return segmentation.rfm(ds)[["account_id", "segment"]]
+    return rfm(ds)[["account_id", "segment"]]
 
 
 def _channel_of(ds, campaign_id: str, default: str) -> str:
@@ -438,9 +465,6 @@ def run(
 ) -> dict:
     """The ``send`` command: audience → messages → export file, and with ``send`` delivery.
     Returns counts and paths only (no personal data)."""
-    from helpers.config import EXPORTS_DIR
-    from helpers.data.dataset import open_dataset
-
     ds = open_dataset(data_dir)
     if channel is None:
         channel = _channel_of(ds, campaign_id, "email")
@@ -479,7 +503,7 @@ def run(
 
 def cli(argv: list[str] | None = None) -> int:
     """``send --campaign ID --segment NAME [--channel] [--template] [--out] [--send] [--rate]``"""
-    p = argparse.ArgumentParser(prog="python -m helpers.campaigns")
+    p = argparse.ArgumentParser(prog="python -m helpers.outreach")
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("send", help="build the audience and write (or with --send, deliver)")
     s.add_argument("--campaign", required=True, help="campaign id (new or from campaigns)")
@@ -521,3 +545,7 @@ def cli(argv: list[str] | None = None) -> int:
             f"reasons in {r['set_aside_file']}"
         )
     return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(cli())

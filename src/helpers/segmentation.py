@@ -25,7 +25,21 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from helpers.data import measures
+from helpers import validate
+from helpers.config import EXPORTS_DIR
+from helpers.data import measures, tables
+from helpers.data.rfm import (  # the RFM of a date lives in the data layer (campaigns use it)
+    ACTIONS,
+    SEGMENT_RULES,
+    SEGMENTS,
+    _segment_of,  # noqa: F401  (tests check the grid through it)
+    quantile_scores,
+    resolve_window,
+    rfm,
+    rfm_expr,
+    score_rfm,
+    to_five,  # noqa: F401
+)
 from helpers.sections import Analysis, Section
 from helpers.stats import wilson_interval
 
@@ -33,15 +47,16 @@ __all__ = [
     "ACTIONS",
     "CORE",
     "NO_SEGMENT",
+    "OPTIONAL_TABLES",
     "RFM_NUMERIC",
     "SECTIONS",
     "SEGMENTS",
+    "SEGMENT_RULES",
     "SILHOUETTE_SAMPLE",
     "account_features",
     "analyse",
     "choose_k",
     "cluster_profiles",
-    "customers_only",
     "describe_clusters",
     "export_actions",
     "feature_spec",
@@ -49,13 +64,13 @@ __all__ = [
     "informative_features",
     "migration",
     "migration_fit",
-    "missing_optional",
     "moved_into",
     "open_tables",
-    "order_revenue",
     "pca_map",
+    "quantile_scores",
     "resolve_window",
     "rfm",
+    "rfm_expr",
     "score_rfm",
     "segment_rules",
     "segment_summary",
@@ -65,101 +80,6 @@ __all__ = [
 # ----------------------------------------------------------------------------- RFM
 
 NO_SEGMENT = "No orders in window"
-
-#: The named-segment grid: (segment, R scores, FM scores, description, suggested action),
-#: on the 1-5 scale, FM = the mean of F and M rounded half up. First match wins; the grid covers
-#: every (R, FM) pair exactly once (a test checks).
-SEGMENT_RULES: tuple[tuple[str, tuple[int, ...], tuple[int, ...], str, str], ...] = (
-    (
-        "Champions",
-        (5,),
-        (4, 5),
-        "bought very recently, often and for a lot",
-        "Reward them: early access to new lines, volume pricing, ask for referrals.",
-    ),
-    (
-        "Loyal",
-        (3, 4),
-        (4, 5),
-        "buy often and for a lot, a little less recently",
-        "Upsell higher tiers and adjacent categories; offer a framework contract.",
-    ),
-    (
-        "Potential loyalists",
-        (4, 5),
-        (2, 3),
-        "recent buyers with average frequency and spend",
-        "Offer a loyalty programme or account manager; recommend related products.",
-    ),
-    (
-        "New",
-        (5,),
-        (1,),
-        "bought very recently, but little so far",
-        "Onboard them: welcome call, catalogue walkthrough, first-reorder reminder.",
-    ),
-    (
-        "Promising",
-        (4,),
-        (1,),
-        "recent buyers who have spent little",
-        "Build the relationship: targeted offers in the categories they bought.",
-    ),
-    (
-        "Need attention",
-        (3,),
-        (3,),
-        "average recency, frequency and spend",
-        "Send a limited-time offer based on their purchase history.",
-    ),
-    (
-        "About to sleep",
-        (3,),
-        (1, 2),
-        "below-average recency, frequency and spend",
-        "Reactivate with a relevant recommendation before they go quiet.",
-    ),
-    (
-        "At risk",
-        (1, 2),
-        (3, 4),
-        "bought often and for a fair amount, but not for a long time",
-        "Contact personally: ask what changed, offer a renewal incentive.",
-    ),
-    (
-        "Cannot lose them",
-        (1, 2),
-        (5,),
-        "were among the biggest, most frequent buyers, but have not bought for a long time",
-        "Escalate to the account manager: call, review service issues, win them back.",
-    ),
-    (
-        "Hibernating",
-        (1, 2),
-        (1, 2),
-        "last bought long ago, rarely and for little",
-        "Include in low-cost reactivation campaigns; do not over-invest.",
-    ),
-    (
-        "Lost",
-        (1,),
-        (1,),
-        "lowest recency, frequency and spend",
-        "Leave out of paid outreach; keep in occasional newsletters only.",
-    ),
-)
-SEGMENTS: tuple[str, ...] = tuple(r[0] for r in SEGMENT_RULES)
-ACTIONS: dict[str, str] = {r[0]: r[4] for r in SEGMENT_RULES}
-
-
-def _segment_of(r: int, fm: int) -> str:
-    # "Lost" is the one exception carved out of "Hibernating": test it first.
-    if r == 1 and fm == 1:
-        return "Lost"
-    for name, rs, fms, _, _ in SEGMENT_RULES:
-        if r in rs and fm in fms:
-            return name
-    raise ValueError(f"no segment for R={r}, FM={fm} (scores must be 1 to 5)")
 
 
 def segment_rules() -> pd.DataFrame:
@@ -173,112 +93,6 @@ def segment_rules() -> pd.DataFrame:
         fm = span(fms) + (", except R 1 with FM 1 (Lost)" if name == "Hibernating" else "")
         rows.append({"segment": name, "R": span(rs), "FM": fm, "meaning": text, "action": action})
     return pd.DataFrame(rows)
-
-
-def resolve_window(ds, analysis_date=None, lookback_days: int = 365) -> tuple:
-    """(window start, analysis date) as timestamps. ``analysis_date`` is exclusive: orders
-    placed before it count; ``None`` means the day after the last kept order."""
-    if lookback_days is None or int(lookback_days) < 1:
-        raise ValueError(f"parameter lookback_days must be a positive number, got {lookback_days}")
-    if analysis_date in (None, ""):
-        _, last = ds.period("orders")
-        end = pd.Timestamp(last).normalize() + pd.Timedelta(days=1)
-    else:
-        end = pd.Timestamp(analysis_date).normalize()
-    return end - pd.Timedelta(days=int(lookback_days)), end
-
-
-def order_revenue(ds):
-    """Ibis: one row per order (account_id, order_id, order_ts, revenue), where
-    revenue = Σ quantity · unit_price · (1 − discount) over the order's kept lines: the one
-    order value of ``helpers.data.measures.order_values``, without its cogs."""
-    ov = measures.order_values(ds)
-    return ov.select("account_id", "order_id", "order_ts", "revenue")
-
-
-def rfm_expr(ds, start: pd.Timestamp, end: pd.Timestamp):
-    """Ibis: per account with at least one order in ``[start, end)``:
-
-    - recency_days = ⌊(end − last order time) / 1 day⌋ (0 = bought on the last day)
-    - frequency = number of distinct orders in the window
-    - monetary = Σ order revenue in the window
-    - tenure_days = ⌊(end − first order time) / 1 day⌋ over the whole history
-    """
-    ov = order_revenue(ds)
-    first = ov.group_by("account_id").aggregate(first_ts=ov.order_ts.min())
-    w = ov.filter((ov.order_ts >= ibis.timestamp(start)) & (ov.order_ts < ibis.timestamp(end)))
-    agg = w.group_by("account_id").aggregate(
-        last_ts=w.order_ts.max(), frequency=w.order_id.nunique(), monetary=w.revenue.sum()
-    )
-    agg = agg.join(first, "account_id")
-    end_s = int(pd.Timestamp(end).timestamp())
-    day = 86400
-    return agg.select(
-        "account_id",
-        recency_days=((end_s - agg.last_ts.epoch_seconds()) / day).floor().cast("int64"),
-        frequency=agg.frequency.cast("int64"),
-        monetary=agg.monetary.cast("float64"),
-        tenure_days=((end_s - agg.first_ts.epoch_seconds()) / day).floor().cast("int64"),
-    )
-
-
-def quantile_scores(values: pd.Series, n_bins: int = 5, higher_is_better: bool = True):
-    """Quantile score 1..n_bins: score = 1 + ⌊n_bins · (rank_min − 1) / n⌋, where rank_min is the
-    1-based rank with ties given their lowest rank (pandas ``rank(method="min")``), ascending in
-    goodness. Equal values always get the same score, whatever the row order (deterministic
-    ties); a tie block can therefore skip scores (if most accounts bought once, they all get
-    F = 1 and the next score is higher). Hand-written because ``pandas.qcut`` fails on
-    repeated bin edges when many values tie.
-    """
-    if int(n_bins) < 2:
-        raise ValueError(f"parameter n_bins must be at least 2, got {n_bins}")
-    if values.isna().any():
-        raise ValueError(f"column '{values.name}' has missing values: cannot score it")
-    n = len(values)
-    if n == 0:
-        return values.astype("int64")
-    goodness = values if higher_is_better else -values
-    rank = goodness.rank(method="min")
-    return (1 + np.floor(n_bins * (rank - 1) / n)).astype("int64")
-
-
-def to_five(score: pd.Series, n_bins: int) -> pd.Series:
-    """A 1..n_bins score on the 1..5 scale of the segment grid: ⌈score · 5 / n_bins⌉."""
-    return np.ceil(score * 5 / n_bins).astype("int64").clip(1, 5)
-
-
-def rfm(ds, analysis_date=None, lookback_days: int = 365, n_bins: int = 5) -> pd.DataFrame:
-    """Per-account RFM table with scores and named segment, sorted by account_id.
-
-    Columns: account_id, recency_days, frequency, monetary, tenure_days, R, F, M (1..n_bins,
-    :func:`quantile_scores`; R is higher for more recent), FM = ⌊(F₅ + M₅)/2 + ½⌋ on the 1-5
-    scale, segment (:data:`SEGMENT_RULES` on R₅ and FM). Raises ValueError when no order falls in
-    the window.
-    """
-    start, end = resolve_window(ds, analysis_date, lookback_days)
-    df = rfm_expr(ds, start, end).to_pandas()
-    if df.empty:
-        raise ValueError(
-            f"table 'orders' has no order between {start:%Y-%m-%d} and {end:%Y-%m-%d} "
-            f"(analysis_date {end:%Y-%m-%d}, lookback_days {lookback_days}): "
-            "move analysis_date or widen lookback_days"
-        )
-    return score_rfm(df, n_bins)
-
-
-def score_rfm(df: pd.DataFrame, n_bins: int = 5) -> pd.DataFrame:
-    """Add R, F, M, FM and segment to a table of recency_days, frequency and monetary."""
-    missing = {"account_id", "recency_days", "frequency", "monetary"} - set(df.columns)
-    if missing:
-        raise ValueError(f"RFM table is missing column(s) {sorted(missing)}")
-    df = df.sort_values("account_id").reset_index(drop=True)
-    df["R"] = quantile_scores(df.recency_days, n_bins, higher_is_better=False)
-    df["F"] = quantile_scores(df.frequency, n_bins)
-    df["M"] = quantile_scores(df.monetary, n_bins)
-    r5, f5, m5 = (to_five(df[c], n_bins) for c in ("R", "F", "M"))
-    df["FM"] = np.floor((f5 + m5) / 2 + 0.5).astype("int64")
-    df["segment"] = [_segment_of(r, fm) for r, fm in zip(r5, df.FM, strict=True)]
-    return df
 
 
 def segment_summary(scored: pd.DataFrame) -> pd.DataFrame:
@@ -674,25 +488,7 @@ def open_tables(data_dir=None, engine: str = "duckdb", **options):
     ``accounts`` (derived from the orders' account ids when the folder has none), and each of
     :data:`OPTIONAL_TABLES` the dataset folder has, so an import without contacts or products
     opens."""
-    from helpers.data import tables
-
     return tables.open_tables(data_dir, (*CORE, "accounts"), OPTIONAL_TABLES, engine, **options)
-
-
-def missing_optional(ds) -> dict[str, str]:
-    """The optional tables ``ds`` lacks, each with what the report leaves out without it."""
-    from helpers.data import tables
-
-    return tables.missing_optional(ds, OPTIONAL_TABLES)
-
-
-def customers_only(ds):
-    """``ds`` without the guest accounts an Online Retail import makes for sales without a
-    customer (``helpers.data.tables.customers_only``): RFM, clusters and action lists are
-    about customers. Returns (dataset, number of guest accounts)."""
-    from helpers.data import tables
-
-    return tables.customers_only(ds)
 
 
 def informative_features(
@@ -731,11 +527,7 @@ def migration_fit(first_order, end, migration_days: int) -> str:
     when the orders span at least 2 × migration_days days up to ``end`` (the earlier
     snapshot, migration_days before ``end``, then has as much history behind it as the
     period compared), else the reason, naming migration_days and the data's span."""
-    if migration_days is None or int(migration_days) < 1:
-        raise ValueError(
-            f"parameter migration_days must be a positive number, got {migration_days}"
-        )
-    days = int(migration_days)
+    days = validate.positive_int("migration_days", migration_days)
     first, end = pd.Timestamp(first_order).normalize(), pd.Timestamp(end).normalize()
     span = (end - first).days
     if span >= 2 * days:
@@ -772,19 +564,18 @@ def analyse(
     ``k`` is given) and one action list per segment under ``export_dir`` (None:
     ``helpers.config.EXPORTS_DIR``).
 
-    Guest accounts of an import are left out (:func:`customers_only`); a dataset without
-    ``accounts`` gets one derived from the orders. Migration is skipped when the history is
-    shorter than 2 × migration_days (:func:`migration_fit`); clusters when there are no more
-    accounts than the smallest k. Tables, figures and facts are named in each step below.
+    Guest accounts of an import are left out (:func:`helpers.data.tables.customers_only`);
+    a dataset without ``accounts`` gets one derived from the orders. Migration is skipped when
+    the history is shorter than 2 × migration_days (:func:`migration_fit`); clusters when there
+    are no more accounts than the smallest k.
+    Tables, figures and facts are named in each step below.
     """
-    from helpers.data import tables
-
     if "accounts" not in ds:
         ds = tables.derive_accounts(ds)
     result = Analysis.start("segmentation", SECTIONS, ds)
-    customers, n_guests = customers_only(ds)
+    customers, n_guests = tables.customers_only(ds)
     start, end = resolve_window(customers, analysis_date, lookback_days)
-    missing = missing_optional(ds)
+    missing = tables.missing_optional(ds, OPTIONAL_TABLES)
     result.facts.update(
         start=start,
         end=end,
@@ -929,8 +720,6 @@ def _cluster_section(result: Analysis, customers, k_range, k, cluster_features, 
 def _actions_section(result: Analysis, customers, scored, export_dir) -> None:
     """Table exports (counts per segment, files written under export_dir); figure
     consented_contacts (None without a contacts table)."""
-    from helpers.config import EXPORTS_DIR
-
     out_dir = export_dir or EXPORTS_DIR
     exports = export_actions(customers, scored, out_dir)
     with_contacts = result.facts["with_contacts"]
