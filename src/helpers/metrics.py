@@ -193,7 +193,8 @@ _ENTRIES = (
     _m(
         "new_accounts",
         "New accounts",
-        "Accounts whose first order falls in the period.",
+        "Accounts whose signup_date falls in the period (accounts derived from the ids seen: their "
+        "first activity).",
         "count",
         "up",
         "helpers.overview.monthly_kpis",
@@ -250,8 +251,8 @@ _ENTRIES = (
     _m(
         "last_month_repeat_rate",
         "Repeat buyers' share, last complete month",
-        "Accounts ordering in the last complete month that had ordered before it / accounts "
-        "ordering in that month.",
+        "Accounts ordering in the last complete month whose first order came in an earlier "
+        "month / accounts ordering in that month.",
         "share",
         "up",
         "helpers.overview.monthly_kpis",
@@ -260,8 +261,8 @@ _ENTRIES = (
     _m(
         "on_time_rate",
         "Orders delivered on time",
-        "Delivered orders whose last delivery is on or before promised_delivery / delivered "
-        "orders with a promise, orders placed in the period.",
+        "Delivered shipments that arrived by the order's promised_delivery / delivered "
+        "shipments, by month of the promise; promises due after the last delivery left out.",
         "share",
         "up",
         "helpers.overview.on_time_delivery",
@@ -649,7 +650,7 @@ _ENTRIES = (
     _m(
         "serving_cost",
         "Cost to serve",
-        "Σ delivery, ticket, return and discount costs of the accounts in cost to serve.",
+        "Σ delivery cost + returns cost + ticket cost of the accounts in cost to serve, period.",
         "currency",
         "down",
         "helpers.service.cost_headline",
@@ -798,8 +799,8 @@ _ENTRIES = (
     _m(
         "dead_stock_value",
         "Dead stock value",
-        "Σ on_hand × unit_cost of SKU-warehouse pairs with stock and no order in dead_days, at "
-        "the last inventory date.",
+        "Σ on_hand × unit_cost of warehouse × SKU pairs with stock and no order line in the "
+        "dead_days (default 180) up to the last inventory day.",
         "currency",
         "down",
         "helpers.supply_chain.stock_health",
@@ -808,8 +809,8 @@ _ENTRIES = (
     _m(
         "excess_stock_value",
         "Excess stock value",
-        "Σ unit_cost × stock above the excess cover (days on hand over the threshold), last "
-        "inventory date.",
+        "Σ unit_cost × max(0, on_hand − excess_days × average daily units) per warehouse × "
+        "SKU, last inventory day (dead stock not counted again).",
         "currency",
         "down",
         "helpers.supply_chain.stock_health",
@@ -836,7 +837,8 @@ _ENTRIES = (
     _m(
         "otif_rate",
         "On time in full (OTIF)",
-        "Orders delivered complete by their promised date / orders counted, period.",
+        "Orders delivered on time and in full / orders counted (delivered or not shipped; "
+        "in transit and pending left out), period.",
         "share",
         "up",
         "helpers.supply_chain.otif",
