@@ -423,3 +423,39 @@ def test_edges_agree_with_hand_written_duckdb_sql(sample_events):
         assert byk.loc[(ch, 3), "median_seconds_from_first"] == pytest.approx(
             med, rel=1e-12, nan_ok=True
         )
+
+
+# ----------------------------------------------------------------------------- paths once
+
+
+def test_one_table_of_paths_gives_every_breakdown_and_trend(sample_events):
+    """The report counts every view from one materialised table of per-unit paths
+    (:func:`funnel.unit_paths`): each breakdown and trend equals the funnel run on its own."""
+    ev = sample_events.assign(region=np.where(sample_events.visitor_id % 3 == 0, "n", "s"))
+    # a tie at entry whose two attributes come from different events: channel takes the
+    # smallest channel, region the smallest region, as with by= either alone
+    at = pd.Timestamp("2026-06-01 10:00")
+    tie = pd.DataFrame(
+        {"visitor_id": [-1, -1, -1], "ts": [at, at, at + M],
+         "event": ["visit", "visit", "checkout"], "channel": ["b", "a", "a"],
+         "region": ["x", "y", "y"]}
+    )  # fmt: skip
+    ev = pd.concat([ev, tie.astype({"ts": "datetime64[us]"})], ignore_index=True)
+    kw = dict(exclusions=[("quote_request", "add_to_cart", "purchase")], entry_start="2026-03-01")
+    steps = ["visit", "product_view", "add_to_cart", "checkout", "purchase"]
+    paths = funnel.unit_paths(ev, steps, "7D", attributes=["channel", "region"], **kw)
+    row = paths.filter(paths.visitor_id == -1).to_pandas()
+    assert row[["channel", "region"]].values.tolist() == [["a", "x"]]
+    for by in (None, "channel", "region"):
+        want = funnel.funnel_conversion(ev, steps, "7D", by=by, **kw)
+        got = funnel.conversion_from_paths(paths, steps, by)
+        pd.testing.assert_frame_equal(got, want)
+    views = funnel._Views(paths, steps, "7D", excluding=True)
+    want = funnel.weekly_trend(ev, steps, "7D", step="checkout", **kw)
+    got = funnel._weekly_from(views.funnel(period="W", name="_week"), steps, "checkout")
+    pd.testing.assert_frame_equal(got, want)
+    want = funnel.time_to_convert_trend(ev, steps, "7D", by="channel", freq="M", **kw)
+    got = funnel._ttc_from(views.funnel(["channel"], period="M"), steps, ["channel"])
+    pd.testing.assert_frame_equal(got, want)
+    want = funnel.time_to_convert_histogram(ev, steps, "7D", **kw)
+    pd.testing.assert_frame_equal(funnel._histogram_from(paths, steps, 4, "exclude"), want)

@@ -37,11 +37,15 @@ server); the rule above is a chain of joins and one aggregation that both engine
 reached, whether its window is still open and whether an exclusion dropped it) behind
 breakdowns, trends and time-to-convert distributions; the edges of issue #12 (entry range,
 unfinished and per-step windows, exclusions) are described in :func:`funnel_conversion`.
+The report (:func:`analyse`) makes that table once, with every breakdown's entry value
+(:func:`unit_paths`, materialised in the engine), and counts every view from it
+(:func:`conversion_from_paths`): at 100x the funnel ran once per breakdown, trend and histogram.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import ibis
 import numpy as np
@@ -62,6 +66,7 @@ __all__ = [
     "avoidable_dropoff",
     "best_and_worst",
     "breakdown_tests",
+    "conversion_from_paths",
     "definitions",
     "entry_summary",
     "events_with_accounts",
@@ -73,6 +78,7 @@ __all__ = [
     "step_comparison",
     "time_to_convert_histogram",
     "time_to_convert_trend",
+    "unit_paths",
     "weekly_trend",
 ]
 
@@ -284,6 +290,26 @@ def _any_order(e, out, n: int, id_col: str, by: list[str], win):
     return firsts.select(id_col, *by, **cols)
 
 
+def _coded(t, steps, xevents, id_col, by, ts_col, event_col, entry_start, entry_end):
+    """The events that matter to the funnel as ``id_col``, ``by``, ``_t`` (time) and ``_k``
+    (0-based step, or -1 - j for exclusion event j); step-1 events outside the entry range
+    are left out (the range selects entries only: later steps may happen after its end)."""
+    start, end = _day_bounds(entry_start, entry_end)
+    codes = [(t[event_col] == s, i) for i, s in enumerate(steps)]
+    codes += [(t[event_col] == x, -1 - j) for j, x in enumerate(xevents)]
+    k = ibis.cases(*codes, else_=None)
+    e = t.filter(t[id_col].notnull(), t[event_col].isin([*steps, *xevents]), t[ts_col].notnull())
+    e = e.select(id_col, *by, _t=e[ts_col], _k=k.cast("int8"))
+    if start is not None or end is not None:
+        outside = ibis.literal(False)
+        if start is not None:
+            outside = outside | (e._t < start)
+        if end is not None:
+            outside = outside | (e._t >= end)
+        e = e.filter(~((e._k == 0) & outside))
+    return e
+
+
 def funnel_paths(
     events,
     steps: Sequence[str] = STEPS,
@@ -325,21 +351,8 @@ def funnel_paths(
     win = ibis.interval(seconds=total)
     step_wins = _step_windows(step_windows, steps, order, total)
     excl = _exclusions(exclusions, steps)
-    start, end = _day_bounds(entry_start, entry_end)
     xevents = sorted({x[0] for x in excl})
-    codes = [(t[event_col] == s, i) for i, s in enumerate(steps)]
-    codes += [(t[event_col] == x, -1 - j) for j, x in enumerate(xevents)]
-    k = ibis.cases(*codes, else_=None)
-    e = t.filter(t[id_col].notnull(), t[event_col].isin([*steps, *xevents]), t[ts_col].notnull())
-    e = e.select(id_col, *by, _t=e[ts_col], _k=k.cast("int8"))
-    if start is not None or end is not None:
-        # the range selects entries only: later steps may happen after its end
-        outside = ibis.literal(False)
-        if start is not None:
-            outside = outside | (e._t < start)
-        if end is not None:
-            outside = outside | (e._t >= end)
-        e = e.filter(~((e._k == 0) & outside))
+    e = _coded(t, steps, xevents, id_col, by, ts_col, event_col, entry_start, entry_end)
     entries = _entries(e, id_col, by)
     out = entries.select(id_col, *by, at_1="entered_at")
     if order == "strict":
@@ -369,6 +382,51 @@ def funnel_paths(
     hit = ibis.union(*hits, distinct=True).mutate(_x=ibis.literal(True))
     j = out.left_join(hit, out[id_col] == hit._xid)
     return j.mutate(excluded=j._x.notnull()).drop("_xid", "_x")
+
+
+def unit_paths(
+    events,
+    steps: Sequence[str] = STEPS,
+    window="30D",
+    *,
+    attributes: Sequence[str] = (),
+    id_col: str = "visitor_id",
+    ts_col: str = "ts",
+    event_col: str = "event",
+    entry_start=None,
+    entry_end=None,
+    cache: bool = True,
+    **options,
+):
+    """:func:`funnel_paths` with each of ``attributes`` (columns of ``events``) taken from the
+    unit's entry event, materialised in the engine (``cache``: a DuckDB temp table, a cached
+    Spark DataFrame) so that every breakdown, trend and time-to-convert view is counted from
+    it (:func:`conversion_from_paths`) instead of running the funnel again.
+
+    Each attribute is the one :func:`funnel_conversion` with ``by`` = that attribute alone
+    gives the unit: its value at the first step-1 event in the entry range, ties in time to
+    the smallest value (= min of the attribute over the step-1 events at ``at_1``), so a
+    breakdown counted from these paths equals ``funnel_conversion(..., by=attribute)``.
+    ``options``: the other keyword arguments of :func:`funnel_paths`.
+    """
+    attributes = _by_list(attributes)
+    t = _as_table(events)
+    common = dict(id_col=id_col, ts_col=ts_col, event_col=event_col)
+    paths = funnel_paths(
+        t, steps, window, entry_start=entry_start, entry_end=entry_end, **common, **options
+    )
+    if attributes:
+        _validate(t, steps, "strict", id_col, ts_col, event_col, attributes)
+        span = (entry_start, entry_end)
+        e = _coded(t, list(steps), [], id_col, attributes, ts_col, event_col, *span)
+        first = e.filter(e._k == 0)
+        at = paths.select(_id=paths[id_col], _at=paths.at_1)
+        j = first.join(at, [first[id_col] == at._id, first._t == at._at])
+        entry = j.group_by(_id=j[id_col]).aggregate(**{c: j[c].min() for c in attributes})
+        joined = paths.join(entry, paths[id_col] == entry._id)
+        rest = [c for c in paths.columns if c != id_col]
+        paths = joined.select(id_col, *attributes, *rest)
+    return paths.cache() if cache else paths
 
 
 def _seconds(later, earlier):
@@ -452,8 +510,21 @@ def funnel_conversion(
         exclusions=exclusions,
         as_of=as_of,
     )
+    return conversion_from_paths(
+        paths, steps, by, unfinished=unfinished, excluding=bool(exclusions), window=window
+    )
+
+
+def conversion_from_paths(
+    paths, steps: Sequence[str], by=None, *, unfinished="exclude", excluding=True, window="30D"
+) -> pd.DataFrame:
+    """:func:`funnel_conversion` counted from its :func:`funnel_paths` (or
+    :func:`unit_paths`) ``paths``, grouped by ``by`` (columns of ``paths``). ``excluding``:
+    whether the paths were made with exclusions (counts the ``excluded`` column); ``window``
+    only names the window in an error message."""
+    by = _by_list(by)
     keep = _counted(paths, unfinished)
-    has_excl = bool(exclusions)
+    has_excl = excluding
     still = paths.still_in_window & ~paths.excluded if has_excl else paths.still_in_window
     n = len(list(steps))
     metrics = {}
@@ -475,7 +546,7 @@ def funnel_conversion(
     if wide.empty or int(wide.n_1.sum() + wide.s_1.sum()) == 0:
         raise ValueError(
             f"no unit entered the funnel: no '{steps[0]}' event with a non-null "
-            f"'{id_col}' in the events (and the entry range)"
+            f"'{paths.columns[0]}' in the events (and the entry range)"
         )
     if int(wide.n_1.sum()) == 0:
         raise ValueError(
@@ -743,6 +814,11 @@ def weekly_trend(
         event_col=event_col,
         **edges,
     )
+    return _weekly_from(res, steps, step)
+
+
+def _weekly_from(res: pd.DataFrame, steps: list[str], step: str) -> pd.DataFrame:
+    """:func:`weekly_trend` from the funnel by entry week (``by="_week"``)."""
     res["_week"] = pd.to_datetime(res["_week"])
     k = steps.index(step) + 1
     at = {i: res[res.step_index == i].set_index("_week") for i in (1, k - 1, k, len(steps))}
@@ -813,6 +889,12 @@ def time_to_convert_trend(
         event_col=event_col,
         **edges,
     )
+    return _ttc_from(res, steps, by)
+
+
+def _ttc_from(res: pd.DataFrame, steps: list[str], by: list[str]) -> pd.DataFrame:
+    """:func:`time_to_convert_trend` from the funnel by ``by`` and entry period
+    (``by=[*by, "_period"]``)."""
     res["_period"] = pd.to_datetime(res["_period"])
     keys = [*by, "_period"]
     open_ = res[res.step_index == 1].set_index(keys).still_in_window.rename("_open")
@@ -869,6 +951,11 @@ def time_to_convert_histogram(
         event_col=event_col,
         **edges,
     )
+    return _histogram_from(paths, steps, bins_per_decade, unfinished)
+
+
+def _histogram_from(paths, steps: list[str], bins_per_decade: int, unfinished: str):
+    """:func:`time_to_convert_histogram` counted from :func:`funnel_paths` ``paths``."""
     paths = paths.filter(_counted(paths, unfinished))
     n = len(steps)
     spans = [(i, i - 1, "from previous") for i in range(2, n + 1)] + [(n, 1, "end to end")]
@@ -956,8 +1043,31 @@ def _per_step(step_windows, steps: list[str]) -> dict:
     return dict(zip(steps[1:], step_windows or [], strict=False))
 
 
-def _funnel_section(result: Analysis, ds, events, steps, window, options) -> None:
-    overall = funnel_conversion(events, steps, window, **options)
+@dataclass
+class _Views:
+    """Every view of the report counted from one materialised table of per-unit paths
+    (:func:`unit_paths`): the funnel overall, by a breakdown and by entry period."""
+
+    paths: object
+    steps: list[str]
+    window: str
+    excluding: bool
+
+    def funnel(self, by: Sequence[str] = (), period: str | None = None, name: str = "_period"):
+        """:func:`funnel_conversion` by ``by`` and, with ``period`` ("W", "M"), by the entry
+        period (the entry time truncated, as column ``name``)."""
+        paths, by = self.paths, list(by)
+        if period is not None:
+            paths = paths.mutate(**{name: paths.at_1.truncate(_PERIODS[period])})
+            by = [*by, name]
+        return conversion_from_paths(
+            paths, self.steps, by, excluding=self.excluding, window=self.window
+        )
+
+
+def _funnel_section(result: Analysis, ds, views: _Views, options) -> None:
+    steps = views.steps
+    overall = views.funnel()
     entry = entry_summary(overall)
     data_start, data_end = ds.period("web_events")
     first, last = overall.iloc[0], overall.iloc[-1]
@@ -988,10 +1098,11 @@ def _funnel_section(result: Analysis, ds, events, steps, window, options) -> Non
     }
 
 
-def _time_sections(result: Analysis, events, steps, window, options, main, min_units) -> None:
+def _time_sections(result: Analysis, views: _Views, main, min_units) -> None:
     """Time to convert (histograms) and its trend by entry week (and month by ``main``)."""
+    steps = views.steps
     overall = result.tables["overall"]
-    hist = time_to_convert_histogram(events, steps, window, **options)
+    hist = _histogram_from(views.paths, steps, 4, "exclude")
     per = hist[hist.span == "from previous"]
     result.tables["hist_steps"] = per.assign(
         low_hours=per.low_seconds / 3600,
@@ -1007,7 +1118,7 @@ def _time_sections(result: Analysis, events, steps, window, options, main, min_u
     result.facts["slow"] = overall.loc[overall.median_seconds.idxmax()]
     if not result.built("time_trend"):
         return
-    ttc = time_to_convert_trend(events, steps, window, **options)
+    ttc = _ttc_from(views.funnel(period="W"), steps, [])
     e2e = ttc[ttc.span == "end to end"]
     long = e2e.melt(
         id_vars=["period", "complete"],
@@ -1020,14 +1131,15 @@ def _time_sections(result: Analysis, events, steps, window, options, main, min_u
     result.tables |= {"ttc_end": e2e, "ttc_end_long": long}
     if main is not None:
         leak = result.facts["leak"].step
-        by = time_to_convert_trend(events, steps, window, by=main, freq="M", **options)
+        by = _ttc_from(views.funnel([main], period="M"), steps, [main])
         keep = (by.span == "from previous") & (by.step == leak) & (by.units >= min_units)
         into = by[keep]
         result.tables["ttc_main"] = into.assign(minutes=into.median_seconds / 60)
 
 
-def _group_sections(result: Analysis, events, steps, window, options, used, accounts, min_group):
+def _group_sections(result: Analysis, views: _Views, used, accounts, min_group):
     """Which groups convert best (every breakdown used) and the account attributes' groups."""
+    steps = views.steps
     if not used:
         result.skip(
             "groups",
@@ -1036,7 +1148,7 @@ def _group_sections(result: Analysis, events, steps, window, options, used, acco
         )
         return
     leak = result.facts["leak"].step
-    by_group = {b: funnel_conversion(events, steps, window, by=b, **options) for b in used}
+    by_group = {b: views.funnel([b]) for b in used}
     try:
         avoidable = avoidable_by_breakdown(by_group, min_group)
     except ValueError:
@@ -1124,12 +1236,16 @@ def analyse(
         "unit_name": "visitors" if unit == "visitor_id" else "accounts",
         "main": used[0] if used else None,
     }
-    _funnel_section(result, ds, events, steps, window, options)
+    # the per-unit paths once (entry attributes: every breakdown), every view counted from them
+    paths = unit_paths(events, steps, window, attributes=used, **options)
+    views = _Views(paths, steps, window, excluding=bool(exclusions))
+    _funnel_section(result, ds, views, options)
     main = result.facts["main"]
-    _time_sections(result, events, steps, window, options, main, min_trend_units)
-    _group_sections(result, events, steps, window, options, used, accounts, min_group)
+    _time_sections(result, views, main, min_trend_units)
+    _group_sections(result, views, used, accounts, min_group)
     if result.built("weekly_trend"):
-        trend = weekly_trend(events, steps, window, step=result.facts["leak"].step, **options)
+        weekly = views.funnel(period="W", name="_week")
+        trend = _weekly_from(weekly, steps, result.facts["leak"].step)
         result.tables |= {
             "trend_whole": trend[trend.metric == "whole funnel"],
             "trend_step": trend[trend.metric != "whole funnel"],
