@@ -839,3 +839,35 @@ def test_index_card_counts_sections(tmp_path: Path) -> None:
     assert "needs the shipments table" in card["partial"]
     assert "1 of 1 section<" in card["whole"] and "<details" not in card["whole"]
     assert "sections" not in card["plain"].replace('class="sections"', "")
+
+
+EXPORT_CELLS = [
+    ("md", "# Exports"),
+    ("code", 'data_dir = ""\nexport_dir = None  # None: reports/exports', ["parameters"]),
+    ("code", "from pathlib import Path\nPath(export_dir).mkdir(parents=True, exist_ok=True)\n"
+             "(Path(export_dir) / 'list.csv').write_text('account_id\\n1\\n')"),
+]  # fmt: skip
+
+
+def test_a_build_other_than_the_samples_exports_into_its_own_folder(tmp_path: Path) -> None:
+    """issue 21: ``export_dir`` = ``<out>/exports`` is injected into a notebook that declares
+    it, unless the build is the sample's into reports/ (the notebooks' own default) or the
+    parameter is given; a notebook without it gets none."""
+    from helpers import config as project
+    from helpers.reports.build import exports_for
+
+    yml = SIMPLE_YML + "  - name: lists\n    notebook: lists.ipynb\n"
+    paths = make_project(tmp_path, yml, {"simple": GOOD_CELLS, "lists": EXPORT_CELLS})
+    assert run(paths) == 0
+    record = json.loads(read(paths["out"] / "lists.json"))
+    assert record["parameters"]["export_dir"] == str(paths["out"] / "exports")
+    assert (paths["out"] / "exports" / "list.csv").is_file()
+    assert "export_dir" not in json.loads(read(paths["out"] / "simple.json"))["parameters"]
+    mine = tmp_path / "mine"
+    assert run(paths, "--only", "lists", "--param", f"export_dir={mine}") == 0
+    assert (mine / "list.csv").is_file()
+    assert exports_for(project.REPORTS_DIR, project.SAMPLE_DIR) is None
+    assert (
+        exports_for(project.REPORTS_DIR / "retail", tmp_path)
+        == project.REPORTS_DIR / "retail" / "exports"
+    )

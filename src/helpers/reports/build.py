@@ -149,6 +149,43 @@ def not_applicable_reason(missing: Iterable[str], none_of: Iterable[str] = ()) -
     return "not applicable: " + ", and ".join(parts)
 
 
+EXPORT_PARAMETER = "export_dir"
+
+
+def declares(notebook: Path, name: str) -> bool:
+    """Whether the notebook's ``parameters`` cell assigns ``name`` (``name = ...``)."""
+    cells = json.loads(Path(notebook).read_text(encoding="utf-8")).get("cells", [])
+    for cell in cells:
+        if "parameters" in (cell.get("metadata", {}).get("tags") or []):
+            source = "".join(cell.get("source", ""))
+            return any(line.split("=")[0].strip() == name for line in source.splitlines())
+    return False
+
+
+def exports_for(out_dir: Path, data_dir: Path) -> Path | None:
+    """Where this build's reports write their account lists: None (the notebooks' own default,
+    ``reports/exports``) for the default build, the sample into ``reports/``; ``<out>/exports``
+    for any other (another dataset, another output folder), so that it never overwrites the
+    sample's lists."""
+    from helpers import config as project
+
+    default = out_dir.resolve() == project.REPORTS_DIR.resolve()
+    if default and data_dir.resolve() == project.SAMPLE_DIR.resolve():
+        return None
+    return out_dir / "exports"
+
+
+def _parameters(spec: ReportSpec, overrides: dict[str, Any], data_dir: Path, exports):
+    """The parameters injected into one notebook: reports.yml's, the command line's over them,
+    ``data_dir``, and ``export_dir`` (:func:`exports_for`) when the notebook declares it and
+    neither names it."""
+    parameters = {**spec.parameters, **overrides, "data_dir": str(data_dir)}
+    if exports is not None and EXPORT_PARAMETER not in parameters:
+        if declares(spec.notebook, EXPORT_PARAMETER):
+            parameters[EXPORT_PARAMETER] = str(exports)
+    return parameters
+
+
 def plan(
     specs: Iterable[ReportSpec],
     *,
@@ -172,12 +209,13 @@ def plan(
     commit = git_commit(base_dir)
     jobs: list[Job] = []
     skipped: list[Result] = []
+    exports = exports_for(out_dir, data_dir)
     for spec in specs:
         missing, none_of = spec.missing(lambda table: has_table(data_dir, table))
         if missing or none_of:
             skipped.append(Result(spec.name, "not_applicable", missing=missing, none_of=none_of))
             continue
-        parameters = {**spec.parameters, **overrides, "data_dir": str(data_dir)}
+        parameters = _parameters(spec, overrides, data_dir, exports)
         key = cache_key(
             {
                 "runner": RUNNER_VERSION,
