@@ -46,6 +46,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from helpers import validate
 from helpers.config import EXPORTS_DIR
 from helpers.data.dataset import open_dataset
 from helpers.data.rfm import rfm
@@ -353,6 +354,31 @@ def read_send_log(path: Path) -> set[str]:
     return keys
 
 
+def _start_session(smtp: smtplib.SMTP, settings: SmtpSettings, where: str) -> None:
+    """EHLO, STARTTLS (a server without it is a :class:`SendError`: never send in clear),
+    EHLO again and the login when ``settings`` has a user."""
+    smtp.ehlo()
+    if not smtp.has_extn("starttls"):
+        raise SendError(f"SMTP server {where} does not offer STARTTLS: not sending in clear")
+    smtp.starttls(context=ssl.create_default_context(cafile=settings.cafile))
+    smtp.ehlo()
+    if settings.user:
+        try:
+            smtp.login(settings.user, settings.password)
+        except smtplib.SMTPException as e:
+            raise SendError(f"SMTP login to {where} failed ({type(e).__name__})") from None
+
+
+def _log_entry(r) -> dict:
+    """The send log's line for one delivered message: no address, only its key."""
+    return {
+        "key": log_key(r.campaign_id, r.address),
+        "campaign_id": r.campaign_id,
+        "contact_id": int(r.contact_id),
+        "sent_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
 def send_messages(
     messages: pd.DataFrame,
     settings: SmtpSettings,
@@ -372,8 +398,7 @@ def send_messages(
     that refuses the connection, lacks STARTTLS or rejects the login raises
     :class:`SendError` (its message names host and port, never the credentials).
     """
-    if rate_per_second <= 0:
-        raise ValueError("rate_per_second must be > 0")
+    validate.positive("rate_per_second", rate_per_second)
     messages, aside = prepare_emails(messages, settings.sender)
     if len(aside):
         ids = ", ".join(str(i) for i in aside.contact_id)
@@ -396,29 +421,14 @@ def send_messages(
     log_path = Path(log_path)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        smtp.ehlo()
-        if not smtp.has_extn("starttls"):
-            raise SendError(f"SMTP server {where} does not offer STARTTLS: not sending in clear")
-        smtp.starttls(context=ssl.create_default_context(cafile=settings.cafile))
-        smtp.ehlo()
-        if settings.user:
-            try:
-                smtp.login(settings.user, settings.password)
-            except smtplib.SMTPException as e:
-                raise SendError(f"SMTP login to {where} failed ({type(e).__name__})") from None
+        _start_session(smtp, settings, where)
         interval = 1.0 / rate_per_second
         with log_path.open("a", encoding="utf-8") as log:
             for r in todo:
                 started = time.monotonic()
                 msg = build_email(settings.sender, r.address, r.subject, r.body)
                 smtp.send_message(msg)
-                entry = {
-                    "key": log_key(r.campaign_id, r.address),
-                    "campaign_id": r.campaign_id,
-                    "contact_id": int(r.contact_id),
-                    "sent_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                }
-                log.write(json.dumps(entry) + "\n")
+                log.write(json.dumps(_log_entry(r)) + "\n")
                 log.flush()
                 os.fsync(log.fileno())
                 sent += 1

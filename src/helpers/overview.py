@@ -34,7 +34,6 @@ __all__ = [
     "monthly_kpis",
     "new_accounts_by_channel",
     "on_time_delivery",
-    "order_values",
     "repeat_share",
 ]
 
@@ -80,13 +79,6 @@ def _month(ts):
     return ts.truncate("M").cast("date")
 
 
-def order_values(ds):
-    """One row per order: account, order month, revenue and cost of goods
-    (:func:`helpers.data.measures.order_values` with the month added)."""
-    ov = measures.order_values(ds)
-    return ov.mutate(month=_month(ov.order_ts))
-
-
 def monthly_kpis(ds, start: str | None = None, end: str | None = None) -> pd.DataFrame:
     """GMV, orders, active accounts, AOV, gross margin, repeat rate and new accounts per month.
 
@@ -103,7 +95,8 @@ def monthly_kpis(ds, start: str | None = None, end: str | None = None) -> pd.Dat
     ``start``/``end`` (ISO dates, inclusive) restrict the months shown; the repeat test still
     looks at the whole history, so an account first seen before ``start`` counts as repeat.
     """
-    ov = order_values(ds)
+    ov = measures.order_values(ds)
+    ov = ov.mutate(month=_month(ov.order_ts))
     first = ov.group_by("account_id").aggregate(first_month=ov.month.min())
     ov = ov.join(first, "account_id")
     monthly = ov.group_by("month").aggregate(

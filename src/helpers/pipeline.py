@@ -23,6 +23,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
+from helpers import validate
 from helpers.data import tables
 from helpers.sections import Analysis, Section
 from helpers.stats import wilson_interval
@@ -140,8 +141,7 @@ def typical_stage_days(leads, quantile: float = 0.9) -> dict[str, float]:
     """The ``quantile`` of the days from the stage before to each stage, among leads that
     reached it (exact, in the engine): ``{stage: days}``, a "typical cycle" window for
     :func:`pipeline_stages`."""
-    if not 0 < quantile < 1:
-        raise ValueError(f"quantile must be between 0 and 1, got {quantile!r}")
+    validate.fraction("quantile", quantile, open_ends=True)
     leads = _check_leads(leads)
     metrics = {}
     for prev, stage in zip(LEAD_STAGES, LEAD_STAGES[1:], strict=False):
@@ -351,8 +351,7 @@ def stuck_leads(leads, as_of=None, top: int = 5) -> pd.DataFrame:
     source, stage, amount, days_in_stage.
     """
     leads = _check_leads(leads)
-    if top < 1:
-        raise ValueError("top must be at least 1")
+    validate.at_least("top", top, 1)
     as_of = _leads_as_of(leads, as_of)
     stage, since = _current_stage(leads)
     open_ = leads.filter(leads.outcome == "open").mutate(stage=stage, since=since)

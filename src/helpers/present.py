@@ -7,10 +7,14 @@ writes them the same way. Nothing here shows personal data: ``table`` refuses PI
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import pandas as pd
 from IPython.display import HTML, Markdown, display
 
+from helpers.config import PROJ_ROOT
+from helpers.data.files import is_url
 from helpers.data.schema import PII_COLUMNS
 from helpers.plots import set_theme, short_number
 
@@ -106,13 +110,8 @@ def shown_path(path) -> str:
     it (``data/sample``), else only the folder's name (``retail``), so a report never shows the
     machine's directory layout. A connection URL (``duckdb:///x.db``) is shown without its
     user, password and query string."""
-    from pathlib import Path
-    from urllib.parse import urlsplit
-
-    from helpers.config import PROJ_ROOT
-
     text = str(path)
-    if "://" in text and not text.startswith("file://"):
+    if is_url(text):
         url = urlsplit(text)
         host = url.hostname or ""
         return (

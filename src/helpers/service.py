@@ -55,6 +55,8 @@ import ibis
 import numpy as np
 import pandas as pd
 
+from helpers import validate
+from helpers.data import measures, tables
 from helpers.sections import BYOD_DOC, Analysis, Section
 from helpers.stats import wilson_interval
 
@@ -122,18 +124,6 @@ def _in_period(col, lo, hi):
     return cond
 
 
-def _check_fraction(name: str, value: float) -> float:
-    if value is None or not (0.0 <= float(value) <= 1.0):
-        raise ValueError(f"parameter '{name}' must be between 0 and 1, got {value!r}")
-    return float(value)
-
-
-def _check_positive(name: str, value: float) -> float:
-    if value is None or not float(value) > 0:
-        raise ValueError(f"parameter '{name}' must be a positive number, got {value!r}")
-    return float(value)
-
-
 # ----------------------------------------------------------------------------- per order
 
 
@@ -145,7 +135,7 @@ def order_economics(ds, start: str | None = None, end: str | None = None, return
     quantity-weighted unit cost of the order's lines of that SKU. Orders with no kept line are
     left out. ``returns`` is optional in the data model: without it refunds are zero.
     """
-    return_recovery = _check_fraction("return_recovery", return_recovery)
+    return_recovery = validate.fraction("return_recovery", return_recovery)
     lo, hi = _check_period(start, end)
     orders = ds.orders.filter(_in_period(ds.orders.order_ts, lo, hi))
     lines = ds.order_lines
@@ -511,8 +501,8 @@ def service_levels(
     reopened / tickets, unresolved / tickets, past target / eligible, each with a 95 %
     Wilson interval; cost per ticket = Σ cost / tickets.
     """
-    fr_target = _check_positive("first_response_target_hours", first_response_target_hours)
-    res_target = _check_positive("resolution_target_hours", resolution_target_hours)
+    fr_target = validate.positive("first_response_target_hours", first_response_target_hours)
+    res_target = validate.positive("resolution_target_hours", resolution_target_hours)
     t = _tickets(ds, start, end)
     as_of = data_as_of(ds) if as_of is None else pd.Timestamp(as_of)
     aggs = _service_aggregates(t, as_of, fr_target, res_target)
@@ -538,8 +528,8 @@ def monthly_service(
     """The :func:`service_levels` figures per month the tickets were opened, plus the month's
     orders and tickets per 100 orders (with its exact Poisson interval) when ``ds`` has an
     ``orders`` table (without it, no orders columns)."""
-    fr_target = _check_positive("first_response_target_hours", first_response_target_hours)
-    res_target = _check_positive("resolution_target_hours", resolution_target_hours)
+    fr_target = validate.positive("first_response_target_hours", first_response_target_hours)
+    res_target = validate.positive("resolution_target_hours", resolution_target_hours)
     t = _tickets(ds, start, end)
     as_of = data_as_of(ds) if as_of is None else pd.Timestamp(as_of)
     t = t.mutate(month=t.opened_at.truncate("M").cast("date"))
@@ -579,9 +569,7 @@ def time_distribution(
     column = {"first_response": "first_response_at", "resolution": "resolved_at"}.get(measure)
     if column is None:
         raise ValueError(f"measure must be 'first_response' or 'resolution', got {measure!r}")
-    m = int(bins_per_decade)
-    if m < 1:
-        raise ValueError(f"bins_per_decade must be a positive integer, got {bins_per_decade!r}")
+    m = validate.positive_int("bins_per_decade", bins_per_decade)
     t = _tickets(ds, start, end)
     if by not in t.columns:
         raise ValueError(f"table 'service_tickets' has no column '{by}' to break down by")
@@ -617,7 +605,7 @@ def fixed_delivery_cost(ds, below: float, start: str | None = None, end: str | N
     b · mean(units), b = cov(units, cost) / var(units)), capped between 0 and the mean cost.
     Computed in the engine (Ibis covariance and variance); it replaces a scikit-learn fit
     that would need every shipment in pandas."""
-    below = _check_positive("min_order_value", below)
+    below = validate.positive("min_order_value", below)
     o = order_economics(ds, start, end)
     small = o.filter(o.revenue < below).select("order_id")
     sh = ds.shipments.join(small, "order_id")
@@ -655,7 +643,7 @@ def consolidation_savings(
     and tickets are assumed unchanged. Returns account_id, small_orders, orders_saved,
     margin_recovered (one row per account of ``account_ids`` with small orders).
     """
-    x = _check_positive("min_order_value", min_order_value)
+    x = validate.positive("min_order_value", min_order_value)
     ids = [int(i) for i in account_ids]
     cols = ["account_id", "small_orders", "orders_saved", "margin_recovered"]
     if not ids:
@@ -697,7 +685,7 @@ def self_service_savings(
     period. Assumption: the moved tickets cost what an average self-service ticket costs, and
     the number of tickets does not change. Returns account_id, tickets_moved, margin_recovered.
     """
-    share = _check_fraction("self_service_share", share)
+    share = validate.fraction("self_service_share", share)
     ids = [int(i) for i in account_ids]
     cols = ["account_id", "tickets_moved", "margin_recovered"]
     t = _tickets(ds, start, end)
@@ -824,9 +812,9 @@ def recommendations(
     driver and ``total``.
     """
     levers = {
-        "restocking_fee": _check_fraction("restocking_fee", restocking_fee),
-        "min_order_value": _check_positive("min_order_value", min_order_value),
-        "self_service_share": _check_fraction("self_service_share", self_service_share),
+        "restocking_fee": validate.fraction("restocking_fee", restocking_fee),
+        "min_order_value": validate.positive("min_order_value", min_order_value),
+        "self_service_share": validate.fraction("self_service_share", self_service_share),
         "self_service_channel": self_service_channel,
         "start": start,
         "end": end,
@@ -993,8 +981,6 @@ def open_tables(data_dir=None, engine: str = "duckdb", **options):
     """``helpers.data.tables.open_tables`` on this report's tables: :data:`CORE` and
     ``accounts`` (derived when the folder has none), and each table the sections read
     (:data:`SECTIONS`' needs, :data:`OPTIONAL_TABLES`) that the folder has."""
-    from helpers.data import tables
-
     optional = [*dict.fromkeys(t for s in SECTIONS for t in s.tables), *OPTIONAL_TABLES]
     return tables.open_tables(data_dir, (*CORE, "accounts"), optional, engine, **options)
 
@@ -1019,8 +1005,6 @@ def analyse(
     order value tested is ``min_order_value``, None: :func:`default_min_order_value`) with
     orders, order lines and shipments whose costs are all known.
     """
-    from helpers.data import tables
-
     if "accounts" not in ds:
         ds = tables.derive_accounts(ds)
     result = Analysis.start("service", SECTIONS, ds)
@@ -1096,8 +1080,6 @@ def _cost_sections(result: Analysis, ds, start, end, return_recovery) -> None:
     cost_lines (by value-creating / loss-making), size_loss and where (by firmographics);
     figures accounts, loss_making_accounts, loss_making_share, gross_margin, serving_cost,
     value_destroyed, total_contribution, peak_contribution, peak_account_share."""
-    from helpers.data import measures
-
     if not measures.costs_known(ds):
         why = (
             "Cost to serve needs a unit cost on every order line (order_lines.unit_cost): "

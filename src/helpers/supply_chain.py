@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from helpers import validate
 from helpers.data import measures
 from helpers.data.tables import UNKNOWN, derive_accounts
 from helpers.sections import Analysis, Section
@@ -147,8 +148,7 @@ MIN_SEASONAL_WEEKS = WEEKS_PER_YEAR + 4
 
 def z_value(service_level: float) -> float:
     """``z = Phi^-1(service_level)``: the standard normal quantile of the cycle service level."""
-    if not 0 < service_level < 1:
-        raise ValueError(f"service_level must be strictly between 0 and 1, got {service_level}")
+    validate.fraction("service_level", service_level, open_ends=True)
     return float(norm.ppf(service_level))
 
 
@@ -673,8 +673,7 @@ def delivery_times(
     delivered, by transit time (delivered_at - shipped_at) and order-to-door time
     (delivered_at - order_ts), in days, binned to ``bin_days``. Long format: carrier, measure,
     days (bin start), shipments, share (of the carrier's shipments for that measure)."""
-    if bin_days <= 0:
-        raise ValueError("delivery_times: bin_days must be positive")
+    validate.positive("bin_days", bin_days)
     lo, hi = period_bounds(ds, start, end)
     o = _orders(ds, lo, hi, warehouse)
     sh = ds.shipments
@@ -806,8 +805,7 @@ def fit_forecast(y: pd.Series, horizon: int):
     """
     from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
-    if horizon < 1:
-        raise ValueError("forecast_horizon must be at least one week")
+    validate.at_least("forecast_horizon", horizon, 1)
     y = y.astype(float)
     if len(y) < 8:
         raise ValueError(f"a forecast needs at least 8 weeks of history, got {len(y)}")
@@ -942,10 +940,9 @@ def replenishment(
     reorder = position <= ROP; order_qty = max(EOQ, ROP - position) rounded up. SKUs without
     demand in the lookback get status "no demand" and are never flagged.
     """
-    if lookback_days < 14:
-        raise ValueError("lookback_days must be at least 14")
-    if holding_rate <= 0 or order_cost < 0:
-        raise ValueError("holding_rate must be positive and order_cost not negative")
+    validate.at_least("lookback_days", lookback_days, 14)
+    validate.positive("holding_rate", holding_rate)
+    validate.non_negative("order_cost", order_cost)
     z_value(service_level)
     inv = ds.inventory
     if warehouse:
@@ -1074,10 +1071,9 @@ def analyse(
     """
     check_warehouse(ds, warehouse)
     z_value(service_level)
-    if holding_rate <= 0 or order_cost < 0:
-        raise ValueError("holding_rate must be positive and order_cost not negative")
-    if forecast_horizon < 1:
-        raise ValueError("forecast_horizon must be at least one week")
+    validate.positive("holding_rate", holding_rate)
+    validate.non_negative("order_cost", order_cost)
+    validate.at_least("forecast_horizon", forecast_horizon, 1)
     lo, hi = period_bounds(ds, start, end)
     result = Analysis.start("supply_chain", SECTIONS, ds)
     result.facts.update(period_start=f"{lo:%Y-%m-%d}", period_end=f"{hi:%Y-%m-%d}")
