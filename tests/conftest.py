@@ -1,8 +1,9 @@
 """Test-session set-up: a small generated sample that the notebook tests (nbval) run on.
 
 The sample is cached under data/.cache (git-ignored) and made again when the generator's source
-(generate.py, the helpers.data.synth package or schema.py) changes. ``HELPERS_DATA_DIR`` points every notebook kernel at it, since nbval runs notebooks
-with their default parameters (``data_dir = None``).
+(generate.py, the helpers.data.synth package or schema.py) changes. ``HELPERS_DATA_DIR`` points
+every notebook kernel at it, since nbval runs notebooks with their default parameters
+(``data_dir = None``).
 """
 
 from __future__ import annotations

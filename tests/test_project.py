@@ -248,3 +248,21 @@ def test_readme_links_the_guides():
     for guide in ("docs/bring-your-own-data.md", "docs/adding-a-report.md"):
         assert f"({guide}" in text, guide
         assert (PROJ_ROOT / guide).is_file(), guide
+
+
+MAX_FUNCTION_LINES = 80
+
+
+def test_no_function_in_the_package_is_over_80_lines():
+    """Functions under 80 lines (issue 19): a longer one holds more than one idea."""
+    import ast
+
+    long = []
+    for path in sorted((PROJ_ROOT / "src" / "helpers").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > MAX_FUNCTION_LINES:
+                    long.append(f"{path.relative_to(PROJ_ROOT)}:{node.lineno} {node.name} {lines}")
+    assert not long, long

@@ -103,6 +103,23 @@ def fit_response(rows: pd.DataFrame, alpha: float = 0.05, min_rows: int = 10) ->
     return pd.DataFrame(out)
 
 
+def _allocation_inputs(scale, b, current) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``optimal_allocation``'s arrays, checked: 1-d, same length, scale > 0, 0 < b < 1,
+    current ≥ 0."""
+    scale = np.asarray(scale, dtype=float)
+    b = np.asarray(b, dtype=float)
+    current = np.asarray(current, dtype=float)
+    if not (scale.shape == b.shape == current.shape) or scale.ndim != 1 or len(scale) == 0:
+        raise ValueError("optimal_allocation: scale, b and current must be 1-d, same length")
+    if (scale <= 0).any() or not np.isfinite(scale).all():
+        raise ValueError("optimal_allocation: every scale must be a positive number")
+    if ((b <= 0) | (b >= 1)).any():
+        raise ValueError("optimal_allocation: every b must lie in (0, 1) (diminishing returns)")
+    if (current < 0).any():
+        raise ValueError("optimal_allocation: current spend must be >= 0")
+    return scale, b, current
+
+
 def optimal_allocation(scale, b, current, total: float | None = None, bound: float | None = 0.5):
     """Spends ``x`` maximising ``Σ scale_i · x_i ** b_i`` with ``Σ x_i = total`` (default: today's
     total) and ``(1 − bound) · current_i ≤ x_i ≤ (1 + bound) · current_i`` (``bound=None``: only
@@ -116,17 +133,7 @@ def optimal_allocation(scale, b, current, total: float | None = None, bound: flo
     """
     from scipy.optimize import brentq
 
-    scale = np.asarray(scale, dtype=float)
-    b = np.asarray(b, dtype=float)
-    current = np.asarray(current, dtype=float)
-    if not (scale.shape == b.shape == current.shape) or scale.ndim != 1 or len(scale) == 0:
-        raise ValueError("optimal_allocation: scale, b and current must be 1-d, same length")
-    if (scale <= 0).any() or not np.isfinite(scale).all():
-        raise ValueError("optimal_allocation: every scale must be a positive number")
-    if ((b <= 0) | (b >= 1)).any():
-        raise ValueError("optimal_allocation: every b must lie in (0, 1) (diminishing returns)")
-    if (current < 0).any():
-        raise ValueError("optimal_allocation: current spend must be >= 0")
+    scale, b, current = _allocation_inputs(scale, b, current)
     total = float(current.sum()) if total is None else float(total)
     if bound is None:
         lo, hi = np.zeros_like(current), np.full_like(current, np.inf)
@@ -198,6 +205,42 @@ def _expected_clicks(log_spend: np.ndarray, log_a, b) -> np.ndarray:
     return np.exp(log_a + b * log_spend[None, :]).sum(axis=1)
 
 
+def _point_split(f, log_s, cvr, current, bound):
+    """The recommended spend per usable channel and the expected value (conversions, or
+    clicks when ``cvr`` is None) today and at the recommendation: value_i(x) = scale_i · x **
+    b_i with scale_i = CVR_i · clicks_i(today) / current_i ** b_i."""
+    rate = np.ones(len(f))
+    if cvr is not None:
+        rate = np.array([cvr[ch]["conversions"] / cvr[ch]["clicks"] for ch in f.channel])
+    clicks_now = np.array(
+        [_expected_clicks(log_s[r.channel], np.log(r.a), r.b)[0] for r in f.itertuples()]
+    )
+    b = f.b.to_numpy(float)
+    scale = rate * clicks_now / current**b
+    rec = optimal_allocation(scale, b, current, bound=bound)
+    return rec, rate * clicks_now, scale * rec**b
+
+
+def _gain_draws(f, log_s, cvr, ratio, n_draws: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per draw, the gain Σ_i q_i · clicks_i · (ratio_i ** b_i − 1) and the base Σ_i q_i ·
+    clicks_i, with (log a_i, b_i) from the fit's normal approximation and q_i from the Jeffreys
+    Beta posterior of CVR_i (1 when ``cvr`` is None: clicks are the unit)."""
+    rng = np.random.default_rng(seed)
+    gains, base = np.zeros(n_draws), np.zeros(n_draws)
+    for j, r in enumerate(f.itertuples()):
+        cov = np.array([[r.log_a_se**2, r.cov_log_a_b], [r.cov_log_a_b, r.b_se**2]])
+        draws = rng.multivariate_normal([np.log(r.a), r.b], cov, size=n_draws)
+        clicks = _expected_clicks(log_s[r.channel], draws[:, 0], draws[:, 1])
+        if cvr is not None:
+            k, n = cvr[r.channel]["conversions"], cvr[r.channel]["clicks"]
+            q = rng.beta(k + 0.5, n - k + 0.5, size=n_draws)
+        else:
+            q = np.ones(n_draws)
+        gains += q * clicks * (ratio[j] ** draws[:, 1] - 1)
+        base += q * clicks
+    return gains, base
+
+
 def reallocate(
     rows: pd.DataFrame,
     fit: pd.DataFrame,
@@ -252,17 +295,9 @@ def reallocate(
     f = fit.iloc[idx].reset_index(drop=True)
     current = table.current_spend.iloc[idx].to_numpy(float)
     log_s = {ch: np.log(g.spend[g.spend > 0].to_numpy(float)) for ch, g in rows.groupby("channel")}
-    rate = np.ones(len(f))
-    if conversions is not None:
-        rate = np.array([cvr[ch]["conversions"] / cvr[ch]["clicks"] for ch in f.channel])
-    clicks_now = np.array(
-        [_expected_clicks(log_s[r.channel], np.log(r.a), r.b)[0] for r in f.itertuples()]
+    rec, now_val, rec_val = _point_split(
+        f, log_s, cvr if conversions is not None else None, current, bound
     )
-    b = f.b.to_numpy(float)
-    scale = rate * clicks_now / current**b  # value_i(x) = scale_i · x ** b_i
-    rec = optimal_allocation(scale, b, current, bound=bound)
-    now_val = rate * clicks_now
-    rec_val = scale * rec**b
     table.loc[table.index[idx], "recommended_spend"] = rec
     table.loc[table.index[idx], "change"] = rec / current - 1
     table.loc[table.index[idx], "current_expected"] = now_val
@@ -271,21 +306,9 @@ def reallocate(
     keep = ~table.index.isin(table.index[idx])
     table.loc[keep, "recommended_spend"] = table.loc[keep, "current_spend"]
 
-    rng = np.random.default_rng(seed)
-    gains = np.zeros(n_draws)
-    base = np.zeros(n_draws)
-    for j, r in enumerate(f.itertuples()):
-        cov = np.array([[r.log_a_se**2, r.cov_log_a_b], [r.cov_log_a_b, r.b_se**2]])
-        draws = rng.multivariate_normal([np.log(r.a), r.b], cov, size=n_draws)
-        clicks = _expected_clicks(log_s[r.channel], draws[:, 0], draws[:, 1])
-        if conversions is not None:
-            k, n = cvr[r.channel]["conversions"], cvr[r.channel]["clicks"]
-            q = rng.beta(k + 0.5, n - k + 0.5, size=n_draws)
-        else:
-            q = np.ones(n_draws)
-        ratio = rec[j] / current[j]
-        gains += q * clicks * (ratio ** draws[:, 1] - 1)
-        base += q * clicks
+    gains, base = _gain_draws(
+        f, log_s, cvr if conversions is not None else None, rec / current, n_draws, seed
+    )
     lo, hi = np.quantile(gains, [alpha / 2, 1 - alpha / 2])
     summary = {
         "unit": unit,

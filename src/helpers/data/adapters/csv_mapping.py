@@ -112,6 +112,65 @@ EMPTY = "\x00empty"  # how an empty cell is looked up in a map with a "" (or nul
 # ----------------------------------------------------------------------------- constants
 
 
+def _int_constant(value: Any, column: Column) -> int:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, str) and re.fullmatch(r"[+-]?\d+", value.strip()):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"expected a whole number, got {value!r}")
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise ValueError(f"{value} is beyond int64")
+    return value
+
+
+def _float_constant(value: Any, column: Column) -> float:
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got {value!r}")
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"expected a number written as YAML (0.05, not '0,05'), got {value!r}"
+        ) from None
+    if not math.isfinite(value):
+        raise ValueError(f"expected a finite number, got {value!r}")
+    return value
+
+
+def _time_constant(value: Any, column: Column) -> pd.Timestamp:
+    try:
+        value = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"expected an ISO 8601 date, got {value!r}") from None
+    return value.normalize() if column.dtype == "date" else value
+
+
+def _bool_constant(value: Any, column: Column) -> bool:
+    words = {**dict.fromkeys(_TRUE, True), **dict.fromkeys(_FALSE, False)}
+    if isinstance(value, str) and value.strip().lower() in words:
+        value = words[value.strip().lower()]
+    if not isinstance(value, bool):
+        raise ValueError(f"expected true or false, got {value!r}")
+    return value
+
+
+def _text_constant(value: Any, column: Column) -> str:
+    value = str(value).lower() if isinstance(value, bool) else str(value)
+    if column.allowed is not None and value not in column.allowed:
+        raise ValueError(f"{value!r} is not one of {', '.join(column.allowed)}")
+    return value
+
+
+_CONSTANT = {
+    "int64": _int_constant,
+    "float64": _float_constant,
+    "date": _time_constant,
+    "timestamp": _time_constant,
+    "boolean": _bool_constant,
+}
+
+
 def constant(value: Any, column: Column) -> Any:
     """A YAML value as a value of ``column``'s type (never read with the file's number
     format); ``ValueError`` saying what was expected."""
@@ -119,44 +178,8 @@ def constant(value: Any, column: Column) -> Any:
         if not column.nullable:
             raise ValueError("null for a required column")
         return None
-    kind = column.dtype
-    if kind == "int64":
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if isinstance(value, str) and re.fullmatch(r"[+-]?\d+", value.strip()):
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"expected a whole number, got {value!r}")
-        if not INT64_MIN <= value <= INT64_MAX:
-            raise ValueError(f"{value} is beyond int64")
-    elif kind == "float64":
-        if isinstance(value, bool):
-            raise ValueError(f"expected a number, got {value!r}")
-        try:
-            value = float(value)
-        except (TypeError, ValueError):
-            raise ValueError(
-                f"expected a number written as YAML (0.05, not '0,05'), got {value!r}"
-            ) from None
-        if not math.isfinite(value):
-            raise ValueError(f"expected a finite number, got {value!r}")
-    elif kind in {"date", "timestamp"}:
-        try:
-            value = pd.Timestamp(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"expected an ISO 8601 date, got {value!r}") from None
-        value = value.normalize() if kind == "date" else value
-    elif kind == "boolean":
-        words = {**dict.fromkeys(_TRUE, True), **dict.fromkeys(_FALSE, False)}
-        if isinstance(value, str) and value.strip().lower() in words:
-            value = words[value.strip().lower()]
-        if not isinstance(value, bool):
-            raise ValueError(f"expected true or false, got {value!r}")
-    else:
-        value = str(value).lower() if isinstance(value, bool) else str(value)
-        if column.allowed is not None and value not in column.allowed:
-            raise ValueError(f"{value!r} is not one of {', '.join(column.allowed)}")
-    if column.min_value is not None and kind in {"int64", "float64"}:
+    value = _CONSTANT.get(column.dtype, _text_constant)(value, column)
+    if column.min_value is not None and column.dtype in {"int64", "float64"}:
         if value < column.min_value:
             raise ValueError(f"{value} is below the column's minimum {column.min_value:g}")
     return value
@@ -187,17 +210,15 @@ def _check_format(fmt: Any) -> str | None:
 # ----------------------------------------------------------------------------- the mapping
 
 
-def _column_problems(table: str, name: str, how: dict, column: Column) -> list[str]:
-    """Everything wrong with one column entry (``how`` in its dict form)."""
-    where = f"table {table!r}, column {name!r}"
+def _shape_problems(where: str, how: dict, column: Column) -> list[str]:
+    """What is wrong with the keys of one column entry (its constants aside)."""
     problems = []
     extra = sorted(set(how) - COLUMN_KEYS)
     if extra:
         problems.append(
             f"{where}: unknown key {extra[0]!r} (allowed: {', '.join(sorted(COLUMN_KEYS))})"
         )
-    sources = [k for k in SOURCE_KEYS if k in how]
-    if len(sources) != 1:
+    if len([k for k in SOURCE_KEYS if k in how]) != 1:
         problems.append(f"{where}: give exactly one of 'column', 'value' or 'row_number'")
     if "column" in how and not isinstance(how["column"], str):
         problems.append(f"{where}: 'column' must name a column of the file")
@@ -219,17 +240,30 @@ def _column_problems(table: str, name: str, how: dict, column: Column) -> list[s
         problems.append(f"{where}: 'default' goes with 'map'")
     if "map" in how and not isinstance(how["map"], dict):
         problems.append(f"{where}: 'map' must map file values to model values")
+    return problems
+
+
+def _constant_problems(where: str, how: dict, column: Column) -> list[str]:
+    """The entry's constants (``value``, ``map`` targets, ``default``) that are not values of
+    the column's type."""
     constants = [("value", how["value"])] if "value" in how else []
     if isinstance(how.get("map"), dict):
         constants += [(f"map {k!r}", v) for k, v in how["map"].items()]
     if "default" in how:
         constants.append(("default", how["default"]))
+    problems = []
     for label, value in constants:
         try:
             constant(value, column)
         except ValueError as exc:
             problems.append(f"{where}: {label}: {exc}")
     return problems
+
+
+def _column_problems(table: str, name: str, how: dict, column: Column) -> list[str]:
+    """Everything wrong with one column entry (``how`` in its dict form)."""
+    where = f"table {table!r}, column {name!r}"
+    return _shape_problems(where, how, column) + _constant_problems(where, how, column)
 
 
 def _table_problems(table: str, entry: Any, derived: set[str]) -> list[str]:
