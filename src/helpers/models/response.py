@@ -241,6 +241,24 @@ def _gain_draws(f, log_s, cvr, ratio, n_draws: int, seed: int) -> tuple[np.ndarr
     return gains, base
 
 
+def _gain_summary(unit, current, now_val, rec_val, gains, base, alpha: float) -> dict:
+    """Totals of the split and the gain's point estimate, interval and P(gain > 0)."""
+    lo, hi = np.quantile(gains, [alpha / 2, 1 - alpha / 2])
+    return {
+        "unit": unit,
+        "total_spend": float(current.sum()),
+        "current_expected": float(now_val.sum()),
+        "recommended_expected": float(rec_val.sum()),
+        "gain": float(rec_val.sum() - now_val.sum()),
+        "gain_lo": float(lo),
+        "gain_hi": float(hi),
+        "gain_share": float((rec_val.sum() - now_val.sum()) / now_val.sum()),
+        "gain_share_lo": float(np.quantile(gains / base, alpha / 2)),
+        "gain_share_hi": float(np.quantile(gains / base, 1 - alpha / 2)),
+        "prob_gain_positive": float((gains > 0).mean()),
+    }
+
+
 def reallocate(
     rows: pd.DataFrame,
     fit: pd.DataFrame,
@@ -283,9 +301,8 @@ def reallocate(
     notes = usable_curves(fit, conversions)
     table["note"] = notes.to_numpy()
     usable = (notes == "").to_numpy()
-    for col in ("recommended_spend", "change", "current_expected", "recommended_expected"):
+    for col in ("recommended_spend", "change", "current_expected", "recommended_expected", "gain"):
         table[col] = np.nan
-    table["gain"] = np.nan
     idx = np.flatnonzero(usable)
     if len(idx) < 2:
         raise ValueError(
@@ -298,34 +315,21 @@ def reallocate(
     rec, now_val, rec_val = _point_split(
         f, log_s, cvr if conversions is not None else None, current, bound
     )
-    table.loc[table.index[idx], "recommended_spend"] = rec
-    table.loc[table.index[idx], "change"] = rec / current - 1
-    table.loc[table.index[idx], "current_expected"] = now_val
-    table.loc[table.index[idx], "recommended_expected"] = rec_val
-    table.loc[table.index[idx], "gain"] = rec_val - now_val
-    keep = ~table.index.isin(table.index[idx])
+    rows_used = table.index[idx]
+    table.loc[rows_used, ["recommended_spend", "change", "current_expected"]] = np.column_stack(
+        [rec, rec / current - 1, now_val]
+    )
+    table.loc[rows_used, ["recommended_expected", "gain"]] = np.column_stack(
+        [rec_val, rec_val - now_val]
+    )
+    keep = ~table.index.isin(rows_used)
     table.loc[keep, "recommended_spend"] = table.loc[keep, "current_spend"]
 
     gains, base = _gain_draws(
         f, log_s, cvr if conversions is not None else None, rec / current, n_draws, seed
     )
-    lo, hi = np.quantile(gains, [alpha / 2, 1 - alpha / 2])
-    summary = {
-        "unit": unit,
-        "total_spend": float(current.sum()),
-        "current_expected": float(now_val.sum()),
-        "recommended_expected": float(rec_val.sum()),
-        "gain": float(rec_val.sum() - now_val.sum()),
-        "gain_lo": float(lo),
-        "gain_hi": float(hi),
-        "gain_share": float((rec_val.sum() - now_val.sum()) / now_val.sum()),
-        "gain_share_lo": float(np.quantile(gains / base, alpha / 2)),
-        "gain_share_hi": float(np.quantile(gains / base, 1 - alpha / 2)),
-        "prob_gain_positive": float((gains > 0).mean()),
-        "channels": list(f.channel),
-        "n_draws": int(n_draws),
-        "bound": bound,
-    }
+    summary = _gain_summary(unit, current, now_val, rec_val, gains, base, alpha)
+    summary.update(channels=list(f.channel), n_draws=int(n_draws), bound=bound)
     return table.reset_index(drop=True), summary
 
 
