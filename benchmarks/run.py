@@ -54,6 +54,7 @@ CLV_SHAPES = ROOT / "benchmarks" / "RESULTS-clv-shapes.md"
 GENERATE = "data: generate"
 BUILD = "reports: full build (forced, 2 jobs)"
 REBUILD = "reports: no-change rebuild"
+SPARK_BUILD = "reports: full build on Spark (forced, 2 jobs, local[2] per kernel)"
 
 # Targets of issue 8, checked (not asserted) in RESULTS.md.
 TARGET_SAMPLE_BUILD_S = 60
@@ -214,10 +215,13 @@ def slowest_cells(ipynb: Path, n: int = 3) -> list[dict]:
     return cells[:n]
 
 
-def build_reports(data: Path, out: Path, *, force: bool, timeout: float) -> dict:
-    """Run the report runner on ``data`` into ``out``: wall seconds, peak memory of the process
-    tree, per-report status and seconds, the slowest cells, and the runner's log tail."""
-    args = [sys.executable, "-m", "helpers.reports", "build", "--jobs", "2"]
+def build_reports(
+    data: Path, out: Path, *, force: bool, timeout: float, extra: tuple[str, ...] = ()
+) -> dict:
+    """Run the report runner on ``data`` into ``out`` (``extra``: more runner arguments, such
+    as ``--param engine=spark``): wall seconds, peak memory of the process tree, per-report
+    status and seconds, the slowest cells, and the runner's log tail."""
+    args = [sys.executable, "-m", "helpers.reports", "build", "--jobs", "2", *extra]
     args += ["--data", str(data), "--out", str(out)] + (["--force"] if force else [])
     log = out.parent / f"{out.name}.log"
     start = time.perf_counter()
@@ -326,6 +330,15 @@ def measure(args: argparse.Namespace) -> dict:
                 _say(f"  {rec['build']['seconds']:.1f} s, peak {rec['build']['peak_mib']:.0f} MiB")
                 if scale == min(args.scales):
                     rec["rebuild"] = no_change_rebuild(folder, out)
+                if args.spark:
+                    out = Path(tmp) / "spark"
+                    _say(f"scale {scale:g}: {SPARK_BUILD} -> {out}")
+                    rec["spark_build"] = build_reports(
+                        folder, out, force=True, timeout=args.build_timeout,
+                        extra=("--param", "engine=spark"),
+                    )  # fmt: skip
+                    b = rec["spark_build"]
+                    _say(f"  {b['seconds']:.1f} s, peak {b['peak_mib']:.0f} MiB")
         run["scales"][f"{scale:g}"] = rec
     run["load_end"] = load_average()
     run["parts"][0] |= {"finished": _now(), "load_end": run["load_end"]}
@@ -374,7 +387,7 @@ def render(run: dict, ratios: list) -> str:
             peak = _fmt_mib(r.get("peak_mib"))
             cells.append(_fmt_s(r["seconds"]) + (f" ({peak})" if peak else ""))
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    for label, key in ((BUILD, "build"), (REBUILD, "rebuild")):
+    for label, key in ((BUILD, "build"), (SPARK_BUILD, "spark_build"), (REBUILD, "rebuild")):
         cells = []
         for rec in recs:
             b = rec.get(key)
@@ -641,6 +654,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scales", type=float, nargs="+", default=[1, 10, 100])
     parser.add_argument("--no-reports", action="store_true", help="skip the report builds")
+    parser.add_argument(
+        "--spark", action="store_true", help="also build every report on Spark (engine=spark)"
+    )
     parser.add_argument("--repeat", type=int, default=3, help="runs of a fast step (best kept)")
     parser.add_argument("--repeat-below", type=float, default=20.0, metavar="SECONDS")
     parser.add_argument("--build-timeout", type=float, default=3600.0, metavar="SECONDS")

@@ -1,0 +1,103 @@
+"""The whole build on Spark (issue 21): every report built with ``--param engine=spark`` on the
+small sample publishes the figures of the DuckDB build, key by key (floats to a relative 1e-9).
+
+Costly (a Spark session per report kernel, local[2]): SPARK_REPORTS names the reports built;
+the figures that differ today for reasons outside the funnel and the runner are listed in
+KNOWN with the difference, and left for their modules' owners.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import pytest
+
+from helpers.reports.build import build
+from helpers.reports.cli import DEFAULT_CONFIG
+
+#: The reports built on both engines (all of them; see the module docstring for the cost).
+SPARK_REPORTS = (
+    "overview",
+    "segmentation",
+    "service",
+    "clv",
+    "supply_chain",
+    "funnel",
+    "pipeline",
+    "campaigns",
+)
+#: (report, figure key) -> why the engines differ there (not a failure of this test).
+KNOWN: dict[tuple[str, str], str] = {}
+REL = 1e-9
+
+
+def flat(value, prefix: str = ""):
+    """Every leaf of a figures dict as (dotted key, value); lists by index."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from flat(v, f"{prefix}.{k}" if prefix else str(k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from flat(v, f"{prefix}[{i}]")
+    else:
+        yield prefix, value
+
+
+def same(a, b) -> bool:
+    """Equal; floats (and a float beside an int) to a relative 1e-9, NaN equal to NaN."""
+    number = (int, float)
+    if isinstance(a, float) or isinstance(b, float):
+        if not (isinstance(a, number) and isinstance(b, number)) or isinstance(a, bool):
+            return a == b
+        if math.isnan(a) or math.isnan(b):
+            return math.isnan(a) and math.isnan(b)
+        return a == b or abs(a - b) <= REL * max(abs(a), abs(b))
+    return a == b
+
+
+def differences(duck: dict, spark: dict) -> list[tuple[str, object, object]]:
+    a, b = dict(flat(duck)), dict(flat(spark))
+    missing = "<absent>"
+    return [
+        (k, a.get(k, missing), b.get(k, missing))
+        for k in sorted(set(a) | set(b))
+        if not same(a.get(k, missing), b.get(k, missing))
+    ]
+
+
+@pytest.fixture(scope="module")
+def builds(small_sample, tmp_path_factory) -> dict[str, Path]:
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    root = tmp_path_factory.mktemp("spark-build")
+    outs = {}
+    for engine in ("duckdb", "spark"):
+        outs[engine] = root / engine
+        outcome = build(
+            DEFAULT_CONFIG,
+            out_dir=outs[engine],
+            data_dir=small_sample,
+            only=SPARK_REPORTS,
+            overrides={"engine": engine},
+            force=True,
+            log=lambda line: None,
+        )
+        failed = {r.name: r.error for r in outcome.failed}
+        assert not failed, f"{engine} build failed: {failed}"
+    return outs
+
+
+@pytest.mark.parametrize("name", SPARK_REPORTS)
+def test_spark_build_publishes_the_duckdb_figures(builds, name):
+    duck, spark = (
+        json.loads((builds[e] / f"{name}.json").read_text(encoding="utf-8")) for e in builds
+    )
+    assert duck["status"] == spark["status"] == "ok"
+    assert duck["parameters"]["engine"] == "duckdb" and spark["parameters"]["engine"] == "spark"
+    assert len(duck["figures"]) > 0
+    diffs = differences(duck["figures"], spark["figures"])
+    unexpected = [d for d in diffs if (name, d[0]) not in KNOWN]
+    assert not unexpected, f"{name}: figures differ on Spark (key, duckdb, spark): {unexpected}"
+    assert duck.get("sections") == spark.get("sections")
