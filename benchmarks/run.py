@@ -240,6 +240,8 @@ def build_reports(
         if record.name.startswith("index"):
             continue
         r = json.loads(record.read_text(encoding="utf-8"))
+        if not isinstance(r, dict) or "name" not in r:
+            continue  # not a report's record (the index's, say)
         reports[r["name"]] = {
             "status": r.get("status"),
             "seconds": r.get("build_seconds"),
