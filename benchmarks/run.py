@@ -369,17 +369,20 @@ def _fmt_mib(m: float | None) -> str:
     return "" if m is None or m != m else f"{m:,.0f}"
 
 
-def render(run: dict, ratios: list) -> str:
-    scales = sorted(run["scales"], key=float)
-    recs = [run["scales"][s] for s in scales]
+def _ordered(keys_per_item) -> list[str]:
+    """Every key, in first-seen order."""
     names: list[str] = []
-    for rec in recs:
-        for name in rec["steps"]:
+    for keys in keys_per_item:
+        for name in keys:
             if name not in names:
                 names.append(name)
+    return names
+
+
+def _steps_table(scales: list[str], recs: list[dict]) -> list[str]:
     head = "| step | " + " | ".join(f"{s}x s (peak MiB)" for s in scales) + " |"
     lines = ["## Steps", "", head, "|---|" + "---:|" * len(scales)]
-    for name in names:
+    for name in _ordered(rec["steps"] for rec in recs):
         cells = []
         for rec in recs:
             r = rec["steps"].get(name)
@@ -390,84 +393,96 @@ def render(run: dict, ratios: list) -> str:
             cells.append(_fmt_s(r["seconds"]) + (f" ({peak})" if peak else ""))
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     for label, key in ((BUILD, "build"), (SPARK_BUILD, "spark_build"), (REBUILD, "rebuild")):
-        cells = []
-        for rec in recs:
-            b = rec.get(key)
-            if b is None:
-                cells.append("")
-                continue
-            status = "" if b["exit"] == 0 else f" [exit {b['exit']}]"
-            if key == "rebuild" and not b.get("up_to_date", True):
-                status += " [still stale: src/helpers kept changing]"
-            cells.append(f"{_fmt_s(b['seconds'])} ({_fmt_mib(b['peak_mib'])}){status}")
+        cells = [_build_cell(rec.get(key), key) for rec in recs]
         if any(cells):
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    rows = [
-        "| rows | "
-        + " | ".join(
-            f"{r['rows']['accounts']:,} accounts, {r['rows']['order_lines']:,} lines, "
-            f"{r['rows']['web_events']:,} events"
-            for r in recs
-        )
-        + " |"
+    rows = " | ".join(
+        f"{r['rows']['accounts']:,} accounts, {r['rows']['order_lines']:,} lines, "
+        f"{r['rows']['web_events']:,} events"
+        for r in recs
+    )
+    lines[4:4] = [f"| rows | {rows} |"]
+    return lines
+
+
+def _build_cell(b: dict | None, key: str) -> str:
+    if b is None:
+        return ""
+    status = "" if b["exit"] == 0 else f" [exit {b['exit']}]"
+    if key == "rebuild" and not b.get("up_to_date", True):
+        status += " [still stale: src/helpers kept changing]"
+    return f"{_fmt_s(b['seconds'])} ({_fmt_mib(b['peak_mib'])}){status}"
+
+
+def _ratios_table(scales: list[str], recs: list[dict], ratios: list) -> list[str]:
+    lines = ["", "## Comparisons (seconds of a / seconds of b)", ""]
+    lines += ["| comparison | " + " | ".join(f"{s}x" for s in scales) + " | target |"]
+    lines += ["|---|" + "---:|" * (len(scales) + 1)]
+    for label, a, b, target in ratios:
+        cells = []
+        for rec in recs:
+            ra, rb = rec["steps"].get(a), rec["steps"].get(b)
+            ok = ra and rb and ra["seconds"] == ra["seconds"] and rb["seconds"] > 0
+            cells.append(f"{ra['seconds'] / rb['seconds']:.2f}" if ok else "")
+        goal = "" if target is None else f"≤ {target:g}"
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {goal} |")
+    return lines
+
+
+def _report_cell(r: dict | None) -> str:
+    if r is None:
+        return ""
+    if r["status"] == "ok":
+        return _fmt_s(r["seconds"])
+    return f"{r['status']}: {r.get('error') or ''}"[:120]
+
+
+def _builds_table(scales: list[str], built: list) -> list[str]:
+    lines = ["", "## Report build times (seconds, from each report's `<name>.json`)", ""]
+    lines += ["| report | " + " | ".join(f"{s}x" for s in scales) + " |"]
+    lines += ["|---|" + "---:|" * len(scales)]
+    for name in _ordered((b or {}).get("reports", {}) for b in built):
+        cells = [_report_cell((b or {}).get("reports", {}).get(name)) for b in built]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines += [
+        "| whole build, wall clock (2 reports at a time) | "
+        + " | ".join(_fmt_s(b["seconds"]) if b else "" for b in built)
+        + " |",
+        "| peak memory of the build's process tree, MiB | "
+        + " | ".join(_fmt_mib(b["peak_mib"]) if b else "" for b in built)
+        + " |",
+        "| largest single process, MiB | "
+        + " | ".join(_fmt_mib(b["largest_mib"]) if b else "" for b in built)
+        + " |",
     ]
-    lines[4:4] = rows
+    return lines
 
+
+def _slowest_cells(run: dict, scales: list[str], built: list) -> list[str]:
+    big = max((s for s, b in zip(scales, built, strict=True) if b), key=float)
+    b = run["scales"][big]["build"]
+    lines = ["", f"## Slowest notebook cells at {big}x (papermill's per-cell durations)", ""]
+    lines += ["| report | cell | seconds | code |", "|---|---:|---:|---|"]
+    for name, r in sorted(b["reports"].items(), key=lambda kv: -(kv[1]["seconds"] or 0)):
+        for c in r["cells"]:
+            code = c["source"].replace("|", "\\|")
+            code = code if len(code) <= 110 else code[:107] + "..."
+            lines.append(f"| {name} | {c['cell']} | {c['seconds']:.1f} | `{code}` |")
+    return lines
+
+
+def render(run: dict, ratios: list) -> str:
+    """RESULTS.md's tables: steps, comparisons, report builds with the targets, slowest cells."""
+    scales = sorted(run["scales"], key=float)
+    recs = [run["scales"][s] for s in scales]
+    lines = _steps_table(scales, recs)
     if ratios:
-        lines += ["", "## Comparisons (seconds of a / seconds of b)", ""]
-        lines += ["| comparison | " + " | ".join(f"{s}x" for s in scales) + " | target |"]
-        lines += ["|---|" + "---:|" * (len(scales) + 1)]
-        for label, a, b, target in ratios:
-            cells = []
-            for rec in recs:
-                ra, rb = rec["steps"].get(a), rec["steps"].get(b)
-                ok = ra and rb and ra["seconds"] == ra["seconds"] and rb["seconds"] > 0
-                cells.append(f"{ra['seconds'] / rb['seconds']:.2f}" if ok else "")
-            goal = "" if target is None else f"≤ {target:g}"
-            lines.append(f"| {label} | " + " | ".join(cells) + f" | {goal} |")
-
+        lines += _ratios_table(scales, recs, ratios)
     built = [rec.get("build") for rec in recs]
     if any(built):
-        reports: list[str] = []
-        for b in built:
-            for name in (b or {}).get("reports", {}):
-                if name not in reports:
-                    reports.append(name)
-        lines += ["", "## Report build times (seconds, from each report's `<name>.json`)", ""]
-        lines += ["| report | " + " | ".join(f"{s}x" for s in scales) + " |"]
-        lines += ["|---|" + "---:|" * len(scales)]
-        for name in reports:
-            cells = []
-            for b in built:
-                r = (b or {}).get("reports", {}).get(name)
-                if r is None:
-                    cells.append("")
-                elif r["status"] == "ok":
-                    cells.append(_fmt_s(r["seconds"]))
-                else:
-                    cells.append(f"{r['status']}: {r.get('error') or ''}"[:120])
-            lines.append(f"| {name} | " + " | ".join(cells) + " |")
-        lines += [
-            "| whole build, wall clock (2 reports at a time) | "
-            + " | ".join(_fmt_s(b["seconds"]) if b else "" for b in built)
-            + " |",
-            "| peak memory of the build's process tree, MiB | "
-            + " | ".join(_fmt_mib(b["peak_mib"]) if b else "" for b in built)
-            + " |",
-            "| largest single process, MiB | "
-            + " | ".join(_fmt_mib(b["largest_mib"]) if b else "" for b in built)
-            + " |",
-        ]
+        lines += _builds_table(scales, built)
         lines += _targets(scales, recs)
-        big = max((s for s, b in zip(scales, built, strict=True) if b), key=float)
-        b = run["scales"][big]["build"]
-        lines += ["", f"## Slowest notebook cells at {big}x (papermill's per-cell durations)", ""]
-        lines += ["| report | cell | seconds | code |", "|---|---:|---:|---|"]
-        for name, r in sorted(b["reports"].items(), key=lambda kv: -(kv[1]["seconds"] or 0)):
-            for c in r["cells"]:
-                code = c["source"].replace("|", "\\|")
-                code = code if len(code) <= 110 else code[:107] + "..."
-                lines.append(f"| {name} | {c['cell']} | {c['seconds']:.1f} | `{code}` |")
+        lines += _slowest_cells(run, scales, built)
     return "\n".join(lines)
 
 
