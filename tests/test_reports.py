@@ -841,6 +841,21 @@ def test_index_card_counts_sections(tmp_path: Path) -> None:
     assert "sections" not in card["plain"].replace('class="sections"', "")
 
 
+def test_index_card_never_shows_the_machines_paths(tmp_path: Path) -> None:
+    """An injected export_dir (an absolute path) is shown by its last folder only."""
+    from helpers.reports.config import ReportSpec
+    from helpers.reports.index import write_index
+
+    secret = str(tmp_path / "home" / "someone" / "exports")
+    record = {"name": "r", "status": "ok", "html": "r.html", "figures": {}}
+    record["parameters"] = {"export_dir": secret, "top_n": 5, "data_dir": str(tmp_path)}
+    (tmp_path / "r.json").write_text(json.dumps(record))
+    spec = ReportSpec(name="r", notebook=tmp_path / "x.ipynb", title="R")
+    page = read(write_index(tmp_path, [spec]))
+    assert "someone" not in page and str(tmp_path) not in page
+    assert "…/exports" in page and "top_n=5" in page
+
+
 EXPORT_CELLS = [
     ("md", "# Exports"),
     ("code", 'data_dir = ""\nexport_dir = None  # None: reports/exports', ["parameters"]),

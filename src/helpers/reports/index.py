@@ -171,6 +171,14 @@ def _figures(record: dict[str, Any]) -> str:
     return f'<table class="figures">{"".join(rows)}</table>'
 
 
+def _shown_value(value: Any) -> Any:
+    """A parameter as a card may show it: an absolute path (e.g. the ``export_dir`` the runner
+    injects) as ``…/<last folder>``, so the index never shows the machine's directory layout."""
+    if isinstance(value, str) and value.startswith("/") and len(value) > 1:
+        return "…/" + value.rstrip("/").rsplit("/", 1)[-1]
+    return value
+
+
 def _card(spec: ReportSpec, record: dict[str, Any] | None) -> str:
     title = escape(spec.title)
     if record is None:
@@ -201,7 +209,9 @@ def _card(spec: ReportSpec, record: dict[str, Any] | None) -> str:
         parts.append(f'<p class="finding">{escape(record["finding"])}</p>')
     parts.append(_sections(record))
     parts.append(_figures(record))
-    params = {k: v for k, v in (record.get("parameters") or {}).items() if k != "data_dir"}
+    params = {
+        k: _shown_value(v) for k, v in (record.get("parameters") or {}).items() if k != "data_dir"
+    }
     period = record.get("period") or {}
     rows = [
         _row("built", escape(str(record.get("built_at") or "—"))),
@@ -209,7 +219,8 @@ def _card(spec: ReportSpec, record: dict[str, Any] | None) -> str:
         _row(
             "parameters",
             ", ".join(
-                f"<code>{escape(k)}={escape(json.dumps(v))}</code>" for k, v in params.items()
+                f"<code>{escape(k)}={escape(json.dumps(v, ensure_ascii=False))}</code>"
+                for k, v in params.items()
             )
             or "defaults",
         ),
