@@ -17,6 +17,9 @@ import sys
 import time
 from collections.abc import Sequence
 
+# The command's own modules are imported inside the functions that use them: start-up time
+# (``--help`` and one subcommand should not load the generator, Ibis and every adapter).
+
 
 def _add_generate(sub: argparse._SubParsersAction) -> None:
     from helpers.config import SAMPLE_DIR

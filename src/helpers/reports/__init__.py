@@ -15,12 +15,17 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["MIME_TYPE", "publish", "report_payload"]
+__all__ = ["MIME_TYPE", "now_iso", "publish", "report_payload"]
 
 #: The custom mime type of the output :func:`publish` emits. nbconvert's HTML exporter has no
 #: renderer for it, so it shows nothing in the report; the runner reads it from the executed
 #: notebook.
 MIME_TYPE = "application/vnd.helpers.report+json"
+
+
+def now_iso() -> str:
+    """The local time now, ISO 8601 to the second with its offset (build and index stamps)."""
+    return _dt.datetime.now(_dt.UTC).astimezone().isoformat(timespec="seconds")
 
 
 def _scalar(value: Any, where: str) -> str | int | float | bool | None:

@@ -27,7 +27,6 @@ Heavy libraries (papermill, nbconvert) are only imported by a report that actual
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import errno
 import json
 import logging
@@ -39,11 +38,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from helpers import config as project
 from helpers.data.files import has_table
+from helpers.data.schema import TABLES
+from helpers.reports import now_iso
 
 from . import atomic
 from .config import ConfigError, ReportSpec, load_config, select
 from .fingerprint import cache_key, data_fingerprint, file_sha256, git_commit, source_hash
+from .index import write_index
 
 RUNNER_VERSION = 1
 CACHE_DIR = ".cache"
@@ -114,10 +117,6 @@ class Outcome:
         return next(r.status for r in self.results if r.name == name)
 
 
-def now_iso() -> str:
-    return dt.datetime.now(dt.UTC).astimezone().isoformat(timespec="seconds")
-
-
 def _read_json(path: Path) -> dict[str, Any] | None:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -167,8 +166,6 @@ def exports_for(out_dir: Path, data_dir: Path) -> Path | None:
     ``reports/exports``) for the default build, the sample into ``reports/``; ``<out>/exports``
     for any other (another dataset, another output folder), so that it never overwrites the
     sample's lists."""
-    from helpers import config as project
-
     default = out_dir.resolve() == project.REPORTS_DIR.resolve()
     if default and data_dir.resolve() == project.SAMPLE_DIR.resolve():
         return None
@@ -360,7 +357,7 @@ def _language(notebook: str) -> str:
 def _execute(job: Job, output: Path) -> None:
     import papermill as pm
 
-    from .kernel import kernel_manager_class
+    from .kernel import kernel_manager_class  # here: papermill and jupyter_client are slow to load
 
     # papermill's warnings ("Passed unknown parameter: x") name the report they are about
     logger = logging.getLogger("papermill")
@@ -485,7 +482,7 @@ def _run_notebook(job: Job, tmp: Path) -> str | None:
 def _render(tmp: Path, target: Path, render: dict[str, Any], built: _Built) -> str | None:
     """Render the executed notebook ``tmp`` into a staged page for ``target``: None, or why
     it could not be rendered."""
-    from .render import render_html
+    from .render import render_html  # here: nbconvert is slow to load
 
     page = built.stage(target, ".tmp.html")
     try:
@@ -650,8 +647,7 @@ def prevalidate(data_dir: Path | str) -> list[str]:
     tables finds its row-rule counts there instead of counting them again (at 100x, 38 s cold
     per kernel). Returns the tables validated. A dataset that does not validate raises here;
     :func:`build` then leaves the message to the reports themselves."""
-    from helpers.data.dataset import open_dataset
-    from helpers.data.schema import TABLES
+    from helpers.data.dataset import open_dataset  # here: Ibis loads in the spawned process only
 
     data_dir = Path(data_dir)
     present = [t for t in TABLES if has_table(data_dir, t)]
@@ -666,8 +662,6 @@ def _prevalidate(data_dir: Path, log: Log) -> None:
     it never inherit an engine's threads); a failure is left for each report to name."""
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
-
-    from helpers.data.schema import TABLES
 
     if not any(has_table(data_dir, t) for t in TABLES):
         return  # nothing to validate: each report says what it misses
@@ -763,7 +757,6 @@ def build(
     (before any report runs, or at the end when a report or the index could not be written:
     earlier pages are kept); a failing report is a ``failed`` result, never an exception.
     """
-    from .index import write_index
 
     started = time.perf_counter()
     config = Path(config).resolve()

@@ -23,8 +23,8 @@ from pathlib import Path
 
 from helpers import config as project
 
-from .build import OutputError
-from .config import ConfigError, load_config
+from .build import OutputError, build
+from .config import ConfigError, load_config, parse_params
 
 DEFAULT_CONFIG = project.PROJ_ROOT / "reports.yml"
 TRUTHY = {"1", "true", "yes", "on"}
@@ -129,8 +129,6 @@ def default_out_dir(config: Path, data_dir: Path) -> Path:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from .build import build
-    from .config import parse_params
 
     if args.jobs is not None and args.jobs < 1:
         raise ConfigError("--jobs must be at least 1")

@@ -9,7 +9,7 @@ from typing import Any
 
 from helpers import metrics
 
-from . import atomic
+from . import atomic, now_iso
 from .config import ReportSpec
 
 CSS = """
@@ -245,8 +245,6 @@ def write_index(out_dir: Path, specs: list[ReportSpec]) -> Path:
     """Rewrite ``index.html`` and ``index.json`` from the ``<name>.json`` of every report in
     the config (reports not built in this run keep their last state), and ``metrics.json``
     (:func:`helpers.metrics.registry_json`: key -> label, definition, unit, direction)."""
-    from .build import now_iso
-
     records = []
     cards = []
     for spec in specs:

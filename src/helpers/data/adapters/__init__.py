@@ -39,6 +39,7 @@ def stage(fmt: str, sources: Sequence[str | os.PathLike], **options) -> Staged:
     sources = [Path(s) for s in sources]
     if not sources:
         raise ValueError("no SOURCE given")
+    # Imported here, only the adapter asked for: start-up time (online_retail loads openpyxl).
     if fmt == "online-retail":
         from helpers.data.adapters import online_retail as adapter
     elif fmt == "cdnow":

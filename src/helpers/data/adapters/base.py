@@ -29,6 +29,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
+from helpers.config import PROJ_ROOT
+from helpers.data.dataset import open_dataset
+from helpers.data.files import has_table
 from helpers.data.schema import TABLES, arrow_type
 
 REPORT_FILE = "import_report.json"
@@ -302,9 +305,6 @@ def reports_status(out: Path, config: Path | None = None) -> dict[str, str]:
     of ``requires_any:``), else what is missing. Only names, ``requires`` and
     ``requires_any`` are read, with :mod:`yaml` directly: the data layer never imports the
     report runner, and which sections of a report build is the build's to say."""
-    from helpers.config import PROJ_ROOT
-    from helpers.data.files import has_table
-
     path = Path(config) if config else PROJ_ROOT / "reports.yml"
     try:
         entries = yaml.safe_load(path.read_text(encoding="utf-8"))["reports"]
@@ -326,8 +326,6 @@ def reports_status(out: Path, config: Path | None = None) -> dict[str, str]:
 
 def _on_open(out: Path, written: list[str]) -> dict[str, Any]:
     """Open the written tables with the data layer and summarise what it sets aside."""
-    from helpers.data.dataset import open_dataset
-
     ds = open_dataset(out, tables=written)
     by_table = {}
     for name, q in ds.table_quality.items():
