@@ -133,3 +133,77 @@ def test_the_checker_sees_a_wrong_arrow(tmp_path: Path) -> None:
         "helpers.data._wrong_arrow_probe:2 (data) imports helpers.reports.build (reports)",
         "helpers.data._wrong_arrow_probe:3 (data) imports helpers.overview (topic)",
     ]
+
+
+@pytest.mark.parametrize("topic", sorted(TOPICS - {"recommend"}))
+def test_a_topic_says_what_is_public(topic: str) -> None:
+    """``__all__`` lists what notebooks and users may call; everything else is underscored."""
+    import importlib
+    import inspect
+
+    module = importlib.import_module(f"helpers.{topic}")
+    assert hasattr(module, "__all__"), f"helpers.{topic} has no __all__"
+    assert not [n for n in module.__all__ if not hasattr(module, n)], "names in __all__ exist"
+    unlisted = [
+        name
+        for name, value in vars(module).items()
+        if not name.startswith("_")
+        and (inspect.isfunction(value) or inspect.isclass(value))
+        and value.__module__ == module.__name__
+        and name not in module.__all__
+    ]
+    assert not unlisted, f"helpers.{topic}: public but not in __all__ (underscore them): {unlisted}"
+
+
+def _module_level_imports(path: Path) -> set[str]:
+    """The package modules ``path`` imports when it is imported (top-level statements only:
+    an import inside a function is a deliberate deferral and cannot close a circle at import
+    time)."""
+    me = _module_name(path)
+    package = me if path.name == "__init__.py" else me.rsplit(".", 1)[0]
+    found = set()
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("helpers")}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                name = ".".join([*base, node.module] if node.module else base)
+            else:
+                name = node.module or ""
+            if name.startswith("helpers"):
+                found.add(name)
+                found |= {f"{name}.{a.name}" for a in node.names}
+    modules = {_module_name(p) for p in SOURCES}
+    return {m for m in found if m in modules and m != me}
+
+
+def _circles(graph: dict[str, set[str]]) -> list[str]:
+    """Every circle a depth-first walk of ``graph`` (module -> modules it imports) meets."""
+    state: dict[str, int] = {}
+    circles = []
+
+    def visit(node: str, trail: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                circles.append(" -> ".join([*trail[trail.index(nxt) :], nxt]))
+            elif nxt not in state:
+                visit(nxt, [*trail, nxt])
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [node])
+    return circles
+
+
+def test_no_import_circles() -> None:
+    graph = {_module_name(p): _module_level_imports(p) for p in SOURCES}
+    assert graph["helpers.reports.build"], "the graph sees module-level imports"
+    assert not _circles(graph)
+
+
+def test_the_circle_check_sees_a_circle() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert _circles(graph) == ["a -> b -> c -> a"]

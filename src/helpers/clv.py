@@ -66,6 +66,8 @@ SECTIONS = (
 AT_RISK_FILE = "clv_at_risk.csv"
 AT_RISK_COLUMNS = ["account_id", "segment", "industry", "channel", "value", "p_alive"]
 
+# What notebooks and users may call: analyse() and the steps it is made of, each tested on its
+# own so an analyst can re-run one with other settings.
 __all__ = [
     "CORE",
     "DEFINITIONS",
@@ -73,15 +75,37 @@ __all__ = [
     "MODEL_NAMES",
     "OPTIONAL_TABLES",
     "SECTIONS",
+    "account_values",
+    "acquisition_return",
     "analyse",
+    "at_risk",
+    "by_group",
+    "cac_by_month",
+    "checks_narrative",
+    "choose_model",
+    "cohorts",
     "data_text",
+    "error_table",
+    "fit_checks",
+    "fit_each",
+    "fit_models",
+    "fit_table",
     "historical_clv",
+    "holdout_by_frequency",
+    "holdout_errors",
+    "holdout_predictions",
+    "holdout_spend_by_frequency",
     "holdout_window",
     "key_findings",
+    "margin_rate",
     "monthly_rate",
     "open_tables",
+    "predictive_clv",
+    "published_figures",
     "same_day_combined",
+    "spend_independence",
     "summary",
+    "usable_margin_basis",
 ]
 
 
@@ -666,7 +690,7 @@ def _word(n: int) -> str:
     return {2: "two", 3: "three"}.get(n, str(n))
 
 
-def fit_figures(fits: dict) -> dict[str, dict]:
+def _fit_figures(fits: dict) -> dict[str, dict]:
     """Per fitted model, one group of figures: its parameters with standard errors and 95 %
     intervals (``{r, r_se, r_ci_low, r_ci_high, alpha, ...}``), log-likelihood (``loglik``)
     and the fit checks (``grad_norm``, ``hessian_pd``, ``min_eigenvalue``, ``newton_step``,
@@ -697,7 +721,7 @@ def published_figures(
     'none' when no purchase model could be used); ``checks_passed`` (every model fitted and
     passed its checks) and, when some did not fit, ``fit_failures: {model: why}``."""
     failed = failed or {}
-    out: dict = {"model_chosen": chosen or "none"} | fit_figures(fits)
+    out: dict = {"model_chosen": chosen or "none"} | _fit_figures(fits)
     out["holdout"] = dict(errors)
     out["checks_passed"] = bool(
         not failed and all(f.converged and f.hessian_pd for f in fits.values())
@@ -876,7 +900,7 @@ def _validate(res: Analysis, transactions, cal_end, holdout_end, opts) -> dict[s
     res.figures |= {
         "calibration_end": cal_end,
         "holdout_end": holdout_end,
-        "calibration_fit": fit_figures(calib_fits),
+        "calibration_fit": _fit_figures(calib_fits),
         "holdout": dict(errors),
     }
     if not validated:

@@ -378,7 +378,7 @@ def _read_tables(ds) -> list[str]:
     return [t for t in ds if read is None or t in read]
 
 
-def lead_counts(leads) -> dict[str, int]:
+def _lead_counts(leads) -> dict[str, int]:
     """Leads in all; ``unmatched`` (null ``account_id``); won, lost, open; ``staged`` (leads
     with a qualified, opportunity or quote time) and ``opportunities`` (opportunity time set)."""
     leads = _check_leads(leads)
@@ -402,7 +402,7 @@ def lead_counts(leads) -> dict[str, int]:
     return {k: int(0 if pd.isna(v) else v) for k, v in row.items()}
 
 
-def stage_window(leads, stage_window_days=None, quantile: float = 0.9) -> dict | float:
+def _stage_window(leads, stage_window_days=None, quantile: float = 0.9) -> dict | float:
     """The window each stage has (days): ``stage_window_days`` when given, else each stage's
     typical time (:func:`typical_stage_days` at ``quantile``); a stage no lead has reached has
     no typical time and gets no window (None: the rule without a window)."""
@@ -422,7 +422,7 @@ def _stages_section(result: Analysis, leads, counts, window_days, quantile) -> N
             "quote_at are empty): stage conversion needs them; the win rate uses the outcome.",
         )
         return
-    stages = pipeline_stages(leads, window=stage_window(leads, window_days, quantile))
+    stages = pipeline_stages(leads, window=_stage_window(leads, window_days, quantile))
     rest = stages.iloc[1:]
     weakest = rest.loc[rest[rest.decided > 0].conversion.idxmin()]
     result.tables["stages"] = stages
@@ -497,14 +497,14 @@ def analyse(
 
     ``stage_window_days``: the days a lead has to pass each stage (a number or ``{stage:
     days}``); None: each stage's typical time, the ``stage_window_quantile`` of the days the
-    leads that passed it took (:func:`stage_window`). ``top_stuck``: open leads listed per
+    leads that passed it took (:func:`_stage_window`). ``top_stuck``: open leads listed per
     stage. Figures: ``leads``, ``unmatched_leads`` (null account id), ``lead_win_rate`` = won /
     (won + lost) with its Wilson interval, ``weakest_stage`` (lowest stage conversion),
     ``weighted_open_pipeline`` (Σ amount × P(win | stage) over open leads).
     """
     result = Analysis.start("pipeline", SECTIONS, _read_tables(ds))
     leads = ds.leads
-    counts = lead_counts(leads)
+    counts = _lead_counts(leads)
     if counts["leads"] == 0:
         raise ValueError("the leads table is empty: the pipeline report needs leads")
     result.facts["counts"] = counts

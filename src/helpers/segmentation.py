@@ -193,7 +193,7 @@ def account_features(ds, analysis_date=None, lookback_days: int = 365) -> pd.Dat
 
 
 @dataclass
-class FeatureSpec:
+class _FeatureSpec:
     """Which columns feed the clustering, by how they are transformed."""
 
     numeric: list[str]
@@ -205,7 +205,7 @@ class FeatureSpec:
         return [*self.numeric, *self.mix, *self.categorical]
 
 
-def feature_spec(features: list[str], table: pd.DataFrame) -> FeatureSpec:
+def feature_spec(features: list[str], table: pd.DataFrame) -> _FeatureSpec:
     """Split the ``features`` parameter into numeric RFM columns, the category mix (the word
     ``category_mix`` stands for every ``mix_`` column) and categorical firmographics."""
     if not features:
@@ -223,10 +223,10 @@ def feature_spec(features: list[str], table: pd.DataFrame) -> FeatureSpec:
             raise ValueError(
                 f"unknown cluster feature {f!r} (parameter cluster_features): use {allowed}"
             )
-    return FeatureSpec(numeric, mix, categorical)
+    return _FeatureSpec(numeric, mix, categorical)
 
 
-def cluster_pipeline(spec: FeatureSpec, k: int, seed: int = 0):
+def _cluster_pipeline(spec: _FeatureSpec, k: int, seed: int = 0):
     """scikit-learn Pipeline: numeric RFM columns → log1p → StandardScaler (they are heavily
     right-skewed); category-mix shares kept as proportions (already on one 0–1 scale;
     standardising would blow up the noise of rare categories); firmographics → OneHotEncoder;
@@ -258,7 +258,7 @@ SILHOUETTE_SAMPLE = 10_000
 
 def choose_k(
     table: pd.DataFrame,
-    spec: FeatureSpec,
+    spec: _FeatureSpec,
     k_range,
     seed: int = 0,
     silhouette_sample: int = SILHOUETTE_SAMPLE,
@@ -281,7 +281,7 @@ def choose_k(
     sample = int(silhouette_sample) if len(table) > silhouette_sample else None
     rows = []
     for k in ks:
-        pipe = cluster_pipeline(spec, k, seed)
+        pipe = _cluster_pipeline(spec, k, seed)
         labels = pipe.fit_predict(table)
         x = pipe[:-1].transform(table)
         rows.append(
@@ -296,12 +296,12 @@ def choose_k(
     return out
 
 
-def fit_clusters(table: pd.DataFrame, spec: FeatureSpec, k: int, seed: int = 0):
+def fit_clusters(table: pd.DataFrame, spec: _FeatureSpec, k: int, seed: int = 0):
     """Fit the pipeline with ``k`` clusters; returns (fitted pipeline, labels 0..k−1 ordered by
     descending cluster size, so cluster 0 is the largest; ties broken by the KMeans label)."""
     if len(table) <= k:
         raise ValueError(f"{len(table)} accounts cannot make {k} clusters")
-    pipe = cluster_pipeline(spec, k, seed)
+    pipe = _cluster_pipeline(spec, k, seed)
     raw = pipe.fit_predict(table)
     sizes = np.bincount(raw, minlength=k)
     order = sorted(range(k), key=lambda c: (-sizes[c], c))
@@ -310,7 +310,7 @@ def fit_clusters(table: pd.DataFrame, spec: FeatureSpec, k: int, seed: int = 0):
     return pipe, relabel[raw]
 
 
-def cluster_profiles(table: pd.DataFrame, labels, spec: FeatureSpec) -> pd.DataFrame:
+def cluster_profiles(table: pd.DataFrame, labels, spec: _FeatureSpec) -> pd.DataFrame:
     """Per cluster: accounts, revenue share, medians of the numeric RFM columns, the mean
     category mix, and the most common value of each firmographic with its share (skipping a
     firmographic with one value for every account, which says nothing about a cluster)."""
@@ -331,7 +331,7 @@ def cluster_profiles(table: pd.DataFrame, labels, spec: FeatureSpec) -> pd.DataF
     return out.reset_index()
 
 
-def standardised_means(table: pd.DataFrame, labels, spec: FeatureSpec) -> pd.DataFrame:
+def standardised_means(table: pd.DataFrame, labels, spec: _FeatureSpec) -> pd.DataFrame:
     """Heat-map matrix: rows = clusters, columns = features, value = (cluster mean − overall
     mean) / overall standard deviation, on the transformed numeric columns (log1p), the mix
     shares and each one-hot firmographic level (``industry=retail``)."""

@@ -290,7 +290,7 @@ def _nonempty(df: pd.DataFrame, what: str) -> pd.DataFrame:
     return df
 
 
-def catalogue(ds):
+def _catalogue(ds):
     """The SKUs with their category, unit cost and list price: ``products`` when the dataset
     has it, else one row per SKU of the order lines with category "unknown", unit cost the
     mean line unit cost and list price the mean line unit price."""
@@ -365,7 +365,7 @@ def supplier_scorecard(ds, start=None, end=None, warehouse: str | None = None) -
 # ----------------------------------------------------------------------------- inventory
 
 
-def complete_weeks(lo: pd.Timestamp, hi: pd.Timestamp) -> tuple[pd.Timestamp, pd.Timestamp, int]:
+def _complete_weeks(lo: pd.Timestamp, hi: pd.Timestamp) -> tuple[pd.Timestamp, pd.Timestamp, int]:
     """First Monday on/after ``lo``, last Sunday on/before ``hi``, and the number of whole
     Monday-Sunday weeks between them (partial weeks at the ends are left out)."""
     first = lo + pd.Timedelta(days=(7 - lo.weekday()) % 7)
@@ -393,7 +393,7 @@ def sku_classes(
     :func:`xyz_classes` on CV; ``cum_share`` is the cumulative revenue share in Pareto order.
     """
     lo, hi = period_bounds(ds, start, end)
-    first, last, n_weeks = complete_weeks(lo, hi)
+    first, last, n_weeks = _complete_weeks(lo, hi)
     if n_weeks < 2:
         raise ValueError("sku_classes needs at least two whole weeks between start and end")
     o = _orders(ds, first, last, warehouse)
@@ -409,7 +409,7 @@ def sku_classes(
         units_sq=(weekly.units * weekly.units).sum(),
         weeks_with_sales=weekly.count(),
     )
-    p = catalogue(ds).select("sku", "category", "unit_cost", "list_price")
+    p = _catalogue(ds).select("sku", "category", "unit_cost", "list_price")
     out = p.to_pandas().merge(per_sku.to_pandas(), on="sku", how="left")
     out[["revenue", "units", "units_sq"]] = out[["revenue", "units", "units_sq"]].fillna(0.0)
     out["weeks_with_sales"] = out.weeks_with_sales.fillna(0).astype("int64")
@@ -757,11 +757,11 @@ def weekly_category_demand(ds, start=None, end=None, warehouse=None) -> pd.DataF
     """Units ordered per whole Monday-Sunday week and category (wide: one column per
     category, a weekly DatetimeIndex; weeks with no order are 0)."""
     lo, hi = period_bounds(ds, start, end)
-    first, last, n = complete_weeks(lo, hi)
+    first, last, n = _complete_weeks(lo, hi)
     if n < 1:
         raise ValueError("no whole week between start and end")
     o = _orders(ds, first, last, warehouse)
-    j = ds.order_lines.join(o, "order_id").join(catalogue(ds).select("sku", "category"), "sku")
+    j = ds.order_lines.join(o, "order_id").join(_catalogue(ds).select("sku", "category"), "sku")
     w = j.group_by(category=j.category, week=j.order_ts.truncate("W").cast("date")).aggregate(
         units=j.quantity.sum()
     )
@@ -774,7 +774,7 @@ def weekly_category_demand(ds, start=None, end=None, warehouse=None) -> pd.DataF
     return wide
 
 
-def seasonal_profile(y: pd.Series) -> np.ndarray:
+def _seasonal_profile(y: pd.Series) -> np.ndarray:
     """Multiplicative weekly seasonal indices from month-of-year means (52 values, mean 1).
 
     ratio = y / centred 52-week moving average (at least 26 weeks in the window); the index of
@@ -791,12 +791,12 @@ def seasonal_profile(y: pd.Series) -> np.ndarray:
     return idx / idx.mean()
 
 
-def fit_forecast(y: pd.Series, horizon: int):
+def _fit_forecast(y: pd.Series, horizon: int):
     """Forecast ``horizon`` weeks of ``y`` with statsmodels' ExponentialSmoothing.
 
     With at least 56 weeks of history (a year plus a month): Holt-Winters with a level and a
     multiplicative seasonality of period 52 and no trend; the seasonal indices start from
-    :func:`seasonal_profile` and the level from the first year's deseasonalised mean
+    :func:`_seasonal_profile` and the level from the first year's deseasonalised mean
     (``initialization_method="known"``); the smoothing parameters are fitted by least squares.
     A series with a zero week uses additive seasonality (indices (profile - 1) x level).
     Shorter histories: damped Holt without seasonality. A trend term was tried and left out:
@@ -812,7 +812,7 @@ def fit_forecast(y: pd.Series, horizon: int):
     if isinstance(y.index, pd.DatetimeIndex) and y.index.freq is None:
         y = y.asfreq("W-MON")
     if len(y) >= MIN_SEASONAL_WEEKS:
-        prof = seasonal_profile(y)
+        prof = _seasonal_profile(y)
         level = float(np.mean(y.iloc[:WEEKS_PER_YEAR] / prof))
         mul = bool((y > 0).all())
         model = ExponentialSmoothing(
@@ -833,7 +833,7 @@ def fit_forecast(y: pd.Series, horizon: int):
     return fc.clip(lower=0.0), label
 
 
-def seasonal_naive(y: pd.Series, horizon: int, m: int = WEEKS_PER_YEAR) -> pd.Series:
+def _seasonal_naive(y: pd.Series, horizon: int, m: int = WEEKS_PER_YEAR) -> pd.Series:
     """Seasonal-naive forecast: each week repeats the value of the same week a year (m weeks)
     earlier; needs at least m weeks of history."""
     if len(y) < m:
@@ -844,7 +844,7 @@ def seasonal_naive(y: pd.Series, horizon: int, m: int = WEEKS_PER_YEAR) -> pd.Se
 
 
 def backtest(weekly: pd.DataFrame, horizon: int, origins: int = 4, step: int = 4) -> pd.DataFrame:
-    """Rolling-origin backtest of :func:`fit_forecast` against :func:`seasonal_naive`.
+    """Rolling-origin backtest of :func:`_fit_forecast` against :func:`_seasonal_naive`.
 
     For each of ``origins`` forecast origins, ``step`` weeks apart and the last one
     ``horizon`` weeks before the end, both methods forecast the next ``horizon`` weeks from the
@@ -870,8 +870,8 @@ def backtest(weekly: pd.DataFrame, horizon: int, origins: int = 4, step: int = 4
             train, test = y.iloc[:origin], y.iloc[origin : origin + horizon].to_numpy()
             values = train.to_numpy()
             scale = np.mean(np.abs(values[WEEKS_PER_YEAR:] - values[:-WEEKS_PER_YEAR]))
-            model, label = fit_forecast(train, horizon)
-            naive = seasonal_naive(train, horizon)
+            model, label = _fit_forecast(train, horizon)
+            naive = _seasonal_naive(train, horizon)
             pos = test > 0
             for kind, fc in (("model", model), ("naive", naive)):
                 err = np.abs(test - fc.to_numpy())
@@ -899,7 +899,7 @@ def forecast_categories(weekly: pd.DataFrame, horizon: int) -> pd.DataFrame:
     category, week, units, method)."""
     frames = []
     for cat in weekly.columns:
-        fc, label = fit_forecast(weekly[cat], horizon)
+        fc, label = _fit_forecast(weekly[cat], horizon)
         frames.append(
             pd.DataFrame({"category": cat, "week": fc.index, "units": fc.values, "method": label})
         )
@@ -1077,7 +1077,7 @@ def analyse(
     lo, hi = period_bounds(ds, start, end)
     result = Analysis.start("supply_chain", SECTIONS, ds)
     result.facts.update(period_start=f"{lo:%Y-%m-%d}", period_end=f"{hi:%Y-%m-%d}")
-    _, _, weeks = complete_weeks(lo, hi)
+    _, _, weeks = _complete_weeks(lo, hi)
     span = f"the period {lo:%Y-%m-%d} to {hi:%Y-%m-%d} holds {weeks} whole weeks"
     result.facts["weeks"] = weeks
     sel = {"start": lo, "end": hi, "warehouse": warehouse}
