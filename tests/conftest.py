@@ -63,3 +63,22 @@ def spark():
     session = spark_session("helpers-tests")
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def small_build(tmp_path_factory, small_sample):
+    """Every report in reports.yml built once on the small sample, as ``make reports`` does
+    (``python -m helpers.reports build`` in a subprocess): (output folder, the finished
+    process). Shared by every test that reads a whole build, which must not change it."""
+    import subprocess
+    import sys
+
+    out = tmp_path_factory.mktemp("small-build") / "reports"
+    run = subprocess.run(
+        [sys.executable, "-m", "helpers.reports", "build", "--force"]
+        + ["--out", str(out), "--data", str(small_sample)],
+        capture_output=True,
+        text=True,
+        cwd=PROJ_ROOT,
+    )
+    return out, run

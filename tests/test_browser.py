@@ -18,8 +18,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -71,16 +69,9 @@ def browser():
 
 
 @pytest.fixture(scope="session")
-def built(tmp_path_factory, small_sample):
-    """Every report in reports.yml built on the small sample (as in test_reports_e2e.py)."""
-    out = tmp_path_factory.mktemp("reports")
-    run = subprocess.run(
-        [sys.executable, "-m", "helpers.reports", "build", "--force"]
-        + ["--out", str(out), "--data", str(small_sample)],
-        capture_output=True,
-        text=True,
-        cwd=PROJ_ROOT,
-    )
+def built(small_build):
+    """Every report in reports.yml built on the small sample (the session's one build)."""
+    out, run = small_build
     assert run.returncode == 0, run.stderr[-3000:]
     return out
 

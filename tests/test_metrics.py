@@ -131,13 +131,11 @@ def _visible(page: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory, small_sample) -> Path:
-    """Every report built once on the small sample (the runner, as ``make reports``)."""
-    from helpers.reports.cli import main
-
-    out = tmp_path_factory.mktemp("metrics") / "reports"
-    code = main(["build", "--force", "--out", str(out), "--data", str(small_sample)])
-    assert code == 0
+def built(small_build) -> Path:
+    """Every report built once on the small sample (the session's one build, as ``make
+    reports``)."""
+    out, run = small_build
+    assert run.returncode == 0, run.stderr[-3000:]
     return out
 
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 
 import pytest
 import yaml
@@ -25,25 +23,9 @@ WARNING = re.compile(
 
 
 @pytest.fixture(scope="session")
-def built(tmp_path_factory, small_sample):
-    out = tmp_path_factory.mktemp("reports")
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "helpers.reports",
-            "build",
-            "--force",
-            "--out",
-            str(out),
-            "--data",
-            str(small_sample),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=PROJ_ROOT,
-    )
-    return out, run
+def built(small_build):
+    """The session's one build of every report on the small sample (tests/conftest.py)."""
+    return small_build
 
 
 def test_build_succeeds(built):
