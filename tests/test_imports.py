@@ -38,7 +38,8 @@ ALLOWED = {
     "stats": {"validate"},
     "sections": set(),
     "plots": set(),
-    "present": {"plots", "data", "metrics"},
+    "exports": set(),  # writes the lists people act on (CSV + XLSX); imports only config
+    "present": {"plots", "data", "metrics", "exports"},
     "outreach": {"data", "validate"},
     "reports": {"reports", "data", "metrics"},
     "topic": {
@@ -51,6 +52,7 @@ ALLOWED = {
         "validate",
         "metrics",
         "outreach",
+        "exports",
     },  # fmt: skip
 }
 

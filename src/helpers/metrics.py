@@ -133,8 +133,9 @@ _ENTRIES = (
     ),
     _m(
         "period_start",
-        "Data from",
-        "First day of the report's period table (orders; leads, web events... per report).",
+        "Period from",
+        "First day of the window the report covers: its parameters' start, else the first day "
+        "of its period table (orders; leads, web events... per report), clipped to the data.",
         "date",
         "none",
         "helpers.present.data_quality",
@@ -143,8 +144,29 @@ _ENTRIES = (
     ),
     _m(
         "period_end",
+        "Period to",
+        "Last day of the window the report covers: its parameters' end, else the last day of "
+        "its period table, clipped to the data.",
+        "date",
+        "none",
+        "helpers.present.data_quality",
+        _PROVENANCE,
+        "provenance",
+    ),
+    _m(
+        "data_start",
+        "Data from",
+        "First day of the report's period table in the whole dataset, whatever the window.",
+        "date",
+        "none",
+        "helpers.present.data_quality",
+        _PROVENANCE,
+        "provenance",
+    ),
+    _m(
+        "data_end",
         "Data to",
-        "Last day of the report's period table; per report.",
+        "Last day of the report's period table in the whole dataset, whatever the window.",
         "date",
         "none",
         "helpers.present.data_quality",

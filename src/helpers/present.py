@@ -16,6 +16,7 @@ from IPython.display import HTML, Markdown, display
 from helpers.config import PROJ_ROOT
 from helpers.data.files import is_url
 from helpers.data.schema import PII_COLUMNS
+from helpers.exports import ListExport, write_list
 from helpers.plots import set_theme, short_number
 
 LONG_TABLE_ROWS = 20
@@ -80,19 +81,53 @@ def findings(items: Iterable[str]) -> None:
     md("\n".join(f"- {item}" for item in items))
 
 
+#: Words a column header keeps in capitals (``account_id`` -> "Account ID").
+ACRONYMS = frozenset(
+    "id sku gmv aov cac ltv clv roas roi ctr cvr cpa otif rfm mape mase mae abc xyz eoq ci "
+    "sms sem po pos kpi url p50 p90 bg nbd mom yoy".split()
+)
+
+
+def header(column) -> str:
+    """A column name as a reader sees it: ``rows_set_aside`` -> "Rows set aside",
+    ``account_id`` -> "Account ID", ``ci_low`` -> "CI low". Names with a space or a capital
+    are kept as written (a table that already chose its headers)."""
+    text = str(column)
+    if " " in text or text != text.lower():
+        return text
+    words = [w.upper() if w in ACRONYMS else w for w in text.replace("-", "_").split("_") if w]
+    if not words:
+        return text
+    first = words[0]
+    return " ".join([first[:1].upper() + first[1:], *words[1:]])
+
+
+def _cell(value):
+    """Yes/No for flags (a reader does not read True/False); anything else unchanged."""
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        return "Yes" if value else "No"
+    return value
+
+
 def table(df: pd.DataFrame, caption: str = "", formats: Mapping[str, str] | None = None) -> None:
     """Show ``df``: a plain table when short, an interactive (sortable, searchable, offline)
-    one when longer than ``LONG_TABLE_ROWS`` rows. Refuses columns holding personal data."""
+    one when longer than ``LONG_TABLE_ROWS`` rows. Refuses columns holding personal data.
+    Headers are shown as words (:func:`header`), flags as Yes/No; ``formats`` is keyed by the
+    frame's own column names."""
     pii = sorted(_PII.intersection(map(str, df.columns)))
     if pii:
         raise ValueError(f"table would show personal data columns {pii}: export them instead")
     shown = df.copy()
     formats = dict(formats or {})
     for column in shown.columns:
-        if column not in formats and pd.api.types.is_integer_dtype(shown[column]):
+        dtype = shown[column].dtype
+        if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_object_dtype(dtype):
+            shown[column] = shown[column].map(_cell)
+        if column not in formats and pd.api.types.is_integer_dtype(dtype):
             formats[column] = "{:,}"  # thousands separators for counts
     for column, fmt in formats.items():
         shown[column] = shown[column].map(lambda v, f=fmt: "" if pd.isna(v) else f.format(v))
+    shown.columns = [header(c) for c in shown.columns]
     if len(shown) > LONG_TABLE_ROWS:
         import itables
 
@@ -102,7 +137,35 @@ def table(df: pd.DataFrame, caption: str = "", formats: Mapping[str, str] | None
     styler = shown.style.hide(axis="index")
     if caption:
         styler = styler.set_caption(caption)
-    display(HTML(styler.to_html()))
+    display(HTML(f'<div class="table-wide">{styler.to_html()}</div>'))
+
+
+def todo_list(
+    df: pd.DataFrame,
+    report: str,
+    name: str,
+    what: str,
+    *,
+    top: int = 10,
+    caption: str = "",
+    formats: Mapping[str, str] | None = None,
+    export_dir=None,
+) -> ListExport:
+    """A list people act on: written in full to ``<exports>/<report>/<name>.csv`` and
+    ``.xlsx`` (:func:`helpers.exports.write_list`), shown by its count and its first ``top``
+    rows (order ``df`` so the first rows matter most). ``what`` names one row in the plural
+    ("SKUs to reorder now"). Personal-data columns go to the files, never to the page."""
+    written = write_list(df, report, name, export_dir)
+    if not len(df):
+        md(f"No {what}.")
+        return written
+    files = f"`{written.shown}`" + (" and `.xlsx`" if written.xlsx else "")
+    shown_rows = min(top, len(df))
+    lead = f"the first {shown_rows} below; all of them" if len(df) > top else "all below, and"
+    md(f"**{count(len(df))}** {what}: {lead} in {files}.")
+    page = df.drop(columns=[c for c in df.columns if c in _PII]).head(top)
+    table(page, caption=caption, formats=formats)
+    return written
 
 
 def shown_path(path) -> str:
@@ -124,41 +187,71 @@ def shown_path(path) -> str:
     return folder.name
 
 
-def data_quality(ds, period_table: str = "orders") -> dict:
+def data_quality(ds, period_table: str = "orders", window: tuple | None = None) -> dict:
     """The data-quality section: rows read, rows set aside and why, the period covered.
 
-    Returns the figures it showed (rows read, set aside, period) for ``publish``.
+    ``window`` is the ``(start, end)`` the report's parameters chose (either may be ``None``:
+    the data's own first or last day); the section, and the ``period_start`` / ``period_end``
+    it returns for ``publish``, give that window (clipped to the data), with the data's whole
+    span beside it (``data_start`` / ``data_end``). The per-table counts are shown only when a
+    row was set aside; otherwise one sentence says so.
     """
     lo, hi = ds.period(period_table)
+    start, end = _window(window, lo, hi)
     q = ds.quality
     read, aside = int(q.groupby("table").rows_read.first().sum()), int(q.rows_set_aside.sum())
+    noun = period_table.replace("_", " ").capitalize()
+    span = f"{noun} run from **{lo:%Y-%m-%d}** to **{hi:%Y-%m-%d}**"
+    if (start, end) != (lo.normalize(), hi.normalize()):
+        span = (
+            f"This report covers **{start:%Y-%m-%d}** to **{end:%Y-%m-%d}**, as its parameters "
+            f"ask; {span[0].lower()}{span[1:]} in all"
+        )
     md(
         f"Read **{count(read)}** rows in {q.table.nunique()} tables from `{shown_path(ds.path)}` "
         f"(engine {ds.engine}, fingerprint `{ds.fingerprint}`); "
-        f"**{count(aside)}** rows ({pct(aside / read if read else 0, 2)}) were set aside and "
-        f"are not used below. {period_table.replace('_', ' ').capitalize()} run from "
-        f"**{lo:%Y-%m-%d}** to **{hi:%Y-%m-%d}**."
+        + (
+            f"**{count(aside)}** rows ({pct(aside / read if read else 0, 2)}) were set aside "
+            "and are not used below. "
+            if aside
+            else "every row passed the validation rules. "
+        )
+        + f"{span}."
     )
     for note in getattr(ds, "notes", ()):
         md(note)
-    per_table = q.groupby("table", sort=False).agg(
-        rows_read=("rows_read", "first"),
-        rows_kept=("rows_kept", "first"),
-        rows_set_aside=("rows_set_aside", "sum"),
-    )
-    table(per_table.reset_index(), caption="Rows read, kept and set aside, per table")
-    reasons = q[q.rows_set_aside > 0][["table", "reason", "rows_set_aside", "examples"]]
-    if len(reasons):
+    if aside:
+        per_table = q.groupby("table", sort=False).agg(
+            rows_read=("rows_read", "first"),
+            rows_kept=("rows_kept", "first"),
+            rows_set_aside=("rows_set_aside", "sum"),
+        )
+        per_table = per_table[per_table.rows_set_aside > 0]
+        table(per_table.reset_index(), caption="Tables with rows set aside")
+        reasons = q[q.rows_set_aside > 0][["table", "reason", "rows_set_aside", "examples"]]
         md("Rows set aside, by reason (example keys; the rows are in `ds.quarantine`):")
         table(reasons, caption="Rows set aside, by table and reason")
-    else:
-        md("No row broke a validation rule.")
     return {
         "rows_read": read,
         "rows_set_aside": aside,
-        "period_start": f"{lo:%Y-%m-%d}",
-        "period_end": f"{hi:%Y-%m-%d}",
+        "period_start": f"{start:%Y-%m-%d}",
+        "period_end": f"{end:%Y-%m-%d}",
+        "data_start": f"{lo:%Y-%m-%d}",
+        "data_end": f"{hi:%Y-%m-%d}",
     }
+
+
+def _window(window, lo: pd.Timestamp, hi: pd.Timestamp) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """``window`` = (start, end) as days, each ``None`` for the data's own bound, clipped to
+    the data's span ``lo`` .. ``hi``."""
+    first, last = lo.normalize(), hi.normalize()
+    if window is None:
+        return first, last
+    if len(window) != 2:
+        raise ValueError(f"window must be (start, end), got {window!r}")
+    start = first if window[0] in (None, "") else max(pd.Timestamp(window[0]).normalize(), first)
+    end = last if window[1] in (None, "") else min(pd.Timestamp(window[1]).normalize(), last)
+    return start, end
 
 
 def definitions(terms: Mapping[str, str]) -> None:

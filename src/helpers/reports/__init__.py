@@ -99,6 +99,7 @@ def report_payload(
     finding: str = "",
     period: tuple[Any, Any] | None = None,
     sections: Mapping[str, Any] | None = None,
+    series: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The JSON-serialisable dict :func:`publish` displays (exposed for tests and reuse).
 
@@ -107,7 +108,11 @@ def report_payload(
     e.g. ``{"bgnbd": {"r": 0.24, "alpha": 4.4}}``) or of such groups (two levels at most:
     ``{"calibration_fit": {"bgnbd": {"r": 0.24}}}``); ``finding`` is one line; ``period`` is
     ``(start, end)`` of the data the report covers, as dates or ISO strings; ``sections`` is
-    :meth:`helpers.sections.Analysis.summary` (which sections were built, which skipped and why).
+    :meth:`helpers.sections.Analysis.summary` (which sections were built, which skipped and why);
+    ``series`` maps a headline figure's registry key to its history,
+    ``{"freq": "week" | "month", "values": {"2026-W40" | "2026-10": number, ...}}``, periods
+    in time order (ISO week ``YYYY-Www`` or ``YYYY-MM``), the last one the period the figure
+    describes; complete periods only.
     """
     if not isinstance(figures, Mapping):
         raise TypeError(f"figures must be a dict of name -> number/string, got {type(figures)}")
@@ -139,7 +144,30 @@ def report_payload(
     checked = _sections(sections)
     if checked is not None:
         payload["sections"] = checked
+    if series is not None:
+        payload["series"] = _series(series)
     return payload
+
+
+_FREQS = ("week", "month")
+
+
+def _series(series: Mapping[str, Any]) -> dict[str, Any]:
+    """``series`` checked and made plain: key -> {freq, values: {period: number | None}}."""
+    if not isinstance(series, Mapping):
+        raise TypeError(f"series must be a dict of key -> {{freq, values}}, got {type(series)}")
+    out: dict[str, Any] = {}
+    for key, one in series.items():
+        if not isinstance(one, Mapping) or one.get("freq") not in _FREQS:
+            raise TypeError(f"series {key!r} must be {{'freq': 'week'|'month', 'values': {{...}}}}")
+        values = one.get("values")
+        if not isinstance(values, Mapping):
+            raise TypeError(f"series {key!r}: values must map a period to a number")
+        out[str(key)] = {
+            "freq": one["freq"],
+            "values": {str(p): _scalar(v, f"series {key}[{p}]") for p, v in values.items()},
+        }
+    return out
 
 
 def publish(
@@ -147,20 +175,22 @@ def publish(
     finding: str = "",
     period: tuple[Any, Any] | None = None,
     sections: Mapping[str, Any] | None = None,
+    series: Mapping[str, Any] | None = None,
 ) -> None:
     """Publish a report's key figures, its one-line finding and its data period.
 
     Call it in a notebook cell; it displays one output holding only the mime type
     :data:`MIME_TYPE`, which renders as nothing in the HTML. The report runner reads it from
     the executed notebook into ``reports/<name>.json`` (``figures``, ``finding``, ``period``,
-    ``sections``).
+    ``sections``, ``series``: the weekly or monthly history of its headline figures, which
+    the build compares against their own past; see :func:`report_payload`).
     Called more than once, later figures are merged over earlier ones, and a later non-empty
     finding / period replaces the earlier one.
 
     >>> publish({"accounts": 1200, "revenue_eur": 3.4e6}, "Revenue grew 12% year on year.",
     ...         period=("2024-01-01", "2024-12-31"))  # doctest: +SKIP
     """
-    payload = report_payload(figures, finding, period, sections)
+    payload = report_payload(figures, finding, period, sections, series)
     from IPython.display import display  # lazily: only inside a kernel
 
     display({MIME_TYPE: payload}, raw=True)

@@ -541,6 +541,7 @@ def _record(job: Job, built: _Built, seconds: float, built_at: str) -> dict[str,
         "figures": built.found.get("figures") or {},
         "finding": built.found.get("finding") or "",
         "sections": built.found.get("sections"),
+        "series": built.found.get("series") or {},
         "error": built.error,
     }
 

@@ -55,7 +55,8 @@ def _has_tag(cell: Any, tag: str) -> bool:
 def published(nb: Any) -> dict[str, Any]:
     """Merge every :func:`helpers.reports.publish` output of an executed notebook into
     ``{"figures": {...}, "finding": str, "period": [start, end] | None}``, plus ``sections``
-    (built, total, skipped) when the notebook published them."""
+    (built, total, skipped) and ``series`` (headline figures' history) when the notebook
+    published them."""
     out: dict[str, Any] = {"figures": {}, "finding": "", "period": None}
     for cell in nb.cells:
         for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
@@ -69,6 +70,8 @@ def published(nb: Any) -> dict[str, Any]:
                 out["period"] = list(payload["period"])
             if payload.get("sections"):
                 out["sections"] = payload["sections"]
+            if payload.get("series"):
+                out.setdefault("series", {}).update(payload["series"])
     return out
 
 
