@@ -36,12 +36,13 @@ ALLOWED = {
     "data": {"data", "validate"},
     "models": {"models", "validate"},
     "stats": {"validate"},
-    "sections": set(),
-    "plots": set(),
+    "i18n": set(),  # message catalogs and locale formats (Babel); imports only config
+    "sections": {"i18n"},
+    "plots": {"i18n"},
     "exports": set(),  # writes the lists people act on (CSV + XLSX); imports only config
-    "present": {"plots", "data", "metrics", "exports"},
+    "present": {"plots", "data", "metrics", "exports", "i18n"},
     "outreach": {"data", "validate"},
-    "reports": {"reports", "data", "metrics"},
+    "reports": {"reports", "data", "metrics", "i18n"},
     "topic": {
         "data",
         "models",
@@ -53,6 +54,7 @@ ALLOWED = {
         "metrics",
         "outreach",
         "exports",
+        "i18n",
     },  # fmt: skip
 }
 

@@ -15,6 +15,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from helpers.i18n import compact  # noqa: E402
+
 PALETTE = "colorblind"
 # Chinese company names and labels: the Noto Sans CJK SC file shipped by the ``mplfonts``
 # package (a dependency; the font is under the SIL Open Font License) is registered by path, so
@@ -65,13 +67,9 @@ def register_cjk_font() -> str | None:
 
 
 def short_number(x: float) -> str:
-    """1234567 -> '1.23M' (K, M, B suffixes): the one way large amounts are written."""
-    sign = "-" if x < 0 else ""
-    x = abs(float(x))
-    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if x >= size:
-            return f"{sign}{x / size:.2f}{suffix}"
-    return f"{sign}{x:,.0f}"
+    """1234567 -> '1.23M' (K, M, B suffixes; 万 and 亿 in a Chinese report): the one way large
+    amounts are written (:func:`helpers.i18n.compact`)."""
+    return compact(x)
 
 
 def set_theme() -> None:

@@ -13,11 +13,13 @@ from urllib.parse import urlsplit
 import pandas as pd
 from IPython.display import HTML, Markdown, display
 
+from helpers import i18n
 from helpers.config import PROJ_ROOT
 from helpers.data.files import is_url
 from helpers.data.schema import PII_COLUMNS
 from helpers.exports import ListExport, write_list
-from helpers.plots import set_theme, short_number
+from helpers.i18n import _
+from helpers.plots import set_theme
 
 LONG_TABLE_ROWS = 20
 _PII = {c for cols in PII_COLUMNS.values() for c in cols}
@@ -38,18 +40,19 @@ def setup() -> None:
 
 
 def money(x: float, unit: str = "") -> str:
-    """1234567 -> '1.23M' (K, M, B suffixes), with an optional currency unit after it."""
-    return f"{short_number(x)}{unit}"
+    """1234567 -> '1.23M' (K, M, B suffixes), with an optional currency unit after it; in a
+    Chinese report '123.46万' (:func:`helpers.i18n.compact`)."""
+    return f"{i18n.compact(x)}{unit}"
 
 
 def pct(x: float, digits: int = 1) -> str:
     """0.1234 -> '12.3%'."""
-    return "n/a" if pd.isna(x) else f"{x:.{digits}%}"
+    return i18n.percent(None if pd.isna(x) else x, digits)
 
 
 def count(n: float) -> str:
     """12345 -> '12,345'."""
-    return f"{int(n):,}"
+    return i18n.integer(n)
 
 
 def change(now: float, before: float) -> str:
@@ -157,12 +160,20 @@ def todo_list(
     ("SKUs to reorder now"). Personal-data columns go to the files, never to the page."""
     written = write_list(df, report, name, export_dir)
     if not len(df):
-        md(f"No {what}.")
+        md(_("No {what}.", what=what))
         return written
-    files = f"`{written.shown}`" + (" and `.xlsx`" if written.xlsx else "")
-    shown_rows = min(top, len(df))
-    lead = f"the first {shown_rows} below; all of them" if len(df) > top else "all below, and"
-    md(f"**{count(len(df))}** {what}: {lead} in {files}.")
+    files = f"`{written.shown}`" + (" " + _("and `.xlsx`") if written.xlsx else "")
+    values = {"count": count(len(df)), "what": what, "files": files}
+    if len(df) > top:
+        md(
+            _(
+                "**{count}** {what}: the first {top} below; all of them in {files}.",
+                top=top,
+                **values,
+            )
+        )
+    else:
+        md(_("**{count}** {what}: all below, and in {files}.", **values))
     page = df.drop(columns=[c for c in df.columns if c in _PII]).head(top)
     table(page, caption=caption, formats=formats)
     return written
@@ -200,24 +211,39 @@ def data_quality(ds, period_table: str = "orders", window: tuple | None = None) 
     start, end = _window(window, lo, hi)
     q = ds.quality
     read, aside = int(q.groupby("table").rows_read.first().sum()), int(q.rows_set_aside.sum())
-    noun = period_table.replace("_", " ").capitalize()
-    span = f"{noun} run from **{lo:%Y-%m-%d}** to **{hi:%Y-%m-%d}**"
+    dates = {"first": i18n.day(lo), "last": i18n.day(hi), "table": period_table}
+    span = _("The {table} table runs from **{first}** to **{last}**.", **dates)
     if (start, end) != (lo.normalize(), hi.normalize()):
-        span = (
-            f"This report covers **{start:%Y-%m-%d}** to **{end:%Y-%m-%d}**, as its parameters "
-            f"ask; {span[0].lower()}{span[1:]} in all"
+        span = _(
+            "This report covers **{start}** to **{end}**, as its parameters ask; the {table} "
+            "table runs from **{first}** to **{last}** in all.",
+            start=i18n.day(start),
+            end=i18n.day(end),
+            **dates,
         )
-    md(
-        f"Read **{count(read)}** rows in {q.table.nunique()} tables from `{shown_path(ds.path)}` "
-        f"(engine {ds.engine}, fingerprint `{ds.fingerprint}`); "
-        + (
-            f"**{count(aside)}** rows ({pct(aside / read if read else 0, 2)}) were set aside "
-            "and are not used below. "
-            if aside
-            else "every row passed the validation rules. "
+    where = {
+        "rows": count(read),
+        "tables": q.table.nunique(),
+        "path": shown_path(ds.path),
+        "engine": ds.engine,
+        "fingerprint": ds.fingerprint,
+    }
+    if aside:
+        read_line = _(
+            "Read **{rows}** rows in {tables} tables from `{path}` (engine {engine}, "
+            "fingerprint `{fingerprint}`); **{aside}** rows ({share}) were set aside and are "
+            "not used below.",
+            aside=count(aside),
+            share=pct(aside / read if read else 0, 2),
+            **where,
         )
-        + f"{span}."
-    )
+    else:
+        read_line = _(
+            "Read **{rows}** rows in {tables} tables from `{path}` (engine {engine}, "
+            "fingerprint `{fingerprint}`); every row passed the validation rules.",
+            **where,
+        )
+    md(f"{read_line} {span}")
     for note in getattr(ds, "notes", ()):
         md(note)
     if aside:
@@ -227,10 +253,10 @@ def data_quality(ds, period_table: str = "orders", window: tuple | None = None) 
             rows_set_aside=("rows_set_aside", "sum"),
         )
         per_table = per_table[per_table.rows_set_aside > 0]
-        table(per_table.reset_index(), caption="Tables with rows set aside")
+        table(per_table.reset_index(), caption=_("Tables with rows set aside"))
         reasons = q[q.rows_set_aside > 0][["table", "reason", "rows_set_aside", "examples"]]
-        md("Rows set aside, by reason (example keys; the rows are in `ds.quarantine`):")
-        table(reasons, caption="Rows set aside, by table and reason")
+        md(_("Rows set aside, by reason (example keys; the rows are in `ds.quarantine`):"))
+        table(reasons, caption=_("Rows set aside, by table and reason"))
     return {
         "rows_read": read,
         "rows_set_aside": aside,

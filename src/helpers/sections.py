@@ -34,6 +34,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from helpers.i18n import _
+
 __all__ = ["BYOD_DOC", "Analysis", "Section", "needs_line", "needs_markdown"]
 
 #: Where a reader learns which table brings a section back.
@@ -67,11 +69,15 @@ def needs_line(missing: Mapping[str, tuple[str, ...]]) -> str:
     """'This section needs the shipments table (order_id, shipped_at, delivered_at): see
     docs/bring-your-own-data.md.' (tables joined with 'and' when several are missing)."""
     parts = [
-        f"the {table} table" + (f" ({', '.join(cols)})" if cols else "")
+        _("the {table} table ({columns})", table=table, columns=", ".join(cols))
+        if cols
+        else _("the {table} table", table=table)
         for table, cols in missing.items()
     ]
-    joined = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
-    return f"This section needs {joined}: see {BYOD_DOC}."
+    joined = parts[0]
+    if len(parts) > 1:
+        joined = _("{first} and {last}", first=", ".join(parts[:-1]), last=parts[-1])
+    return _("This section needs {tables}: see {doc}.", tables=joined, doc=BYOD_DOC)
 
 
 @dataclass
