@@ -13,6 +13,9 @@ NAME ?=
 PARAMS ?=
 DATA ?=
 OUT ?=
+SEND ?=
+TO ?=
+ATTACH ?=
 ENGINE ?=
 LAB_ARGS ?=
 # The exact versions the tests passed with (pip constraints; `make lock` refreshes it).
@@ -73,6 +76,14 @@ report: setup data
 	$(PY) -m helpers.reports build --only $(NAME) $(foreach p,$(PARAMS),--param $(p)) \
 		$(if $(filter 1 yes true,$(FORCE)),--force) $(if $(DATA),--data $(DATA)) \
 		$(if $(OUT),--out $(OUT)) $(if $(ENGINE),--param engine=$(ENGINE))
+
+## weekly: build to the last complete week, PDFs, digest (SEND=1 mails it; TO=file of recipients)
+.PHONY: weekly
+weekly: setup data
+	$(PY) -m helpers.reports weekly --jobs $(JOBS) $(if $(DATA),--data $(DATA)) \
+		$(if $(OUT),--out $(OUT)) $(if $(ENGINE),--param engine=$(ENGINE)) \
+		$(if $(filter 1 yes true,$(SEND)),--send) $(if $(TO),--to-file $(TO)) \
+		$(if $(filter 1 yes true,$(ATTACH)),--attach-pdfs)
 
 ## test: install the dev extras and run the whole test suite (unit, notebooks, end to end)
 .PHONY: test

@@ -206,9 +206,9 @@ def test_segmentation_on_an_import_lists_accounts_only(built) -> None:
         out, _ = built[fmt]
         html = (out / "segmentation.html").read_text(encoding="utf-8")
         assert "no contacts table" in html, fmt
-        exports = sorted((out / "exports").glob("segment_*.csv"))
+        exports = sorted((out / "exports" / "segmentation").glob("*.csv"))
         assert exports, f"{fmt}: no action list written"
-        header = exports[0].read_text().splitlines()[0]
+        header = exports[0].read_text(encoding="utf-8-sig").splitlines()[0]
         assert header.startswith("account_id,company_name,segment") and "email" not in header
         meta = json.loads((out / "segmentation.json").read_text(encoding="utf-8"))
         assert meta["figures"]["accounts_scored"] > 0
@@ -216,8 +216,8 @@ def test_segmentation_on_an_import_lists_accounts_only(built) -> None:
     out, _ = built["online-retail"]
     ids = {
         int(line.split(",")[0])
-        for f in (out / "exports").glob("segment_*.csv")
-        for line in f.read_text().splitlines()[1:]
+        for f in (out / "exports" / "segmentation").glob("*.csv")
+        for line in f.read_text(encoding="utf-8-sig").splitlines()[1:]
     }
     assert ids and min(ids) >= 12000
 
@@ -233,7 +233,7 @@ def test_clv_on_an_import_says_what_it_leaves_out(built) -> None:
         meta = json.loads((out / "clv.json").read_text(encoding="utf-8"))
         figures, skipped = meta["figures"], meta["sections"]["skipped"]
         assert figures["acquisition_shown"] is False and figures["margin_basis"] == "gross_margin"
-        assert figures["accounts"] > 0 and figures["historical_clv_total"] > 0
+        assert figures["valued_accounts"] > 0 and figures["historical_clv_total"] > 0
         assert "model_chosen" in figures
         # the holdout check is in the JSON when its section was built, else it says why not
         assert "holdout" in figures or any("holdout" in title for title in skipped), skipped
@@ -284,7 +284,7 @@ def guide_sections() -> str:
 
     blocks = []
     for spec in SPECS:
-        module = importlib.import_module(f"helpers.{spec['name']}")
+        module = importlib.import_module(f"helpers.{spec.get('module', spec['name'])}")
         blocks.append(
             needs_markdown(
                 spec["name"],

@@ -99,6 +99,51 @@ def test_historical_clv_by_hand(tiny_ds):
         clv.historical_clv(tiny_ds, 0.1, "net")
 
 
+def test_recent_margin_by_hand(tiny_ds):
+    """Account 1: margin 90 in March, 80 in May; account 2: 40 in March (both first order in
+    March): the newcomers' part is what a forecast of the accounts to date cannot have."""
+    two = clv.recent_margin(tiny_ds, "gross_margin", "2025-05-31", months=2)  # April, May
+    assert two["margin"] == pytest.approx(80.0) and two["new_accounts_margin"] == 0.0
+    assert two["new_accounts"] == 0 and (two["first_month"], two["last_month"]) == (
+        "2025-04",
+        "2025-05",
+    )
+    three = clv.recent_margin(tiny_ds, "gross_margin", "2025-05-31", months=3)  # March to May
+    assert three["margin"] == pytest.approx(210.0)
+    assert three["new_accounts_margin"] == pytest.approx(210.0) and three["new_accounts"] == 2
+
+
+def test_at_risk_list_names_company_owner_and_contacts(tiny_ds):
+    risk = pd.DataFrame(
+        {
+            "account_id": [2, 1],
+            "size_band": ["small", "large"],
+            "industry": ["retail", "manufacturing"],
+            "channel": ["email", "sem"],
+            "value": [40.0, 168.4],
+            "predicted_clv": [1.0, 2.0],
+            "p_alive": [0.2, 0.3],
+        }
+    )
+    summary = pd.DataFrame({"account_id": [1, 2], "T": [12.0, 13.0], "recency": [10.0, 0.0]})
+    out = clv.at_risk_list(tiny_ds, risk, summary, {"time_unit": "weeks"})
+    assert out.account_id.tolist() == [1, 2]  # highest historical value first
+    assert out.columns.tolist() == [
+        *clv.AT_RISK_COLUMNS,
+        "contacts_with_consent",
+        "name",
+        "email",
+        "phone",
+    ]
+    one, two = out.iloc[0], out.iloc[1]
+    assert one.company_name == "华东精密机械有限公司" and one.lead_owner == "rep-1"
+    assert one.historical_clv == 168.4 and one.days_since_last_purchase == 14  # 2 weeks
+    assert two.days_since_last_purchase == 91 and two.lead_owner == "rep-2"
+    # contact 1 consented to e-mail only, contact 2 to SMS only (and has no phone)
+    assert one.email == "zw@example.cn" and pd.isna(one.phone)
+    assert pd.isna(two.email) and pd.isna(two.phone) and two["name"] == "Jane Roe"
+
+
 def test_summary_by_hand(tiny_ds):
     s = clv.summary(
         measures.order_values(tiny_ds), "2025-04-30", holdout_end="2025-06-30", time_unit="days"
@@ -128,23 +173,24 @@ def test_cac_and_return_by_hand():
         {
             "account_id": [1, 2, 3, 4, 5],
             "channel": ["sem"] * 4 + ["organic"],
-            "segment": ["small", "small", "large", "large", "small"],
-            "ltv": [50.0, 150.0, 300.0, 300.0, 80.0],
+            "size_band": ["small", "small", "large", "large", "small"],
+            "ltv_with_forecast": [50.0, 150.0, 300.0, 300.0, 80.0],
             "monthly_contribution": [10.0, 10.0, 30.0, 30.0, 5.0],
         }
     )
     r = clv.acquisition_return(accounts, cac, "channel").set_index("channel")
     # sem: 400 spend / 4 accounts = CAC 100; mean LTV 200 -> 2:1; ROI (800 - 400) / 400 = 1
     assert r.loc["sem", "cac"] == pytest.approx(100.0)
-    assert r.loc["sem", "ltv_cac"] == pytest.approx(2.0)
-    assert r.loc["sem", "roi"] == pytest.approx(1.0)
+    assert r.loc["sem", "ltv_with_forecast"] == pytest.approx(200.0)
+    assert r.loc["sem", "ltv_cac_with_forecast"] == pytest.approx(2.0)
+    assert r.loc["sem", "roi_on_discounted_ltv"] == pytest.approx(1.0)
     assert r.loc["sem", "payback_months"] == pytest.approx(100 / 20)
     assert r.loc["sem", "below_3"] and not r.loc["sem", "below_1"]
     assert np.isnan(r.loc["organic", "cac"])  # no spend: no CAC
-    seg = clv.acquisition_return(accounts[accounts.channel == "sem"], cac, "segment")
-    seg = seg.set_index("segment")
-    assert seg.loc["small", "ltv_cac"] == pytest.approx(1.0)
-    assert seg.loc["large", "ltv_cac"] == pytest.approx(3.0)
+    band = clv.acquisition_return(accounts[accounts.channel == "sem"], cac, "size_band")
+    band = band.set_index("size_band")
+    assert band.loc["small", "ltv_cac_with_forecast"] == pytest.approx(1.0)
+    assert band.loc["large", "ltv_cac_with_forecast"] == pytest.approx(3.0)
 
 
 def test_cohorts_by_hand(tiny_ds):
@@ -452,19 +498,26 @@ def test_analyse_on_the_core_tables_only(small_sample, tmp_path):
     root = _copy_tables(small_sample, tmp_path / "core", clv.CORE)
     ds = clv.open_tables(root)
     assert any("derived" in note for note in ds.notes)
-    res = clv.analyse(ds, export_dir=tmp_path / "exports", n_draws=20)
+    res = clv.analyse(ds, n_draws=20)
     built = set(res.summary()["built"])
     assert {"historical", "models", "holdout", "predicted", "cohorts", "at_risk"} <= built
     assert "marketing_spend table" in res.reason("acquisition")
     f = res.figures
-    assert f["accounts"] == len(res.tables["values"]) > 0
+    assert f["valued_accounts"] == len(res.tables["values"]) > 0
     assert f["historical_clv_total"] > 0 and f["margin_basis"] == "gross_margin"
     assert set(f["calibration_fit"]) == {"bgnbd", "pareto_nbd", "gamma_gamma"}
     assert set(f["calibration_fit"]["bgnbd"]) == set(f["bgnbd"])
     assert "r_se" in f["calibration_fit"]["bgnbd"]
     assert f["acquisition_shown"] is False and "predicted_clv_total" in f
-    export = pd.read_csv(tmp_path / "exports" / clv.AT_RISK_FILE)
-    assert len(export) == f["at_risk_accounts"]
+    listed = res.tables["at_risk_list"]
+    assert len(listed) == f["high_value_at_risk_accounts"] == len(res.tables["risk"])
+    # core tables only: no leads, no contacts, so neither owner nor contact columns
+    assert listed.columns.tolist() == [c for c in clv.AT_RISK_COLUMNS if c != "lead_owner"]
+    assert listed.historical_clv.is_monotonic_decreasing
+    assert (listed.historical_clv >= res.facts["value_threshold"]).all()
+    assert (listed.p_alive < 0.5).all() and (listed.days_since_last_purchase >= 0).all()
+    recent = res.facts["recent"]
+    assert 0 < recent["new_accounts_margin"] < recent["margin"]
     assert len(clv.key_findings(res)) >= 3 and "holdout" in clv.data_text(res)
 
 
@@ -485,14 +538,14 @@ def test_the_guides_short_export_shows_historical_value_only(tmp_path):
     from helpers.data.adapters import import_data
 
     import_data("online-retail", [write_retail_csv(tmp_path, GUIDE_EXPORT)], tmp_path / "retail")
-    res = clv.analyse(clv.open_tables(tmp_path / "retail"), export_dir=tmp_path / "exports")
+    res = clv.analyse(clv.open_tables(tmp_path / "retail"))
     for key in ("holdout", "predicted", "at_risk"):
         assert "holdout_weeks = 26" in res.reason(key) and "the orders span" in res.reason(key)
     assert {"historical", "models", "cohorts"} <= set(res.summary()["built"])
     assert res.figures["historical_clv_total"] > 0
     assert not {"predicted_clv_total", "calibration_fit", "holdout"} & set(res.figures)
     assert res.figures["guest_accounts_left_out"] == 1
-    assert not (tmp_path / "exports").exists()
+    assert "at_risk_list" not in res.tables
     assert any("No predicted value" in line for line in clv.key_findings(res))
 
 
@@ -503,7 +556,7 @@ def test_without_unit_costs_values_are_revenue_and_say_so(small_sample, tmp_path
     df = pd.read_parquet(lines)
     df["unit_cost"] = pd.Series([None] * len(df), dtype="float64")
     df.to_parquet(lines)
-    res = clv.analyse(clv.open_tables(root), export_dir=tmp_path / "exports", n_draws=20)
+    res = clv.analyse(clv.open_tables(root), n_draws=20)
     f = res.figures
     assert f["margin_basis"] == "revenue" and f["costs_known"] is False
     assert f["margin_rate"] is None

@@ -360,14 +360,17 @@ def test_analyse_on_web_events_only(small_sample, tmp_path, sample_events):
     needs = {"accounts": ("account_id", "industry", "region", "size_band")}
     assert res.skipped == {"account_groups": needs_line(needs)}
     assert res.summary()["total"] == len(funnel.SECTIONS)
-    assert list(res.tables["by_group"]) == ["channel"]  # the account attributes left out
-    assert set(res.tables["avoidable"].breakdown) == {"channel"}
+    # the account attributes left out; channel within each visitor type (issue 25)
+    kinds = ["channel (anonymous)", "channel (logged in)"]
+    assert list(res.tables["by_group"]) == kinds
+    assert set(res.tables["avoidable"].breakdown) <= set(kinds)
     con = ibis.duckdb.connect()
     con.create_table("ev", sample_events)
     want = con.con.sql(SQL).df().set_index("channel")
-    got = res.tables["by_group"]["channel"].set_index(["channel", "step_index"])
+    parts = [res.tables["by_group"][k].rename(columns={k: "channel"}) for k in kinds]
+    got = pd.concat(parts).groupby(["channel", "step_index"]).entrants.sum()
     for ch in want.index:
-        assert [got.loc[(ch, i), "entrants"] for i in range(1, 5)] == [
+        assert [got.loc[(ch, i)] for i in range(1, 5)] == [
             want.loc[ch, f"n{i}"] for i in range(1, 5)
         ]
     whole = funnel.funnel_conversion(sample_events, STEPS4, "7D")
@@ -378,6 +381,12 @@ def test_analyse_on_web_events_only(small_sample, tmp_path, sample_events):
     full = funnel.analyse(funnel.open_tables(small_sample), steps=STEPS4, window_days=7)
     assert full.built_keys == [s.key for s in funnel.SECTIONS]
     assert set(full.tables["account_groups"].breakdown) == set(funnel.ACCOUNT_COLUMNS)
+    # anonymous visitors are never a group of an account attribute: logged-in ones only
+    assert funnel.ANONYMOUS not in set(full.tables["account_groups"].group)
+    kinds = {b.rsplit(" (", 1)[1] for b in full.tables["avoidable"].breakdown}
+    assert kinds <= {"anonymous)", "logged in)"}
+    tests = full.tables["tests"].set_index("breakdown")
+    assert tests.loc["visitor_type", "groups"] == 2
     same = ["entrants", "still_in_window", "purchasers", "funnel_conversion", "leakiest_step"]
     assert {k: full.figures[k] for k in same} == {k: res.figures[k] for k in same}
 

@@ -41,8 +41,9 @@ ALLOWED = {
     "plots": {"i18n"},
     "exports": set(),  # writes the lists people act on (CSV + XLSX); imports only config
     "present": {"plots", "data", "metrics", "exports", "i18n"},
-    "outreach": {"data", "validate"},
-    "reports": {"reports", "data", "metrics", "i18n"},
+    "mail": set(),  # the SMTP core (settings, STARTTLS session, delivery); imports only config
+    "outreach": {"data", "validate", "mail"},
+    "reports": {"reports", "data", "metrics", "i18n", "mail"},
     "topic": {
         "data",
         "models",

@@ -18,10 +18,11 @@ import pytest
 
 from helpers import metrics
 from helpers.config import PROJ_ROOT
-from helpers.metrics import METRICS, RENAMES
+from helpers.metrics import METRICS
 
 REPORTS = ("overview", "segmentation", "service", "clv", "supply_chain", "funnel", "pipeline")
 REPORTS = (*REPORTS, "campaigns")
+REPORTS = (*REPORTS, "recommendations")
 
 
 # ----------------------------------------------------------------------- the registry itself
@@ -54,13 +55,6 @@ def test_functions_resolve_to_callables() -> None:
     assert not bad
 
 
-def test_renames_point_at_entries_of_the_same_report() -> None:
-    for (report, old), new in RENAMES.items():
-        assert new in METRICS and report in METRICS[new].reports, (report, old, new)
-        old_entry = METRICS.get(old)
-        assert old_entry is None or report not in old_entry.reports, (report, old)
-
-
 def test_lookup_and_labels_of_group_members() -> None:
     assert metrics.lookup("calibration_fit.bgnbd.r").key == "calibration_fit"
     assert metrics.label("calibration_fit.bgnbd.r") == "Model fits, calibration period: bgnbd.r"
@@ -72,10 +66,9 @@ def test_lookup_and_labels_of_group_members() -> None:
 def test_unknown_keys() -> None:
     figures = {"gmv": 1.0, "at_risk_accounts": 3, "bgnbd": {"r": 1}, "nonsense": 1}
     assert metrics.unknown_keys("overview", figures) == ["at_risk_accounts", "bgnbd", "nonsense"]
-    assert metrics.unknown_keys("clv", {"at_risk_accounts": 3}) == []  # renamed: pending
-    assert metrics.unknown_keys("clv", {"at_risk_accounts": 3}, renamed=False) == [
-        "at_risk_accounts"
-    ]
+    # the old, ambiguous key is gone: CLV publishes high_value_at_risk_accounts
+    assert metrics.unknown_keys("clv", {"at_risk_accounts": 3}) == ["at_risk_accounts"]
+    assert metrics.unknown_keys("clv", {"high_value_at_risk_accounts": 3}) == []
     assert metrics.unknown_keys("clv", {"bgnbd": 1.0}) == ["bgnbd"]  # a group as a scalar
 
 
@@ -150,31 +143,20 @@ def published(built: Path) -> dict[str, dict]:
     return out
 
 
-def test_every_published_key_is_known(published: dict[str, dict]) -> None:
-    """Every key is the registry's for that report, or a rename still to do (RENAMES)."""
-    unknown = {r: metrics.unknown_keys(r, f) for r, f in published.items()}
-    assert not {r: keys for r, keys in unknown.items() if keys}
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="renames still to do in the topic modules: "
-    + ", ".join(f"{r}.{old} -> {new}" for (r, old), new in RENAMES.items()),
-)
 def test_no_report_publishes_an_unknown_or_ambiguous_key(published: dict[str, dict]) -> None:
-    """Flips when the topic modules publish the new keys (then drop RENAMES and this mark)."""
-    unknown = {r: metrics.unknown_keys(r, f, renamed=False) for r, f in published.items()}
+    """Every key a report publishes is the registry's for that report."""
+    unknown = {r: metrics.unknown_keys(r, f) for r, f in published.items()}
     assert not {r: keys for r, keys in unknown.items() if keys}
 
 
 def test_reports_publishing_one_key_agree(published: dict[str, dict]) -> None:
     """A headline key two reports publish has one value on the same data and period
-    (provenance is per report; a rename still to do is a different measure)."""
+    (provenance is per report)."""
     by_key: dict[str, dict[str, object]] = {}
     for report, figures in published.items():
         for key, value in figures.items():
             entry = metrics.lookup(key)
-            if (report, key) in RENAMES or (entry and entry.kind == "provenance"):
+            if entry and entry.kind == "provenance":
                 continue
             by_key.setdefault(key, {})[report] = value
     differ = {}

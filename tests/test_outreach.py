@@ -407,3 +407,40 @@ def test_cli_dry_run_names_set_aside_contacts(small_sample, tmp_path, capsys, mo
     export = pd.read_csv(next(out.glob("*-email.csv")))
     assert not export.subject.str.contains("\n").any()
     assert (export.cleaned == "subject had a line break").all()
+
+
+# ------------------------------------------------------- the accounts' own recommended products
+
+
+def test_dry_run_renders_each_accounts_own_recommended_products(small_sample, tmp_path):
+    """The recommendations report's export feeds the templates' ``recommended``: each message
+    names its own account's products (and no other account's), with their reasons."""
+    from helpers.data import open_dataset
+
+    ds = open_dataset(small_sample)
+    accounts = ds.accounts.account_id.to_pandas().astype(int).tolist()
+    rows = []
+    for a in accounts:  # two products per account, unique to it, with a reason naming it
+        rows += [(a, "new", 1, f"NEW-{a}", 0.9, f"picked for {a}", "item_knn")]
+        rows += [(a, "again", 1, f"AGAIN-{a}", 1.2, f"due for {a}", "own re-order interval")]
+    columns = ["account_id", "kind", "rank", "sku", "score", "reason", "model"]
+    recs = pd.DataFrame(rows, columns=columns)
+    folder = tmp_path / "exports" / "recommendations"
+    folder.mkdir(parents=True)
+    recs.to_csv(folder / "recommendations.csv", index=False)
+    r = outreach.run("EM-REC-01", "at_risk", data_dir=small_sample, out_dir=tmp_path / "exports")
+    messages = pd.read_csv(r["export"])
+    assert len(messages) > 0
+    for m in messages.itertuples():
+        a = m.account_id
+        assert f"NEW-{a}: picked for {a}" in m.body and f"AGAIN-{a}: due for {a}" in m.body
+        others = [b for b in accounts if b != a]
+        assert not any(f"NEW-{b}:" in m.body for b in others)
+    # without the file, the messages render without the lists (the variable is empty)
+    plain = outreach.render_messages(
+        outreach.build_audience(_contacts(), _accounts(), _segments(), "at_risk"), "EM-T-2"
+    )
+    assert "Picked for" not in plain.body[0]
+    with pytest.raises(ValueError, match="recommendations file"):
+        outreach.run("EM-REC-01", "at_risk", data_dir=small_sample, out_dir=tmp_path,
+                     recommendations=tmp_path / "missing.csv")  # fmt: skip

@@ -14,8 +14,12 @@ from helpers import overview
 from helpers.data.tables import open_tables
 
 TODAY = dt.date(2026, 11, 25)
-#: The figures each built section puts in the JSON (the baseline's keys, without data quality).
-ALL_FIGURES = {k for names in overview.SECTION_FIGURES.values() for k in names}
+#: The figures each built section puts in the JSON (the baseline's keys, without data quality),
+#: the changes of every compared figure and the last complete week.
+CHANGES = {f"{k}_{w}" for k in overview.COMPARED for w in ("mom", "yoy")}
+ALL_FIGURES = {k for names in overview.SECTION_FIGURES.values() for k in names} | CHANGES
+ALL_FIGURES |= {"last_week_gmv", "last_week_orders"}
+ON_TIME = {"on_time_rate", "last_month_on_time_rate", "on_time_rate_mom", "on_time_rate_yoy"}
 
 
 def copy_tables(src, dst, tables):
@@ -33,7 +37,7 @@ def analyse(root, **parameters):
 
 def test_core_tables_only(small_sample, tmp_path):
     ds, res = analyse(copy_tables(small_sample, tmp_path / "core", overview.CORE))
-    assert set(res.built_keys) == {"kpis", "accounts", "margin", "monthly"}
+    assert set(res.built_keys) == {"changes", "targets", "kpis", "accounts", "margin", "monthly"}
     assert res.reason("delivery") == (
         "This section needs the shipments table (order_id, delivered_at): "
         "see docs/bring-your-own-data.md."
@@ -43,7 +47,7 @@ def test_core_tables_only(small_sample, tmp_path):
     assert "acquisition channel is unknown" in res.reason("channels")
     assert "derived" in res.reason("channels")
     assert "on_time_rate" not in res.figures
-    assert set(res.figures) == ALL_FIGURES - {"on_time_rate"}
+    assert set(res.figures) == ALL_FIGURES - ON_TIME
     assert res.figures["gmv"] > 0 and 0 < res.figures["gross_margin_rate"] < 1
     summary = res.summary()
     assert summary["total"] == len(overview.SECTIONS) and len(summary["skipped"]) == 2
@@ -63,7 +67,8 @@ def test_same_figures_with_the_core_as_with_every_table(small_sample, tmp_path):
     _, full = analyse(small_sample)
     _, core = analyse(copy_tables(small_sample, tmp_path / "core", overview.CORE))
     # new accounts: signups from the accounts table, or first orders of derived accounts
-    for key in ALL_FIGURES - {"on_time_rate", "new_accounts"}:
+    new = {"new_accounts", "last_month_new_accounts", "new_accounts_mom", "new_accounts_yoy"}
+    for key in ALL_FIGURES - ON_TIME - new:
         assert core.figures[key] == pytest.approx(full.figures[key]), key
 
 

@@ -196,7 +196,15 @@ def test_leads_without_an_account_count_everywhere(tmp_path, with_accounts):
     assert res.tables["wins_source"].closed.sum() == 5
     # no lead reached the opportunity stage: velocity says why instead of a table of zeros
     assert "opportunity_at is empty" in res.reason("velocity")
-    assert res.tables["stuck"].account_id.tolist() == [1]  # lead 6, qualified, account 1
+    stuck = res.tables["stuck"]
+    assert stuck.account_id.tolist() == [1]  # lead 6, qualified, account 1
+    owners = ds.leads.to_pandas().set_index("lead_id").owner
+    assert stuck.owner.tolist() == [owners.loc[6]]  # the lead owner is shown
+    if with_accounts:  # the company's name beside its id (business data, shown)
+        names = ds.accounts.to_pandas().set_index("account_id").company_name
+        assert stuck.company_name.tolist() == [names.loc[1]]
+    else:
+        assert "company_name" not in stuck
     if not with_accounts:
         assert not res.built("by_account")
         return
@@ -223,3 +231,24 @@ def test_analyse_skips_what_the_leads_cannot_show(tmp_path):
     assert "qualified_at, opportunity_at" in res.reason("stages")
     assert res.reason("open_pipeline") == "No lead is open: every lead is won or lost."
     assert res.figures["lead_win_rate"] == 2 / 5
+
+
+def test_monthly_win_rate_and_the_three_win_rates_by_hand():
+    """Three measures, three names (issue 25): the win rate of closed leads (won / won + lost),
+    the win rate from lead (won / all leads) and of closed opportunities (won / closed leads
+    that reached the opportunity stage)."""
+    leads = hand_leads()  # closed on days 10 (won), 5 (lost), 8 (lost), 6 (won)
+    leads.loc[leads.lead_id == 1, "closed_at"] = T + pd.Timedelta(days=40)
+    m = pipeline.monthly_win_rate(leads, as_of=T + pd.Timedelta(days=45))
+    first, second = T.to_period("M").start_time, (T + pd.Timedelta(days=40)).to_period("M")
+    assert m.month.tolist()[0] == first
+    assert m[["won", "closed"]].values.tolist() == [[1, 3], [1, 1]]  # lead 1 closes a month on
+    assert m.win_rate.tolist() == pytest.approx([1 / 3, 1])
+    # the second month ends after as_of: not complete, not in the series
+    assert m.complete.tolist() == [True, second.end_time <= T + pd.Timedelta(days=45)]
+    v = pipeline.pipeline_velocity(hand_leads()).set_index("source")
+    assert "win_rate" not in v.columns  # the velocity's rate has its own name
+    # referral opportunities 3, 5, 6: closed 5 (lost), 6 (won) -> 1/2; sem 1 won -> 1
+    assert v.opportunity_win_rate.to_dict() == {"referral": 0.5, "sem": 1.0}
+    st = pipeline.pipeline_stages(hand_leads())
+    assert st.conversion_from_lead.iloc[-1] == pytest.approx(2 / 6)  # won / all leads

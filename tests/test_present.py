@@ -64,6 +64,21 @@ def test_table_shows_words_and_yes_no(shown):
     assert 'class="table-wide"' in html
 
 
+def test_table_not_paged_shows_every_row_in_plain_html(shown, monkeypatch):
+    import itables
+
+    paged_calls = []
+    monkeypatch.setattr(itables, "show", lambda *a, **kw: paged_calls.append(a))
+    months = pd.DataFrame({"month": [f"2026-{m:02d}" for m in range(1, 13)] * 2, "n": range(24)})
+    assert len(months) > present.LONG_TABLE_ROWS
+    present.table(months)  # long: the interactive, paged table
+    assert len(paged_calls) == 1 and not shown.html
+    html = _shown_html(months, shown, paged=False)
+    assert len(paged_calls) == 1  # not paged this time
+    assert html.count("<tr") == len(months) + 1  # every row, and the header
+    assert ">23<" in html  # the last row is on the page
+
+
 def test_table_refuses_personal_data():
     with pytest.raises(ValueError, match="email"):
         present.table(pd.DataFrame({"email": ["a@example.com"]}))

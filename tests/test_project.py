@@ -188,7 +188,8 @@ def test_exports_dir_honours_the_environment_variable(monkeypatch, tmp_path):
 
 def test_the_test_session_keeps_report_kernels_out_of_reports_exports():
     """Notebook kernels (nbval, papermill) inherit the session's environment: their account
-    lists (segment_*.csv, clv_at_risk.csv) must not overwrite those of a real build."""
+    lists (exports/segmentation/*.csv, exports/clv/at_risk.csv) must not overwrite those of a
+    real build."""
     code = "from helpers.config import EXPORTS_DIR; print(EXPORTS_DIR)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr

@@ -680,28 +680,22 @@ def test_bad_requires_exits_2(
 
 #: The core of each report (issue 17): what it cannot run without. Everything else is a
 #: section's need, declared in its topic module.
-CORE = {
-    "overview": ({"orders", "order_lines"}, set()),
-    "segmentation": ({"orders", "order_lines"}, set()),
-    "clv": ({"orders", "order_lines"}, set()),
-    "supply_chain": ({"order_lines", "orders"}, set()),
-    "funnel": ({"web_events"}, set()),
-    "pipeline": ({"leads"}, set()),
-    "campaigns": (set(), {"campaign_sends", "marketing_spend"}),
-    "service": ({"service_tickets"}, set()),
-}
-
-
 def test_repository_reports_require_only_their_core() -> None:
+    """reports.yml's ``requires`` / ``requires_any`` of each report are its topic module's
+    ``CORE`` / ``CORE_ANY`` (the tables without which no section builds), nothing more."""
+    import importlib
+
     from helpers.config import PROJ_ROOT
 
     specs = {s.name: s for s in load_config(PROJ_ROOT / "reports.yml")}
-    assert set(specs) == set(CORE)
-    for name, (requires, requires_any) in CORE.items():
-        assert set(specs[name].requires) == requires, name
-        assert set(specs[name].requires_any) == requires_any, name
+    assert {"overview", "pipeline", "campaigns", "recommendations"} <= set(specs)
+    for name, spec in specs.items():
+        topic = importlib.import_module(f"helpers.{spec.module}")
+        assert set(spec.requires) == set(topic.CORE), name
+        assert set(spec.requires_any) == set(getattr(topic, "CORE_ANY", ())), name
     assert specs["pipeline"].title == "Sales pipeline"
     assert specs["pipeline"].notebook == PROJ_ROOT / "notebooks" / "pipeline.ipynb"
+    assert specs["recommendations"].module == "recommend"
 
 
 ANY_YML = """\
@@ -886,3 +880,25 @@ def test_a_build_other_than_the_samples_exports_into_its_own_folder(tmp_path: Pa
         exports_for(project.REPORTS_DIR / "retail", tmp_path)
         == project.REPORTS_DIR / "retail" / "exports"
     )
+
+
+def test_a_card_shows_headline_figures_before_their_comparisons_and_settings() -> None:
+    from helpers.reports.index import card_order
+
+    figures = {
+        "gmv_mom": 0.1,
+        "gmv": 5.0,
+        "model_chosen": "bgnbd",
+        "lead_win_rate_ci_low": 0.1,
+        "lead_win_rate": 0.2,
+        "orders": 9,
+    }
+    series = {"orders": {"freq": "month", "values": {"2026-10": 9}}}
+    assert card_order(figures, series) == [
+        "orders",
+        "gmv",
+        "lead_win_rate",
+        "gmv_mom",
+        "lead_win_rate_ci_low",
+        "model_chosen",
+    ]

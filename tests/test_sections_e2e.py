@@ -38,7 +38,7 @@ PARALLEL_BUILDS = 2
 
 
 def _module(name: str):
-    return importlib.import_module(f"helpers.{name}")
+    return importlib.import_module(f"helpers.{SPECS[name].module or name}")
 
 
 def reads(name: str) -> set[str]:

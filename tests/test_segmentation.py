@@ -13,6 +13,7 @@ from tiny import tiny_tables, write_tables
 
 from helpers import segmentation as seg
 from helpers.data import open_dataset, tables
+from helpers.data import rfm as rfm_data
 
 TODAY = dt.date(2026, 11, 25)
 
@@ -201,15 +202,92 @@ def test_export_keeps_only_consented_channels(tiny, tmp_path):
     counts = seg.export_actions(tiny, s, tmp_path).set_index("segment")
     assert counts.loc["Need attention", "accounts"] == 1
     assert counts.loc["Lost", "contacts_with_consent"] == 1
-    assert counts.accounts.sum() == 2 and len(list(tmp_path.glob("segment_*.csv"))) == 11
-    need = pd.read_csv(tmp_path / "segment_need_attention.csv")
+    folder = tmp_path / "segmentation"
+    assert counts.accounts.sum() == 2 and len(list(folder.glob("*.csv"))) == 11
+    assert len(list(folder.glob("*.xlsx"))) == 11
+    assert counts.loc["Need attention", "file"] == "need_attention.csv"
+    need = pd.read_csv(folder / "need_attention.csv")
     # contact 1 consented to email only: email kept, phone dropped
     assert need.email.tolist() == ["zw@example.cn"] and need.phone.isna().all()
     assert need.suggested_action.iloc[0] == seg.ACTIONS["Need attention"]
-    lost = pd.read_csv(tmp_path / "segment_lost.csv")
+    lost = pd.read_csv(folder / "lost.csv")
     # contact 2 consented to SMS only: the email must not be exported
     assert lost.email.isna().all() and "jane@example.com" not in lost.to_csv()
-    assert pd.read_csv(tmp_path / "segment_champions.csv").empty
+    assert pd.read_csv(folder / "champions.csv").empty
+
+
+def test_action_lists_one_row_per_account_with_every_consenting_contact():
+    """Two consenting contacts of one account are one row, joined in contact_id order; the
+    lead owner is the latest lead's; a Lost account that ordered twice is to be tested, not
+    excluded."""
+    scored = pd.DataFrame(
+        {
+            "account_id": [1, 2, 3],
+            "recency_days": [5, 400, 420],
+            "frequency": [9, 2, 1],
+            "monetary": [900.0, 80.0, 20.0],
+            "tenure_days": [700, 700, 700],
+            "R": [5, 1, 1],
+            "F": [5, 1, 1],
+            "M": [5, 1, 1],
+            "FM": [5, 1, 1],
+            "segment": ["Champions", "Lost", "Lost"],
+        }
+    )
+    accounts = pd.DataFrame({"account_id": [1, 2, 3], "company_name": ["A", "B", "C"]})
+    contacts = pd.DataFrame(
+        {
+            "contact_id": [11, 10, 12],
+            "account_id": [1, 1, 2],
+            "name": ["Zoe", "Yan", "Xi"],
+            "email": ["z@a", "y@a", "x@b"],
+            "phone": ["1", "2", "3"],
+            "consent_email": [True, True, False],
+            "consent_sms": [False, True, True],
+        }
+    )
+    leads = pd.DataFrame(
+        {
+            "lead_id": [1, 2, 3],
+            "account_id": [1, 1, None],
+            "created_at": pd.to_datetime(["2025-01-01", "2025-03-01", "2025-04-01"]),
+            "owner": ["REP-1", "REP-2", "REP-3"],
+        }
+    )
+    ds = _FakeDs(accounts=accounts, contacts=contacts, leads=leads)
+    lists, counts = seg.action_lists(ds, scored)
+    champions = lists["Champions"].iloc[0]
+    assert champions.company_name == "A" and champions.lead_owner == "REP-2"
+    assert champions["name"] == "Yan; Zoe" and champions.email == "y@a; z@a"
+    assert champions.phone == "2; " and champions.contacts_with_consent == 2
+    lost = lists["Lost"].set_index("account_id")
+    assert lost.index.tolist() == [2, 3]  # highest revenue first
+    assert lost.suggested_action.to_dict() == {
+        2: rfm_data.LOST_OCCASIONAL_ACTION,
+        3: rfm_data.LOST_ONCE_ONLY_ACTION,
+    }
+    assert pd.isna(lost.loc[2, "email"]) and lost.loc[2, "contacts_with_consent"] == 1
+    assert pd.isna(lost.loc[3, "lead_owner"]) and lost.loc[3, "contacts_with_consent"] == 0
+    assert counts.set_index("segment").loc["Lost"].tolist() == [2, 1, 1]
+    assert rfm_data.lost_split(scored) == {"lost": 2, "once_only": 1, "occasional": 1}
+
+
+class _FakeDs:
+    """Just enough of a dataset for :func:`seg.action_lists`: named Ibis memtables."""
+
+    def __init__(self, **frames):
+        import ibis
+
+        self.tables = {name: ibis.memtable(df) for name, df in frames.items()}
+
+    def __contains__(self, name):
+        return name in self.tables
+
+    def __getattr__(self, name):
+        try:
+            return self.__dict__["tables"][name]
+        except KeyError:
+            raise AttributeError(name) from None
 
 
 # ----------------------------------------------------------------------------- migration
@@ -371,14 +449,15 @@ def test_features_and_exports_without_products_or_contacts(imported, tmp_path):
     assert f.account_id.tolist() == [1, 2]
     s = seg.rfm(customers, "2025-05-01", lookback_days=365)
     counts = seg.export_actions(customers, s, tmp_path)
-    assert counts.columns.tolist() == ["segment", "accounts", "suggested_action", "file"]
-    assert counts.accounts.sum() == 2 and len(list(tmp_path.glob("segment_*.csv"))) == 11
+    assert counts.columns.tolist() == ["segment", "accounts", "file"]
+    folder = tmp_path / "segmentation"
+    assert counts.accounts.sum() == 2 and len(list(folder.glob("*.csv"))) == 11
     # account 2 (100 on 2025-03-02) is more recent, account 1 (270 on 2025-03-01) spent more:
     # account 2: R 3, F 1, M 1 -> FM 1 -> About to sleep; account 1: R 1, F 1, M 3 -> FM 2 ->
     # Hibernating
     assert s.set_index("account_id").segment.to_dict() == {1: "Hibernating", 2: "About to sleep"}
-    sleep = pd.read_csv(tmp_path / "segment_about_to_sleep.csv")
-    assert sleep.columns.tolist() == list(seg.ACCOUNT_COLUMNS)
+    sleep = pd.read_csv(folder / "about_to_sleep.csv")
+    assert sleep.columns.tolist() == [c for c in seg.ACCOUNT_COLUMNS if c != "lead_owner"]
     assert sleep.account_id.tolist() == [2] and sleep.company_name.tolist() == ["Acme Tools Ltd"]
 
 

@@ -46,17 +46,18 @@ def short_history(small_sample, tmp_path_factory):
 def test_core_tables_only_build_every_section(core_only, tmp_path):
     ds = seg.open_tables(core_only)
     assert "accounts" in ds and "contacts" not in ds and "products" not in ds
-    res = seg.analyse(ds, export_dir=tmp_path)
+    res = seg.analyse(ds)
     assert res.built_keys == ["rfm", "migration", "clusters", "actions"]
     assert res.figures["accounts_scored"] > 50 and res.figures["consented_contacts"] is None
     assert res.facts["dropped"]["category_mix"] == "no products table"
     assert any("no `contacts` table" in n for n in res.notes)
-    header = next(tmp_path.glob("segment_*.csv")).read_text().splitlines()[0]
-    assert "email" not in header
+    lists = res.tables["action_lists"]
+    assert list(lists) == list(seg.SEGMENTS)
+    assert "email" not in lists["Champions"] and "lead_owner" not in lists["Champions"]
 
 
 def test_full_small_sample(small_sample, tmp_path):
-    res = seg.analyse(seg.open_tables(small_sample), export_dir=tmp_path)
+    res = seg.analyse(seg.open_tables(small_sample))
     assert res.summary() == {
         "built": ["rfm", "migration", "clusters", "actions"],
         "total": 4,
@@ -64,7 +65,7 @@ def test_full_small_sample(small_sample, tmp_path):
     }
     assert set(res.figures) == {
         "accounts_scored",
-        "revenue",
+        "scored_accounts_revenue",
         "champions_loyal_revenue_share",
         "at_risk_accounts",
         "became_at_risk",
@@ -74,6 +75,12 @@ def test_full_small_sample(small_sample, tmp_path):
     }
     assert res.figures["consented_contacts"] > 0
     assert res.figures["clusters"] == len(res.tables["descriptions"])
+    f, lists = res.facts, res.tables["action_lists"]
+    assert f["slipping_accounts"] == f["at_risk_segment"] + f["cannot_lose_segment"]
+    assert f["at_risk_segment"] == res.figures["at_risk_accounts"]
+    assert f["lost_lost"] == len(lists["Lost"]) == f["lost_once_only"] + f["lost_occasional"]
+    assert f["with_owner"] and lists["Champions"].lead_owner.notna().any()
+    assert sum(len(v) for v in lists.values()) == res.figures["accounts_scored"]
 
 
 def test_migration_fit_names_the_parameter_and_the_span():
@@ -89,18 +96,18 @@ def test_migration_fit_names_the_parameter_and_the_span():
 
 
 def test_short_history_skips_migration_and_builds_the_rest(short_history, tmp_path):
-    res = seg.analyse(seg.open_tables(short_history), export_dir=tmp_path)
+    res = seg.analyse(seg.open_tables(short_history))
     assert res.built_keys == ["rfm", "clusters", "actions"]
     why = res.reason("migration")
     assert "migration_days = 91" in why and "span 92 days" in why, why
     assert "analysis_date" not in why and "lookback_days" not in why
     assert "became_at_risk" not in res.figures and res.figures["accounts_scored"] > 0
-    fitted = seg.analyse(seg.open_tables(short_history), migration_days=45, export_dir=tmp_path)
+    fitted = seg.analyse(seg.open_tables(short_history), migration_days=45)
     assert fitted.built("migration") and "became_at_risk" in fitted.figures
 
 
 def test_clusters_skipped_when_too_few_accounts(core_only, tmp_path):
-    res = seg.analyse(seg.open_tables(core_only), k_range=[10_000], export_dir=tmp_path)
+    res = seg.analyse(seg.open_tables(core_only), k_range=[10_000])
     assert not res.built("clusters") and "k_range [10000]" in res.reason("clusters")
     assert "clusters" not in res.figures and res.built("actions")
 
@@ -131,7 +138,7 @@ def test_two_accounts_over_two_days(tmp_path):
 
     t = tiny_tables()
     root = write_tables({n: t[n] for n in seg.CORE}, tmp_path / "data")
-    res = seg.analyse(seg.open_tables(root), export_dir=tmp_path / "exports")
+    res = seg.analyse(seg.open_tables(root))
     assert res.built_keys == ["rfm", "actions"] and res.figures["accounts_scored"] == 2
     assert "span 2 days" in res.reason("migration")
     assert "2 accounts were scored" in res.reason("clusters")

@@ -18,9 +18,12 @@ TICKET_FIGURES = {
     "res_past_rate",
     "reopened_rate",
     "unresolved",
+    "ticket_backlog",
 }
+#: With orders: accounts ordering in the window and the last complete month's ticket rate.
+ORDER_FIGURES = {"service_active_accounts", "tickets_per_100_orders"}
 COST_FIGURES = {
-    "accounts",
+    "served_accounts",
     "loss_making_accounts",
     "loss_making_share",
     "gross_margin",
@@ -61,6 +64,7 @@ def test_tickets_and_orders_give_the_ticket_rate(small_sample, tmp_path):
     ds = sv.open_tables(copy_tables(small_sample, tmp_path, ["service_tickets", "orders"]))
     res = sv.analyse(ds)
     assert res.built_keys == ["volumes", "ticket_rate", *TICKET_SECTIONS[1:]]
+    assert res.figures["service_active_accounts"] == int((res.tables["activity"].orders > 0).sum())
     size = res.tables["size"]
     assert size.orders.sum() > 0 and size.tickets.sum() == res.figures["tickets"]
     assert set(res.tables["volume_by"].breakdown) == set(sv.FIRMOGRAPHICS)
@@ -75,20 +79,21 @@ def test_lines_without_costs_skip_the_cost_sections(small_sample, tmp_path):
     res = sv.analyse(sv.open_tables(root))
     for key in sv.COST_SECTIONS:
         assert "order_lines.unit_cost" in res.reason(key)
-    assert set(res.figures) == TICKET_FIGURES
+    assert set(res.figures) == TICKET_FIGURES | ORDER_FIGURES
 
 
 def test_full_small_sample(small_sample):
     res = sv.analyse(sv.open_tables(small_sample))
     assert res.summary()["built"] == [s.key for s in sv.SECTIONS]
-    assert set(res.figures) == TICKET_FIGURES | COST_FIGURES
+    assert set(res.figures) == TICKET_FIGURES | COST_FIGURES | ORDER_FIGURES
     costs = res.tables["costs"]
     # the ticket-rate activity counts the same accounts, orders and tickets as cost to serve
     act = res.tables["activity"].set_index("account_id")
     pd.testing.assert_frame_equal(
         act[["orders", "tickets"]], costs.set_index("account_id")[["orders", "tickets"]]
     )
-    assert res.figures["accounts"] == len(costs)
+    assert res.figures["served_accounts"] == len(costs)
+    assert res.figures["service_active_accounts"] == int((costs.orders > 0).sum())
     assert (res.tables["losers"].drivers != "").all()
 
 

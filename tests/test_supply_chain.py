@@ -259,6 +259,7 @@ def _frames(ds):
     return {
         "scorecard": card.sort_values("supplier_id"),
         "otif": sc.otif(ds, "carrier"),
+        "otif_week": sc.otif_history(ds, "week"),
         "classes": sc.sku_classes(ds).sort_values("sku"),
     }
 

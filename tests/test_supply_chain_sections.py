@@ -16,10 +16,17 @@ TODAY = dt.date(2026, 11, 25)
 #: The figures of the JSON by section (the baseline's keys, without data quality).
 FIGURES = {
     "suppliers": {"suppliers", "best_supplier"},
+    "classes": {"abc_revenue_whole_weeks"},
     "stock": {"dead_stock_value", "excess_stock_value"},
     "replenishment": {"skus_to_reorder"},
     "delivery": {"otif_rate", "late_delivery_cost"},
-    "backtest": {"forecast_beats_naive"},
+    "backtest": {"forecast_beats_naive", "forecast_mase", "forecast_mase_naive"},
+}
+#: The last complete week's or month's value of a series: published when the section is built
+#: and the period holds a complete week (month).
+SERIES_FIGURES = {
+    "stock": {"last_week_stockout_days"},
+    "delivery": {"last_week_otif_rate", "last_month_otif_rate"},
 }
 
 
@@ -42,7 +49,12 @@ def analyse(root, **parameters):
 
 
 def expected_figures(res):
-    return set().union(*(FIGURES.get(k, set()) for k in res.built_keys))
+    """The figures the built sections publish (series' last values when they have one)."""
+    series = set().union(*(SERIES_FIGURES.get(k, set()) for k in res.built_keys))
+    assert set(res.figures) & set().union(*SERIES_FIGURES.values()) <= series
+    return set().union(*(FIGURES.get(k, set()) for k in res.built_keys)) | (
+        series & set(res.figures)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +64,7 @@ def full(small_sample):
 
 def test_full_small_sample_builds_every_section(full):
     assert full.built_keys == [s.key for s in sc.SECTIONS] and not full.skipped
-    assert set(full.figures) == set().union(*FIGURES.values())
+    assert set(full.figures) == set().union(*FIGURES.values(), *SERIES_FIGURES.values())
     assert {"unit_fill_rate", "order_fill_rate"} <= set(full.tables["stock_by_warehouse"])
     summary = full.summary()
     assert summary["total"] == len(sc.SECTIONS) and summary["skipped"] == {}
@@ -121,6 +133,11 @@ def test_bad_parameters_are_errors_not_skipped_sections(small_sample):
 
 
 def test_shown_restricts_columns_and_formats(full):
-    kw = sc.shown(full, "to_order", rows=5)
-    assert list(kw["df"].columns) == sc.COLUMNS["to_order"] and len(kw["df"]) <= 5
-    assert set(kw["formats"]) <= set(kw["df"].columns) and kw["formats"]["eoq"] == "{:.0f}"
+    kw = sc.shown(full, "otif_region", rows=5)
+    assert list(kw["df"].columns) == sc.COLUMNS["otif_region"] and len(kw["df"]) <= 5
+    assert set(kw["formats"]) <= set(kw["df"].columns) and kw["formats"]["otif_rate"] == "{:.1%}"
+    # a list people act on is shown whole (todo_list writes it all and shows its top rows)
+    kw = sc.shown(full, "reorder_now")
+    assert len(kw["df"]) == len(full.tables["reorder_now"]) and kw["formats"]["eoq"] == "{:.0f}"
+    assert not [c for c in kw["df"].columns if c.endswith(("_rate", "_share"))
+                and c not in kw["formats"]]  # fmt: skip

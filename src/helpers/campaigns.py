@@ -28,6 +28,7 @@ from helpers.data.lifetime import historical_clv
 from helpers.data.rfm import resolve_window, rfm
 from helpers.data.schema import CONTROL_GROUP
 from helpers.data.tables import open_tables
+from helpers.models.experiments import confidence_sequence, cuped, sample_ratio_test
 from helpers.models.response import (  # noqa: F401  (re-exported)
     curve_points,
     fit_response,
@@ -64,6 +65,23 @@ __all__ = [
     "experiment",
     "experiment_records",
     "experiments",
+    "experiments_intro",
+    "channels_intro",
+    "ltv_intro",
+    "uplift_intro",
+    "budget_objective",
+    "budget_reconciliation",
+    "channels_finding",
+    "crm_roas_note",
+    "experiments_verdict",
+    "key_findings",
+    "lost_note",
+    "monthly_cac",
+    "response_figure",
+    "returning_after",
+    "running_campaigns",
+    "sample_ratio",
+    "uplift_finding",
     "findings",
     "fit_response",
     "open_data",
@@ -160,10 +178,16 @@ def _require(df: pd.DataFrame, columns: set[str], name: str) -> None:
         raise ValueError(f"table {name!r} is missing column(s) {sorted(missing)}")
 
 
-def _order_margin(ds):
+def _order_margin(ds, attribution_days: int | None = None):
     """Per account: revenue Σ q·p·(1−d), gross margin Σ q·(p·(1−d) − unit_cost) over its
-    orders of known cost, and unknown_cost = orders with a line of unknown cost."""
+    orders of known cost, and unknown_cost = orders with a line of unknown cost; with
+    ``attribution_days``, only orders placed within that many days of the account's signup."""
     ov = measures.order_values(ds)
+    if attribution_days is not None:
+        acc = ds.accounts.select("account_id", signup_ts=ds.accounts.signup_date.cast("timestamp"))
+        ov = ov.join(acc, "account_id")
+        days = int(attribution_days)
+        ov = ov.filter(ov.order_ts < ov.signup_ts + ibis.interval(days=days))
     return ov.group_by("account_id").aggregate(
         revenue=ov.revenue.sum(),
         gross_margin=(ov.revenue - ov.cogs).sum(),
@@ -175,15 +199,16 @@ def _available(ds, column: str) -> bool:
     return all(t in ds for t in _CHANNEL_SOURCES[column])
 
 
-def channel_inputs(ds) -> pd.DataFrame:
+def channel_inputs(ds, attribution_days: int | None = None) -> pd.DataFrame:
     """The per-channel raw counts behind :func:`channel_economics` (one row per channel).
 
     - spend, impressions, clicks: Σ over ``marketing_spend``
     - leads: ``leads`` whose source is the channel
     - conversions: web ``purchase`` events whose session channel is the channel (last touch)
-    - new_customers: accounts whose ``acquisition_channel`` is the channel and signed up in the
-      spend table's date range, with their revenue and gross margin to date (``orders``;
-      the margin is NaN when an order line has no cost)
+    - new_customers: accounts whose ``acquisition_channel`` is the channel (the attribution
+      rule: the channel recorded on the account at signup) and signed up in the spend table's
+      date range, with their revenue and gross margin (``orders``; the margin is NaN when an
+      order line has no cost) in the ``attribution_days`` after signup (None: to date)
     - campaign_revenue: revenue of converted CRM sends (every arm, not control) sent on the
       channel
 
@@ -207,7 +232,7 @@ def channel_inputs(ds) -> pd.DataFrame:
         we = we.filter(we.event == "purchase")
         parts.append(we.group_by("channel").aggregate(conversions=we.count()).to_pandas())
     if _available(ds, "new_customers"):
-        parts.append(_acquired(ds, first, last))
+        parts.append(_acquired(ds, first, last, attribution_days))
     if _available(ds, "campaign_revenue"):
         cs = ds.campaign_sends.join(ds.campaigns.select("campaign_id", "channel"), "campaign_id")
         cs = cs.filter(cs.group != CONTROL_GROUP)
@@ -227,12 +252,12 @@ def channel_inputs(ds) -> pd.DataFrame:
     return out.sort_values("spend", ascending=False).reset_index(drop=True)
 
 
-def _acquired(ds, first, last) -> pd.DataFrame:
+def _acquired(ds, first, last, attribution_days=None) -> pd.DataFrame:
     """Per acquisition channel: accounts signed up in [first, last], their revenue and gross
     margin to date (margin NaN for a channel whose customers have an order of unknown cost)."""
     acc = ds.accounts
     acc = acc.filter((acc.signup_date >= first) & (acc.signup_date <= last))
-    m = _order_margin(ds)
+    m = _order_margin(ds, attribution_days)
     j = acc.left_join(m, acc.account_id == m.account_id)
     out = (
         j.group_by(channel=j.acquisition_channel)
@@ -331,9 +356,10 @@ def _mark_absent(df: pd.DataFrame, absent: set[str], no_leads: bool) -> None:
         df["cac_note"], df["roas_note"], df["roi_note"] = why, why, why
 
 
-def channel_economics(ds) -> pd.DataFrame:
-    """:func:`economics` of :func:`channel_inputs`: one row per channel in the data."""
-    return economics(channel_inputs(ds))
+def channel_economics(ds, attribution_days: int | None = None) -> pd.DataFrame:
+    """:func:`economics` of :func:`channel_inputs`: one row per channel in the data, the
+    acquired accounts' revenue and margin counted ``attribution_days`` after signup."""
+    return economics(channel_inputs(ds, attribution_days))
 
 
 def _mean_interval(v: np.ndarray, confidence: float, n_resamples: int, seed: int):
@@ -444,31 +470,84 @@ def weekly_channel(ds) -> pd.DataFrame:
 # ---------------------------------------------------------------- experiments
 
 
-def send_outcomes(ds, campaign_id: str | None = None) -> pd.DataFrame:
-    """One row per send: campaign_id, channel, has_control, account_id, group (``"control"`` or
-    the arm's name), converted (0/1) and revenue. Small: one row per send.
+def send_outcomes(
+    ds, campaign_id: str | None = None, as_of=None, pre_period_days: int | None = None
+) -> pd.DataFrame:
+    """One row per send: send_id, campaign_id, channel, has_control, account_id, group
+    (``"control"`` or the arm's name), sent_at, converted (0/1) and revenue. Small: one row per
+    send.
 
     channel and has_control (the plan) come from ``campaigns``; without that table the channel
-    is "unknown" and has_control says whether the campaign's sends hold a control group."""
+    is "unknown" and has_control says whether the campaign's sends hold a control group.
+
+    ``as_of`` (a date or timestamp; None: everything recorded): only sends sent by then, and a
+    conversion counts (with its revenue) only if it happened by then, so a campaign still
+    running is seen as it stood on that day. ``pre_period_days`` (with ``orders`` and
+    ``order_lines`` in ``ds``): pre_revenue = Σ revenue and pre_orders = number of the account's
+    orders in the ``pre_period_days`` before its send, the CUPED covariates of
+    :func:`experiment` (one Ibis range join, run in the engine)."""
     cs = ds.campaign_sends
     if campaign_id is not None:
         cs = cs.filter(cs.campaign_id == campaign_id)
-    cols = {"converted": cs.converted_at.notnull().cast("int64"), "revenue": cs.revenue}
+    converted = cs.converted_at.notnull()
+    if as_of is not None:
+        cut = ibis.timestamp(_end_of(as_of))
+        cs = cs.filter(cs.sent_at <= cut)
+        converted = cs.converted_at.notnull() & (cs.converted_at <= cut)
+    cols = {
+        "converted": converted.cast("int64"),
+        "revenue": ibis.ifelse(converted, cs.revenue, 0.0).cast("float64"),
+    }
+    base = ["send_id", "campaign_id", "account_id", "group", "sent_at"]
     if "campaigns" in ds:
         cs = cs.join(ds.campaigns.select("campaign_id", "channel", "has_control"), "campaign_id")
-        keep = ["campaign_id", "channel", "has_control", "account_id", "group"]
-        out = cs.select(*keep, **cols).to_pandas()
+        out = cs.select(*base, "channel", "has_control", **cols)
     else:
-        out = cs.select("campaign_id", "account_id", "group", **cols).to_pandas()
-        out.insert(1, "channel", "unknown")
+        out = cs.select(*base, **cols)
+    if pre_period_days is not None and all(t in ds for t in _ORDERS):
+        out = _with_pre_period(ds, out, validate.positive_int("pre_period_days", pre_period_days))
+    out = out.to_pandas().sort_values("send_id").reset_index(drop=True)
+    if "channel" not in out:
+        out["channel"] = "unknown"
         with_control = out.groupby("campaign_id").group.transform(
             lambda g: bool((g == CONTROL_GROUP).any())
         )
-        out.insert(2, "has_control", with_control.astype(bool))
+        out["has_control"] = with_control.astype(bool)
     if out.empty:
         what = f"campaign {campaign_id!r}" if campaign_id else "any campaign"
         raise ValueError(f"table 'campaign_sends' has no send for {what}")
-    return out
+    first = ["send_id", "campaign_id", "channel", "has_control", "account_id", "group", "sent_at"]
+    return out[first + [c for c in out.columns if c not in first]]
+
+
+def _end_of(as_of) -> pd.Timestamp:
+    """A date means the end of that day; a timestamp with a time is taken as it is."""
+    ts = pd.Timestamp(as_of)
+    if ts == ts.normalize():
+        return ts + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
+    return ts
+
+
+def _with_pre_period(ds, sends, days: int):
+    """``sends`` with pre_revenue and pre_orders: the account's orders placed in the ``days``
+    before the send (order_ts in [sent_at − days, sent_at))."""
+    ov = measures.order_values(ds).select("account_id", "order_id", "order_ts", "revenue")
+    ov = ov.rename(order_account="account_id", order_revenue="revenue")
+    s = sends.select("send_id", "account_id", "sent_at")
+    j = s.left_join(
+        ov,
+        (s.account_id == ov.order_account)
+        & (ov.order_ts < s.sent_at)
+        & (ov.order_ts >= s.sent_at - ibis.interval(days=days)),
+    )
+    agg = j.group_by("send_id").aggregate(
+        pre_revenue=j.order_revenue.sum(), pre_orders=j.order_id.nunique()
+    )
+    out = sends.join(agg, "send_id")
+    return out.mutate(
+        pre_revenue=out.pre_revenue.fill_null(0.0).cast("float64"),
+        pre_orders=out.pre_orders.fill_null(0).cast("int64"),
+    )
 
 
 def arms_of(outcomes: pd.DataFrame) -> list[str]:
@@ -516,6 +595,7 @@ def experiment(
     power: float = 0.8,
     n_resamples: int = 2000,
     seed: int = 0,
+    running: bool = False,
 ) -> dict:
     """One arm against the control group of one campaign's sends (rows of :func:`send_outcomes`).
 
@@ -527,6 +607,14 @@ def experiment(
       (statsmodels ``confint_proportions_2indep`` / ``test_proportions_2indep``; Newcombe 1998)
     - revenue lift per recipient = mean revenue (arm) − mean revenue (control), percentile
       bootstrap CI (scipy.stats.bootstrap, Efron & Tibshirani 1993)
+    - with pre_revenue / pre_orders columns (:func:`send_outcomes` ``pre_period_days``): the
+      CUPED-adjusted revenue lift and interval (:func:`helpers.models.experiments.cuped`),
+      rev_variance_reduction, and the adjusted conversion lift where the pre-period explains
+      at least 1 % of its variance (else NaN: the plain lift stands)
+    - ``running`` (the campaign was still running on the day analysed): every interval is the
+      always-valid confidence sequence (:func:`helpers.models.experiments.confidence_sequence`)
+      instead, and the fixed-sample p-value is withheld (NaN), since looking before the end
+      makes it too small
     - needed_per_group: arm sends that a two-sided test at ``alpha`` with ``power`` would need
       to detect the observed lift, control sized in the observed ratio (statsmodels
       ``NormalIndPower`` on Cohen's h = 2·asin√p_arm − 2·asin√p_control)
@@ -557,6 +645,9 @@ def experiment(
         "rev_per_control": float(c.revenue.mean()) if n_c else np.nan,
         "has_control": n_c > 0,
         **dict.fromkeys(_LIFT_FIELDS, np.nan),
+        "running": bool(running),
+        "interval": "always-valid (still running)" if running else "fixed sample",
+        "adjustment": "none",
         "note": "",
     }
     if n_c == 0:
@@ -565,6 +656,10 @@ def experiment(
         res["note"] = f"no sends in arm {arm!r}: lift cannot be estimated"
     else:
         _compare(res, t, c, alpha, power, n_resamples, seed)
+        if PRE_PERIOD_COLUMNS[0] in outcomes and min(n_t, n_c) >= 2:
+            _adjust(res, t, c, alpha)
+        if running:
+            _sequential(res, t, c, alpha)
     return res
 
 
@@ -577,7 +672,20 @@ _LIFT_FIELDS = (
     "rev_lift_lo",
     "rev_lift_hi",
     "needed_per_group",
+    "lift_adj",
+    "lift_adj_lo",
+    "lift_adj_hi",
+    "conv_variance_reduction",
+    "rev_lift_adj",
+    "rev_lift_adj_lo",
+    "rev_lift_adj_hi",
+    "rev_variance_reduction",
 )
+
+#: The pre-period covariates of CUPED (columns of :func:`send_outcomes`).
+PRE_PERIOD_COLUMNS = ("pre_revenue", "pre_orders")
+#: Least share of a conversion lift's variance the pre-period must explain to be used.
+_CONVERSION_ADJUST_MIN = 0.01
 
 
 def _compare(res: dict, t, c, alpha: float, power: float, n_resamples: int, seed: int) -> None:
@@ -608,22 +716,119 @@ def _compare(res: dict, t, c, alpha: float, power: float, n_resamples: int, seed
         res["note"] = "observed lift is zero: no sample size detects it"
 
 
+def _adjust(res: dict, t, c, alpha: float) -> None:
+    """CUPED on revenue (always) and on conversion (where it explains ≥ 1 % of the variance),
+    with the pre-period covariates of :data:`PRE_PERIOD_COLUMNS`."""
+    cols = list(PRE_PERIOD_COLUMNS)
+    x_t, x_c = t[cols].to_numpy(float), c[cols].to_numpy(float)
+    rev = cuped(t.revenue, x_t, c.revenue, x_c, alpha=alpha)
+    res["rev_lift_adj"] = rev["diff_adjusted"]
+    res["rev_lift_adj_lo"], res["rev_lift_adj_hi"] = rev["lo_adjusted"], rev["hi_adjusted"]
+    res["rev_variance_reduction"] = rev["variance_reduction"]
+    res["_se"] = {"rev": rev["se"], "rev_adj": rev["se_adjusted"]}
+    res["adjustment"] = "CUPED: revenue and orders before the send"
+    conv = cuped(t.converted, x_t, c.converted, x_c, alpha=alpha)
+    res["conv_variance_reduction"] = conv["variance_reduction"]
+    if conv["variance_reduction"] >= _CONVERSION_ADJUST_MIN:
+        res["lift_adj"] = conv["diff_adjusted"]
+        res["lift_adj_lo"], res["lift_adj_hi"] = conv["lo_adjusted"], conv["hi_adjusted"]
+        res["_se"]["conv_adj"] = conv["se_adjusted"]
+
+
+def _sequential(res: dict, t, c, alpha: float) -> None:
+    """Replace the fixed-sample intervals of a running campaign by confidence sequences."""
+    n = res["treated"] + res["control"]
+    se = res.pop("_se", {})
+    p_t, p_c = res["cr_treated"], res["cr_control"]
+    se_conv = np.sqrt(p_t * (1 - p_t) / res["treated"] + p_c * (1 - p_c) / res["control"])
+    if "rev" not in se:
+        se["rev"] = float(np.sqrt(t.revenue.var(ddof=1) / len(t) + c.revenue.var(ddof=1) / len(c)))
+    pairs = [("lift", se_conv), ("rev_lift", se["rev"])]
+    pairs += [
+        (k, se[s]) for k, s in (("lift_adj", "conv_adj"), ("rev_lift_adj", "rev_adj")) if s in se
+    ]
+    for key, s in pairs:
+        res[f"{key}_lo"], res[f"{key}_hi"] = confidence_sequence(res[key], s, n, alpha=alpha)
+    res["p_value"] = np.nan
+    res["note"] = (res["note"] + "; " if res["note"] else "") + (
+        "still running: always-valid intervals, no fixed-sample p-value"
+    )
+
+
+def _campaign_split(split, campaign_id: str):
+    """The intended split of one campaign: ``split`` is None (equal), one {group: share}
+    mapping for every campaign, or {campaign_id: {group: share}} with an optional ``"*"``
+    entry for the campaigns it does not name."""
+    if not split:
+        return None
+    if all(isinstance(v, dict) for v in split.values()):
+        return split.get(campaign_id, split.get("*"))
+    return split
+
+
+def sample_ratio(outcomes: pd.DataFrame, split=None) -> pd.DataFrame:
+    """The sample-ratio check of every campaign of ``outcomes`` (:func:`send_outcomes`): its
+    groups' sends against the intended split (:func:`_campaign_split` of ``split``; equal by
+    default), a chi-square test (:func:`helpers.models.experiments.sample_ratio_test`).
+    Returns campaign_id, groups, sends (as "control 20, treatment 80"), expected, srm_p_value
+    and srm_mismatch (p < 0.001: the split is not what was planned, so the lift is not to be
+    trusted)."""
+    _require(outcomes, {"campaign_id", "group"}, "outcomes")
+    rows = []
+    for cid, g in outcomes.groupby("campaign_id", sort=True):
+        counts = g.group.astype(str).value_counts().sort_index().to_dict()
+        test = sample_ratio_test(counts, _campaign_split(split, cid))
+        rows.append(
+            {
+                "campaign_id": cid,
+                "groups": len(counts),
+                "sends": ", ".join(f"{k} {v:,}" for k, v in counts.items()),
+                "expected": ", ".join(f"{k} {v:,.0f}" for k, v in test["expected"].items()),
+                "srm_p_value": test["p_value"],
+                "srm_mismatch": test["mismatch"],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def experiments(
-    ds_or_outcomes, alpha: float = 0.05, power: float = 0.8, seed: int = 0
+    ds_or_outcomes,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    seed: int = 0,
+    split=None,
+    running=(),
 ) -> pd.DataFrame:
     """:func:`experiment` for every (campaign, arm) that has sends (a dataset, or rows of
     :func:`send_outcomes`), with the campaign's channel and planned flag (``planned_control``)
     beside what the sends show (``has_control``). A/B/n: each arm against the campaign's one
-    control group."""
+    control group.
+
+    Every row carries its campaign's sample-ratio check (:func:`sample_ratio` against
+    ``split``): srm_p_value, srm_mismatch, and ``trusted`` = not srm_mismatch (a mismatch puts a
+    warning first in the row's note). ``running``: the campaign ids still running on the day
+    analysed (their intervals are always-valid, see :func:`experiment`)."""
     out = ds_or_outcomes
     if not isinstance(out, pd.DataFrame):
         out = send_outcomes(ds_or_outcomes)
+    srm = sample_ratio(out, split).set_index("campaign_id")
+    running = set(running)
     rows = []
     for (cid, channel, planned), g in out.groupby(
         ["campaign_id", "channel", "has_control"], sort=True
     ):
         for arm in arms_of(g) or ["treatment"]:
-            r = experiment(g, arm=arm, alpha=alpha, power=power, seed=seed)
+            r = experiment(g, arm=arm, alpha=alpha, power=power, seed=seed, running=cid in running)
+            r.pop("_se", None)
+            check = srm.loc[cid]
+            r.update(srm_p_value=float(check.srm_p_value), srm_mismatch=bool(check.srm_mismatch))
+            r["trusted"] = not r["srm_mismatch"]
+            if r["srm_mismatch"]:
+                warn = (
+                    f"sample-ratio mismatch (p = {check.srm_p_value:.1e}; sends {check.sends}, "
+                    f"planned {check.expected}): do not trust this lift"
+                )
+                r["note"] = warn + ("; " + r["note"] if r["note"] else "")
             rows.append({"campaign_id": cid, "channel": channel, "planned_control": planned, **r})
     return pd.DataFrame(rows)
 
@@ -645,6 +850,18 @@ EXPERIMENT_RECORD = {
     "revenue_lift": "rev_lift",
     "revenue_lift_ci_low": "rev_lift_lo",
     "revenue_lift_ci_high": "rev_lift_hi",
+    "revenue_lift_adjusted": "rev_lift_adj",
+    "revenue_lift_ci_low_adjusted": "rev_lift_adj_lo",
+    "revenue_lift_ci_high_adjusted": "rev_lift_adj_hi",
+    "revenue_variance_reduction": "rev_variance_reduction",
+    "lift_adjusted": "lift_adj",
+    "lift_ci_low_adjusted": "lift_adj_lo",
+    "lift_ci_high_adjusted": "lift_adj_hi",
+    "adjustment": "adjustment",
+    "interval": "interval",
+    "srm_p_value": "srm_p_value",
+    "srm_mismatch": "srm_mismatch",
+    "trusted": "trusted",
 }
 
 
@@ -890,10 +1107,16 @@ DEFINITIONS = {
     "data).",
     "Revenue": "revenue to date of the customers the channel acquired + revenue of the CRM "
     "sends it carried (every arm, not the control group).",
-    "ROAS": "revenue / spend (n/a with no spend).",
-    "ROI": "(return − cost) / cost, return = gross margin to date of the acquired customers + "
-    "CRM send revenue (n/a when product costs are unknown).",
-    "LTV (historical CLV)": "mean over a channel's acquired customers of Σ_t M_t / (1 + d)^t, "
+    "ROAS": "revenue / spend (n/a with no spend); the acquired customers' revenue counts only "
+    "inside the attribution window (attribution_days after signup, a parameter).",
+    "ROI, undiscounted margin": "a ratio, not a percentage: (return − cost) / cost, return = "
+    "undiscounted gross margin of the acquired customers inside the attribution window + CRM "
+    "send revenue (n/a when product costs are unknown). The CLV report's acquisition ROI uses "
+    "discounted LTV with a forecast: a different measure.",
+    "Paid media spend": "spend of the channels that buy clicks; e-mail and SMS, which pay per "
+    "message, are left out (marketing spend counts them).",
+    "LTV to date (historical CLV)": "mean over a channel's acquired customers of "
+    "Σ_t M_t / (1 + d)^t, "
     "M_t the gross margin in month t since signup and d the monthly discount rate "
     "(helpers.clv); value to date, not a forecast; bootstrap interval.",
     "Pays back": "CAC below the LTV interval; does not pay back: CAC above it; unclear: CAC "
@@ -904,6 +1127,17 @@ DEFINITIONS = {
     "score interval; two-proportion score test; per arm, not adjusted for several arms.",
     "Revenue lift": "mean revenue per recipient of the arm − mean revenue per control account; "
     "percentile bootstrap interval.",
+    "Newcombe interval": "interval of a difference of two rates built from each rate's Wilson "
+    "interval (Newcombe 1998); it keeps its coverage when conversions are few.",
+    "Sample-ratio check": "chi-square test of a campaign's split of sends over its groups "
+    "against the planned split (parameter split); p < 0.001 is a sample-ratio mismatch and "
+    "the lift is not trusted.",
+    "CUPED": "revenue (and conversion) lift adjusted with each account's revenue and orders in "
+    "the pre_period_days before the send: y − θ·(x − x̄), θ the pooled regression slope (Deng "
+    "et al. 2013); unbiased, narrower by the share of variance the past explains.",
+    "Always-valid interval": "for a campaign still running on as_of: a confidence sequence "
+    "(Waudby-Smith et al. 2023, as in GrowthBook's sequential mode) that stays valid however "
+    "often it is looked at.",
     "Sample size needed": "recipients a two-sided test would need in the arm to detect the "
     "observed lift at the chosen power (Cohen's h, statsmodels).",
     "Open rate, click rate": "sends of the arm with an opened_at (clicked_at) time / sends.",
@@ -917,10 +1151,14 @@ DEFINITIONS = {
     "sends (alpha/2 and 1 − alpha/2 quantiles).",
     "Response curve": "clicks per campaign-day = a · spend^b, Poisson regression with log link, "
     "quasi-Poisson intervals; b < 1 is diminishing returns.",
-    "Reallocation": "spends that maximise Σ CVR_i · C_i · (x_i / S_i)^b_i with the same total "
-    "and each x_i within the bound of today's S_i.",
-    "Expected gain": "expected conversions with the recommended split − with today's; interval "
-    "and probability of a gain from simulated curve parameters and conversion rates.",
+    "Reallocation": "spends that maximise Σ V_i · CVR_i · C_i · (x_i / S_i)^b_i with the same "
+    "total and each x_i within the bound of today's S_i; CVR_i = accounts acquired per click "
+    "(acquisition channel on the account) and V_i their mean LTV to date (without the LTV "
+    "section: last-touch purchases per click, V_i = 1).",
+    "Expected gain": "expected LTV to date acquired with the recommended split − with today's; "
+    "interval and probability of a gain from simulated curve parameters and rates.",
+    "Sleeping dog": "a segment whose uplift interval lies below zero: a message makes its "
+    "accounts less likely to buy, so leave them out.",
 }
 
 
@@ -963,6 +1201,10 @@ def analyse(
     qini_draws: int = 200,
     annual_discount_rate: float = 0.1,
     budget_bound: float = 0.5,
+    split=None,
+    as_of=None,
+    pre_period_days: int = 90,
+    attribution_days: int | None = 365,
 ) -> Analysis:
     """The campaigns report on ``ds`` (:func:`open_data`): every section of :data:`SECTIONS` the
     tables allow, with its tables, its figures for the JSON and the facts the narrative needs.
@@ -972,8 +1214,14 @@ def analyse(
     segment's uplift to count), ``lookback_days`` (history before each campaign's start behind
     its segments and model features), ``qini_draws`` (random scores of the Qini band),
     ``annual_discount_rate`` (historical CLV used as LTV), ``budget_bound`` (largest share a
-    reallocation may move a channel's budget). Raises ValueError when ``ds`` holds neither
-    campaign_sends nor marketing_spend.
+    reallocation may move a channel's budget), ``split`` (each campaign's intended share per
+    group for the sample-ratio check: None equal, ``{"control": 0.2}`` for every campaign, or
+    ``{campaign_id: {...}, "*": {...}}``), ``as_of`` (the day the experiments are read: sends
+    and conversions after it are not counted, and a campaign running on it gets always-valid
+    intervals; None: all data), ``pre_period_days`` (days before each send whose orders are
+    the CUPED covariates), ``attribution_days`` (days after signup whose revenue and margin
+    ROAS and ROI credit to the acquiring channel; None: all to date). Raises ValueError when
+    ``ds`` holds neither campaign_sends nor marketing_spend.
     """
     if not any(t in ds for t in CORE_ANY):
         raise ValueError(_no_core(getattr(ds, "path", "the dataset")))
@@ -982,23 +1230,28 @@ def analyse(
     f = result.facts
     f["level"] = f"{1 - alpha:.0%}"
     f["period_table"] = "marketing_spend" if "marketing_spend" in ds else "campaign_sends"
+    f["series"] = {}  # publish(series=...): monthly history of headline figures
     if result.built("channels"):
-        _channels_section(result, ds)
+        _channels_section(result, ds, attribution_days)
     if result.built("ltv"):
         _ltv_section(result, ds, alpha, seed, annual_discount_rate)
     if result.built("weekly"):
         weekly = weekly_channel(ds)
         result.tables["weekly"] = weekly[weekly.spend > 0]
+        shown = weekly[(weekly.spend > 0) & (weekly.impressions > 0)]
+        crm = shown.channel.isin(CRM_CHANNELS)
+        result.tables.update(weekly_media=shown[~crm], weekly_crm=shown[crm])
         f["weeks"] = int(result.tables["weekly"].week.nunique())
     if result.built("experiments"):
-        _experiments_section(result, ds, alpha, power, seed)
+        design = {"split": split, "as_of": as_of, "pre_period_days": pre_period_days}
+        _experiments_section(result, ds, alpha, power, seed, design)
     if result.built("engagement"):
         _engagement_section(result, ds)
     if result.built("uplift"):
         _uplift_section(result, ds, alpha, seed, min_control, lookback_days, qini_draws)
     if result.built("budget"):
         _budget_section(result, ds, alpha, seed, budget_bound)
-    f["findings"] = findings(result)
+    f["findings"] = key_findings(result)
     f["finding"] = _one_line(result)
     _shown_channels(result)
     _shown_experiments(result)
@@ -1006,16 +1259,66 @@ def analyse(
     return result
 
 
-def _channels_section(result: Analysis, ds) -> None:
-    econ = channel_economics(ds)
+def monthly_cac(ds, exclude=CRM_CHANNELS) -> pd.DataFrame:
+    """CAC per calendar month of the paid media channels (every channel with spend but the CRM
+    ones in ``exclude``, which pay per message): month ("YYYY-MM"), spend, new_customers
+    (accounts whose acquisition_channel is one of them, signed up that month) and cac = spend /
+    new_customers (NaN with none). Only months the spend table covers from their first to
+    their last day (complete months)."""
+    ms = ds.marketing_spend
+    if exclude:
+        ms = ms.filter(~ms.channel.isin(list(exclude)))
+    paid = ms.group_by("channel").aggregate(spend=ms.spend.sum()).to_pandas()
+    channels = list(paid.channel[paid.spend > 0])
+    spend = ms.group_by(month=ms.date.truncate("M")).aggregate(spend=ms.spend.sum()).to_pandas()
+    first, last = (pd.Timestamp(v) for v in ds.period("marketing_spend"))
+    acc = ds.accounts
+    acc = acc.filter(acc.acquisition_channel.isin(channels or ["-"]))
+    new = acc.group_by(month=acc.signup_date.truncate("M")).aggregate(
+        new_customers=acc.account_id.nunique()
+    )
+    out = spend.merge(new.to_pandas(), on="month", how="left")
+    out["month"] = pd.to_datetime(out.month)
+    whole = (out.month >= first.normalize()) & (
+        out.month + pd.offsets.MonthEnd(0) <= last.normalize()
+    )
+    out = out[whole].sort_values("month").reset_index(drop=True)
+    out["new_customers"] = out.new_customers.fillna(0).astype("int64")
+    out["cac"], _ = _ratio(out.spend, out.new_customers, "no new customers")
+    out["month"] = out.month.dt.strftime("%Y-%m")
+    return out
+
+
+def _channels_section(result: Analysis, ds, attribution_days) -> None:
+    econ = channel_economics(ds, attribution_days)
     paid, unpaid = econ[econ.spend > 0], econ[econ.spend <= 0]
     acquiring = paid[paid.new_customers > 0]
     result.tables.update(econ=econ, paid=paid, unpaid=unpaid)
+    media = paid[~paid.channel.isin(CRM_CHANNELS)]
     result.figures["paid_spend"] = float(paid.spend.sum())
+    result.figures["paid_media_spend"] = float(media.spend.sum())
     best = acquiring.loc[acquiring.roas.idxmax()] if acquiring.roas.notna().any() else None
+    roas_key = "best_roas" if attribution_days is None else "best_roas_in_window"
     result.figures["best_roas_channel"] = None if best is None else str(best.channel)
-    result.figures["best_roas"] = None if best is None else float(best.roas)
-    result.facts.update(best=best, paid_channels=len(paid))
+    result.figures[roas_key] = None if best is None else float(best.roas)
+    if attribution_days is not None:
+        result.figures["attribution_days"] = int(attribution_days)
+    result.facts.update(
+        best=best, paid_channels=len(paid), attribution_days=attribution_days, media=media
+    )
+    if "new_customers" in econ and "accounts" in ds and econ.new_customers.notna().any():
+        cac = monthly_cac(ds)
+        result.tables["monthly_cac"] = cac
+        spent = media[media.new_customers > 0]
+        total = float(spent.new_customers.sum())
+        result.figures["paid_cac"] = float(spent.spend.sum() / total) if total else None
+        values = {r.month: float(r.cac) for r in cac.itertuples() if r.cac == r.cac}
+        if values:
+            result.facts["series"]["paid_cac"] = {"freq": "month", "values": values}
+    _channel_notes(result, ds)
+
+
+def _channel_notes(result: Analysis, ds) -> None:
     for col, tables in _CHANNEL_SOURCES.items():
         lacking = [t for t in tables if t not in ds]
         if lacking and col != "campaign_revenue":
@@ -1049,25 +1352,72 @@ def _ltv_section(result: Analysis, ds, alpha: float, seed: int, annual_discount_
     flagged = ltv[ltv.verdict == "does not pay back"]
     result.figures["channels_not_paying_back"] = ", ".join(flagged.channel)
     result.facts["not_paying_back"] = list(flagged.channel)
+    valued = acq[acq.customers_valued > 0]
+    n = float(valued.customers_valued.sum())
+    if n:
+        ltv_pooled = float((valued.ltv * valued.customers_valued).sum() / n)
+        cac_pooled = float(valued.spend.sum() / valued.new_customers.sum())
+        result.figures["ltv_to_date_per_account"] = ltv_pooled
+        result.figures["ltv_cac_to_date"] = ltv_pooled / cac_pooled if cac_pooled else None
 
 
-def _experiments_section(result: Analysis, ds, alpha: float, power: float, seed: int) -> None:
-    outcomes = send_outcomes(ds)
-    exp = experiments(outcomes, alpha=alpha, power=power, seed=seed)
+def running_campaigns(ds, outcomes: pd.DataFrame, as_of, window_days: int = 14) -> list[str]:
+    """The campaigns of ``outcomes`` still running on ``as_of``: start_date ≤ as_of < end_date
+    (``campaigns`` table; its end date closes the conversion window), or without that table,
+    first send ≤ as_of < last send + ``window_days``. None for ``as_of``: no campaign is."""
+    if as_of is None or outcomes.empty:
+        return []
+    day = pd.Timestamp(as_of).normalize()
+    if "campaigns" in ds:
+        cp = ds.campaigns.select("campaign_id", "start_date", "end_date").to_pandas()
+        start, end = pd.to_datetime(cp.start_date), pd.to_datetime(cp.end_date)
+        ids = cp.campaign_id[(start <= day) & (day < end)]
+    else:
+        sent = outcomes.groupby("campaign_id").sent_at.agg(["min", "max"])
+        last = sent["max"].dt.normalize() + pd.Timedelta(days=window_days)
+        ids = sent.index[(sent["min"].dt.normalize() <= day) & (day < last)]
+    return sorted(set(ids) & set(outcomes.campaign_id))
+
+
+def _experiments_section(result: Analysis, ds, alpha, power, seed, design: dict) -> None:
+    """``design``: split, as_of, pre_period_days (see :func:`analyse`)."""
+    outcomes = send_outcomes(ds, as_of=design["as_of"], pre_period_days=design["pre_period_days"])
+    running = running_campaigns(ds, outcomes, design["as_of"])
+    exp = experiments(
+        outcomes, alpha=alpha, power=power, seed=seed, split=design["split"], running=running
+    )
     controlled = exp[exp.has_control]
-    won = controlled[controlled.lift_lo > 0]
+    trusted = controlled[controlled.trusted]
+    won = trusted[trusted.lift_lo > 0]
+    helped = trusted.rev_variance_reduction > 0  # the adjusted interval counts where narrower
+    rev_lo = trusted.rev_lift_adj_lo.where(helped, trusted.rev_lift_lo)
+    rev_won = trusted[rev_lo > 0]
+    either = set(won.campaign_id) | set(rev_won.campaign_id)
     result.tables.update(outcomes=outcomes, experiments=exp, controlled=controlled)
     result.tables["no_control"] = exp[~exp.has_control]
+    result.tables["srm"] = sample_ratio(outcomes, design["split"])
+    adjusted = controlled.rev_variance_reduction.dropna()
     result.figures.update(
         campaigns=int(exp.campaign_id.nunique()),
         campaigns_with_control=int(controlled.campaign_id.nunique()),
         campaigns_with_positive_lift=int(won.campaign_id.nunique()),
+        campaigns_with_revenue_lift=int(rev_won.campaign_id.nunique()),
+        campaigns_with_lift=len(either),
+        campaigns_with_sample_ratio_mismatch=int(exp.campaign_id[exp.srm_mismatch].nunique()),
+        campaigns_running=len(running),
+        revenue_variance_reduction_median=float(adjusted.median()) if len(adjusted) else None,
         experiments=experiment_records(exp),
     )
     result.facts.update(
         arms=int(len(exp)),
         multi_arm=sorted(exp.campaign_id[exp.campaign_id.duplicated()].unique()),
         winning_arms=[f"{r.campaign_id} {r.arm}" for r in won.itertuples()],
+        revenue_winning=sorted(rev_won.campaign_id.unique()),
+        lifted=sorted(either),
+        running=running,
+        srm_flagged=sorted(exp.campaign_id[exp.srm_mismatch].unique()),
+        adjusted=bool(len(adjusted)),
+        pre_period_days=design["pre_period_days"],
     )
 
 
@@ -1081,6 +1431,31 @@ def _engagement_section(result: Analysis, ds) -> None:
         )
         return
     result.tables["engagement"] = eng[eng.group != CONTROL_GROUP].reset_index(drop=True)
+
+
+def returning_after(ds, segments: pd.DataFrame, which: list[str], days: int = 365) -> dict:
+    """Per segment in ``which``: of the (campaign, account) pairs of ``segments`` (as
+    :func:`segments_at_sends` gives them) in that segment at the campaign's start, accounts
+    (distinct) and came_back = the share of pairs whose account placed an order within ``days``
+    after the start. Says whether "Lost at a campaign's start" means lost for good."""
+    if not which:
+        return {}
+    starts = ds.campaigns.select("campaign_id", "start_date").to_pandas()
+    pairs = segments[segments.segment.isin(which)].merge(starts, on="campaign_id")
+    if pairs.empty:
+        return {}
+    o = ds.orders
+    o = o.filter(o.account_id.isin([int(a) for a in pairs.account_id.unique()]))
+    orders = o.select("account_id", "order_ts").to_pandas()
+    m = pairs.merge(orders, on="account_id", how="left")
+    start = pd.to_datetime(m.start_date)
+    ts = pd.to_datetime(m.order_ts)
+    m["back"] = (ts >= start) & (ts < start + pd.Timedelta(days=days))
+    back = m.groupby(["campaign_id", "account_id", "segment"]).back.any().reset_index()
+    return {
+        seg: {"accounts": int(g.account_id.nunique()), "came_back": float(g.back.mean())}
+        for seg, g in back.groupby("segment")
+    }
 
 
 def _uplift_section(
@@ -1122,24 +1497,39 @@ def _uplift_section(
     result.facts.update(
         qini=float(coef), qini_band=(float(band[0]), float(band[1])), qini_verdict=verdict,
         scored_sends=len(feats), persuadable=list(persuadable.segment),
-        send_commands=[
-            f"`python -m helpers.outreach send --campaign NEXT --segment "
-            f"{seg.lower().replace(' ', '_')}`"
-            for seg in sendable.segment
-        ],
+        sendable=list(sendable.segment), lookback_days=lookback_days,
+        came_back=returning_after(ds, segments_then, list(persuadable.segment)),
     )  # fmt: skip
+
+
+def budget_objective(econ: pd.DataFrame, ltv: pd.DataFrame | None):
+    """What the reallocation maximises, and the inputs :func:`helpers.models.response.
+    reallocate` needs for it: (per_click, worth, unit, rule). With the LTV section built, the
+    LTV to date of the accounts acquired (as the CLV report values customers): per_click =
+    channel, conversions = accounts acquired (acquisition_channel on the account), clicks;
+    worth = mean LTV to date per acquired account. Without it, last-touch web purchases (the
+    purchase's session channel) per click, each worth one."""
+    if ltv is not None and ltv.ltv.notna().any():
+        per_click = econ[["channel", "clicks"]].assign(conversions=econ.new_customers)
+        worth = dict(zip(ltv.channel, ltv.ltv.fillna(0.0), strict=True))
+        rule = "accounts credited to the channel recorded on the account at signup"
+        return per_click, worth, "LTV to date of the accounts acquired", rule
+    rule = "last touch: each web purchase credited to its session's channel"
+    return econ[["channel", "conversions", "clicks"]], None, "conversions", rule
 
 
 def _budget_section(result: Analysis, ds, alpha: float, seed: int, bound: float) -> None:
     econ = result.tables["econ"]
     rows = response_inputs(ds)
     curves = fit_response(rows, alpha=alpha)
-    per_click = econ[["channel", "conversions", "clicks"]]
+    per_click, worth, unit, rule = budget_objective(econ, result.tables.get("ltv"))
     usable = usable_curves(curves, per_click)
     can = int((usable == "").sum()) >= 2
     realloc = budget = marks = None
     if can:
-        realloc, budget = reallocate(rows, curves, per_click, bound=bound, alpha=alpha, seed=seed)
+        realloc, budget = reallocate(
+            rows, curves, per_click, bound=bound, alpha=alpha, seed=seed, worth=worth, unit=unit
+        )
         marks = spend_marks(rows, realloc)
     cap = rows.groupby("channel").spend.quantile(0.99).to_dict()
     fitted = curve_points(curves, cap, alpha=alpha, seed=seed)
@@ -1147,11 +1537,15 @@ def _budget_section(result: Analysis, ds, alpha: float, seed: int, bound: float)
         response_rows=rows, curves=curves.assign(usable=[n or "yes" for n in usable]),
         realloc=realloc, fitted=fitted, marks=marks,
     )  # fmt: skip
-    for key in ("gain", "gain_lo", "gain_hi"):
-        result.figures[f"budget_{key}"] = float(budget[key]) if can else None
+    key = "budget_ltv_gain" if worth is not None else "budget_gain"
+    for part in ("", "_lo", "_hi"):
+        result.figures[f"{key}{part}"] = float(budget[f"gain{part}"]) if can else None
+    if can:
+        result.figures["budget_media_spend"] = float(budget["total_spend"])
     moved = realloc.dropna(subset=["change"]).sort_values("change") if can else None
     result.facts.update(
-        can_reallocate=can, budget=budget, moved=moved,
+        can_reallocate=can, budget=budget, moved=moved, budget_unit=unit, budget_rule=rule,
+        budget_in_money=worth is not None,
         unusable=[f"{ch}: {n}." for ch, n in zip(curves.channel, usable, strict=True) if n],
     )  # fmt: skip
 
@@ -1161,15 +1555,17 @@ def _one_line(result: Analysis) -> str:
     parts = []
     best = result.facts.get("best")
     if result.built("channels") and best is not None:
-        parts.append(f"Best ROAS {best.channel} ({best.roas:.1f})")
+        window = result.facts.get("attribution_days")
+        within = f", revenue within {window} days of signup" if window else ""
+        parts.append(f"Best ROAS {best.channel} ({best.roas:.1f}{within})")
     elif result.built("channels"):
         paid = result.tables["paid"]
-        parts.append(f"Paid spend {paid.spend.sum():,.0f} on {len(paid)} channels")
+        parts.append(f"Marketing spend {paid.spend.sum():,.0f} on {len(paid)} channels")
     if result.built("experiments"):
         g = result.figures
         parts.append(
-            f"{g['campaigns_with_positive_lift']} of {g['campaigns_with_control']} controlled "
-            "campaigns show a lift"
+            f"{g['campaigns_with_lift']} of {g['campaigns_with_control']} controlled campaigns "
+            "show a conversion or revenue lift"
         )
     return "; ".join(parts) + "." if parts else "No section could be built from this dataset."
 
@@ -1191,7 +1587,7 @@ def _shown_channels(result: Analysis) -> None:
             shown[m] = _with_notes(paid[m], paid[f"{m}_note"], lambda v: f"{v:,.2f}")
         cols = ["channel", "spend", "impressions", "clicks", "ctr", "leads", "conversions"]
         cols += ["cvr", "cpa", "new_customers", "cac", "revenue", "roas", "roi"]
-        t["paid_shown"] = shown[cols]
+        t["paid_shown"] = shown[cols].rename(columns={"roi": "roi_undiscounted_ratio"})
     if "acquisition" in t:
         acq = t["acquisition"]
         t["acquisition_shown"] = acq.assign(
@@ -1199,6 +1595,9 @@ def _shown_channels(result: Analysis) -> None:
                 f"{r.ltv:,.0f} ({r.ltv_lo:,.0f} to {r.ltv_hi:,.0f})" for r in acq.itertuples()
             ]
         )[["channel", "new_customers", "spend", "cac", "ltv_interval", "ltv_cac", "verdict"]]
+        t["acquisition_shown"] = t["acquisition_shown"].rename(
+            columns={"ltv_interval": "ltv_to_date_interval", "ltv_cac": "ltv_to_date_to_cac"}
+        )
     if t.get("curves") is not None:
         c = t["curves"]
         c = c.assign(
@@ -1244,10 +1643,18 @@ def _shown_experiments(result: Analysis) -> None:
                 f"{r.rev_lift:,.1f} ({r.rev_lift_lo:,.1f} to {r.rev_lift_hi:,.1f})"
                 for r in c.itertuples()
             ],
+            "revenue_lift_cuped": [
+                f"{r.rev_lift_adj:,.1f} ({r.rev_lift_adj_lo:,.1f} to {r.rev_lift_adj_hi:,.1f}; "
+                f"variance {-r.rev_variance_reduction:+.0%})" if r.rev_lift_adj == r.rev_lift_adj
+                else "n/a: no orders before the send" for r in c.itertuples()
+            ],
+            "sample_ratio_p": c.srm_p_value,
             "needed": [
                 n or f"{v:,.0f}" for v, n in zip(c.needed_per_group, c.note, strict=True)
             ],
         })  # fmt: skip
+        if not c.rev_lift_adj.notna().any():
+            t["controlled_shown"] = t["controlled_shown"].drop(columns="revenue_lift_cuped")
         nc = t["no_control"]
         t["no_control_shown"] = nc.assign(
             conversion=[_rate_of(r.cr_treated, r.treated) for r in nc.itertuples()]
@@ -1281,53 +1688,287 @@ def _shown_targeting(result: Analysis) -> None:
         t["uplift_measured"] = u.dropna(subset=["uplift"])
 
 
-def findings(result: Analysis) -> list[str]:
+def response_figure(result: Analysis, *, title: str, xlabel: str, ylabel: str):
+    """:func:`helpers.plots.response_curves` of the budget section with one legend for all
+    panels, below them (outside the data) instead of one inside each panel."""
+    from helpers import plots
+
+    t = result.tables
+    fig = plots.response_curves(
+        t["response_rows"], t["fitted"], t["marks"], title=title, xlabel=xlabel, ylabel=ylabel
+    )
+    handles, labels = fig.axes[0].get_legend_handles_labels()
+    for ax in fig.axes:
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    return fig
+
+
+def channels_intro(result: Analysis) -> str:
+    """The channel economics section's opening (what each column counts)."""
+    window = result.facts.get("attribution_days")
+    when = f"in their first {window} days" if window else "to date"
+    return (
+        "Each paid channel's spend, reach and return. Conversions are web purchases whose "
+        "session came from the channel (last touch); new customers are accounts that signed up "
+        "through it while spend was recorded (the channel on the account); revenue is those "
+        f"customers' revenue {when} plus the revenue of CRM sends on the channel. ROI is a "
+        "ratio (not a percentage) on undiscounted gross margin. Email and SMS revenue counts "
+        "every converted send, so their ROAS is not incremental: the experiments below measure "
+        "what they add. A ratio whose denominator is zero shows **n/a** and the reason."
+    )
+
+
+def ltv_intro(result: Analysis, annual_discount_rate: float) -> str:
+    """The LTV section's opening: LTV to date, not the CLV report's LTV with a forecast."""
+    return (
+        "LTV here is **LTV to date**: the historical CLV of each customer the channel acquired "
+        "while spend was recorded, gross margin per month since signup discounted at "
+        f"{annual_discount_rate:.0%} a year. It is not a forecast, so it is not the CLV report's "
+        "LTV (to date plus a 12-month forecast) and its LTV:CAC is lower. A channel that does "
+        "not pay back yet may still do so later. Verdicts compare CAC with the "
+        f"{result.facts['level']} bootstrap interval of the mean LTV to date."
+    )
+
+
+def uplift_intro(result: Analysis, min_control: int) -> str:
+    """The uplift section's opening: segments at the campaign's start, the roles explained."""
+    f = result.facts
+    return (
+        "Uplift per RFM segment, pooling every campaign with a control group (every arm counts "
+        f"as treated), with its {f['level']} interval. Each send counts in the segment its "
+        f"account had **at the campaign's start** (RFM over the {f['lookback_days']} days "
+        "before it), so the segment does not mix in what the campaign itself caused. "
+        "Persuadable: interval above zero, target them. Would buy anyway: high conversion "
+        "without a message and no clear uplift. **Sleeping dog**: interval below zero, a "
+        "message makes them less likely to buy, leave them out. A segment with fewer than "
+        f"{min_control} control sends is not measured."
+    )
+
+
+def experiments_intro(result: Analysis, power: float) -> str:
+    """The experiments section's opening: what each column means, each method in a sentence."""
+    f, g = result.facts, result.figures
+    level = f["level"]
+    text = (
+        "Each arm of a campaign (one version of the message; most campaigns have one) against "
+        "the campaign's control group, accounts picked at random and sent nothing. Lift = "
+        "conversion rate of the arm minus that of the control group, with its "
+        f"{level} **Newcombe interval** (the two rates' Wilson intervals combined, which "
+        "stays honest when conversions are few) and a two-proportion score test; revenue lift "
+        "per recipient with a bootstrap interval; and the recipients a test would have needed "
+        f"in the arm to detect the observed lift at power {power:.0%}. "
+        "The **sample-ratio check** compares each campaign's split of sends over its groups "
+        "with the planned split (a chi-square test): a p-value below 0.001 is a sample-ratio "
+        "mismatch, which means the assignment or the logging went wrong, and the campaign's "
+        "lift is then not to be trusted. "
+    )
+    if f["adjusted"]:
+        share = g["revenue_variance_reduction_median"]
+        text += (
+            f"**CUPED** (adjustment with pre-experiment data) subtracts from each account's "
+            f"revenue the part its revenue and orders in the {f['pre_period_days']} days "
+            "before the send predict, which leaves the lift unbiased and narrows its "
+            "interval by as much as the past explains; here the median variance reduction is "
+            f"{present.pct(share, 1)}: campaign revenue comes from rare conversions that the "
+            "past barely predicts. The verdict uses the adjusted interval where it is narrower. "
+        )
+    else:
+        text += "Without an orders table there is no pre-period, so no CUPED adjustment. "
+    if f["running"]:
+        text += (
+            f"{', '.join(f['running'])} was still running on the day analysed: its intervals "
+            "are **always-valid** confidence sequences, which stay correct however often the "
+            "result is looked at before the end (wider than the fixed-sample ones). "
+        )
+    several = ", ".join(f["multi_arm"])
+    text += f"{g['campaigns_with_control']} campaigns had a control group" + (
+        f"; {several} tested several arms, each compared with the control without adjusting "
+        "for the number of arms."
+        if several
+        else "."
+    )
+    return text
+
+
+def key_findings(result: Analysis) -> list[str]:
     """The key findings of a built :func:`analyse` result: one sentence per built section
     (channels, LTV, experiments, uplift, budget), each computed from its tables and facts."""
     f, t, out = result.facts, result.tables, []
     level = f["level"]
     if result.built("channels"):
-        paid, best = t["paid"], f["best"]
-        text = (
-            f"Marketing spend over the period: **{present.money(paid.spend.sum())}** on "
-            f"{len(paid)} paid channels."
-        )
-        if best is not None:
-            text += (
-                f" Among those that acquire customers, the best return on ad spend is "
-                f"**{best.channel}** (ROAS {best.roas:.1f}: {present.money(best.revenue)} revenue "
-                f"to date from the customers it brought, for {present.money(best.spend)} spend)."
-            )
-        out.append(text)
+        out.append(channels_finding(result))
+        note = crm_roas_note(result)
+        if note:
+            out.append(note)
     if result.built("ltv"):
         out.append(_ltv_finding(t["ltv"], t["paid"], f["not_paying_back"], level))
     if result.built("experiments"):
-        exp, controlled = t["experiments"], t["controlled"]
-        n, nc = exp.campaign_id.nunique(), controlled.campaign_id.nunique()
-        won = result.figures["campaigns_with_positive_lift"]
-        arms = f" ({f['arms']} arms against their control)" if f["multi_arm"] else ""
-        out.append(
-            f"**{nc}** of {n} CRM campaigns kept a control group{arms}; {won} of them show a "
-            f"conversion lift whose {level} interval lies above zero. The other {n - nc} had "
-            "no control group: their effect cannot be measured."
-        )
+        out.append(experiments_verdict(result))
     if result.built("uplift"):
-        seg = ", ".join(
-            f"**{s}** ({present.pct(u, 1)} uplift)"
-            for s, u in zip(t["persuadable"].segment, t["persuadable"].uplift, strict=True)
-        )
-        lo, hi = f["qini_band"]
-        out.append(
-            "Persuadable segments (segment at each campaign's start) for the next campaign: "
-            f"{seg or 'none with an interval above zero'}. The two-model uplift score on "
-            f"pre-campaign history is **{f['qini_verdict']}** (Qini {f['qini']:.1f}; random "
-            f"scores reach {lo:.1f} to {hi:.1f})."
-        )
+        out.append(uplift_finding(result))
     if result.built("budget"):
-        out.append(_budget_finding(f, level))
+        out.append(_budget_finding(f, level) + budget_reconciliation(result))
     if not out:
         out.append("No section of this report could be built from the tables in the dataset.")
     return out
+
+
+#: The earlier name of :func:`key_findings`.
+findings = key_findings
+
+
+def channels_finding(result: Analysis) -> str:
+    """Spend (all channels with spend, and the paid media part the budget section moves) and
+    the best ROAS, with its attribution window."""
+    f, paid = result.facts, result.tables["paid"]
+    media, crm = f["media"], paid[paid.channel.isin(CRM_CHANNELS)]
+    text = (
+        f"Marketing spend over the period: **{present.money(paid.spend.sum())}** on "
+        f"{len(paid)} channels with spend: {present.money(media.spend.sum())} of paid media "
+        f"({', '.join(media.channel)})"
+    )
+    text += (
+        f" and {present.money(crm.spend.sum())} of {' and '.join(crm.channel)} send costs."
+        if len(crm)
+        else "."
+    )
+    best = f["best"]
+    if best is not None:
+        window = f["attribution_days"]
+        when = f"in their first {window} days" if window else "to date"
+        text += (
+            f" Among the channels that acquire customers, the best return on ad spend is "
+            f"**{best.channel}** (ROAS {best.roas:.1f}: {present.money(best.revenue)} revenue "
+            f"{when} from the customers it brought, for {present.money(best.spend)} spend)."
+        )
+    return text
+
+
+def crm_roas_note(result: Analysis) -> str:
+    """A comment on the CRM channels' ROAS (e-mail's is huge because its cost is near zero),
+    set against the revenue the experiments show the messages added; "" without CRM spend."""
+    paid = result.tables["paid"]
+    crm = paid[paid.channel.isin(CRM_CHANNELS) & paid.roas.notna()]
+    if crm.empty:
+        return ""
+    parts = [
+        f"{r.channel} ROAS {r.roas:,.0f} is {present.money(r.revenue)} of converted-send "
+        f"revenue over {present.money(r.spend)} of send costs"
+        for r in crm.itertuples()
+    ]
+    text = (
+        "; ".join(parts) + ": a near-zero cost makes any ratio on it huge, and it counts "
+        "accounts that would have bought anyway, so it is not a return on spend."
+    )
+    exp = result.tables.get("controlled")
+    if exp is not None and len(exp):
+        inc = (exp.rev_lift * exp.treated).groupby(exp.channel).sum()
+        shown = [f"{ch} {present.money(v)}" for ch, v in inc.items() if ch in set(crm.channel)]
+        if shown:
+            text += (
+                " What the messages added, measured against control groups (revenue lift × "
+                f"recipients over the controlled campaigns): {', '.join(shown)}."
+            )
+    return text
+
+
+def experiments_verdict(result: Analysis) -> str:
+    """How many controlled campaigns show a lift, counting conversion AND revenue per
+    recipient, with the sample-ratio and still-running caveats."""
+    f, t, g = result.facts, result.tables, result.figures
+    n, nc = t["experiments"].campaign_id.nunique(), g["campaigns_with_control"]
+    arms = f" ({f['arms']} arms against their control)" if f["multi_arm"] else ""
+    adj = " (CUPED-adjusted where the pre-period helps)" if f["adjusted"] else ""
+    text = (
+        f"**{nc}** of {n} CRM campaigns kept a control group{arms}; **{g['campaigns_with_lift']}"
+        f"** of them show a lift whose {f['level']} interval lies above zero: "
+        f"{g['campaigns_with_positive_lift']} in conversion and "
+        f"{g['campaigns_with_revenue_lift']} in revenue per recipient{adj}. The other "
+        f"{n - nc} had no control group: their effect cannot be measured."
+    )
+    if f["srm_flagged"]:
+        text += (
+            f" {', '.join(f['srm_flagged'])} failed the sample-ratio check (its split of sends "
+            "is not the planned one), so its lift is not counted."
+        )
+    if f["running"]:
+        text += (
+            f" Still running on the day analysed: {', '.join(f['running'])} (always-valid "
+            "intervals)."
+        )
+    return text
+
+
+def uplift_finding(result: Analysis) -> str:
+    """Persuadable segments, the Qini verdict, and why "Lost" can be persuadable here."""
+    f, t = result.facts, result.tables
+    seg = ", ".join(
+        f"**{s}** ({present.pct(u, 1)} uplift)"
+        for s, u in zip(t["persuadable"].segment, t["persuadable"].uplift, strict=True)
+    )
+    lo, hi = f["qini_band"]
+    text = (
+        "Persuadable segments (RFM scored on the "
+        f"{f['lookback_days']} days before each campaign's start) for the next campaign: "
+        f"{seg or 'none with an interval above zero'}. The two-model uplift score on "
+        f"pre-campaign history is **{f['qini_verdict']}** (Qini {f['qini']:.1f}; random "
+        f"scores reach {lo:.1f} to {hi:.1f})."
+    )
+    return text + lost_note(f)
+
+
+def lost_note(f: dict) -> str:
+    """Why a segment named "Lost" can be persuadable here while the segmentation report
+    advises leaving Lost accounts out: computed from :func:`returning_after`."""
+    back = f.get("came_back", {}).get("Lost")
+    if not back:
+        return ""
+    return (
+        f" Lost here means lost **as of a campaign's start**: of the {back['accounts']:,} "
+        f"accounts labelled Lost then, {present.pct(back['came_back'], 0)} of the sends went "
+        "to an account that ordered again within a year, so the label held a share of "
+        "occasional buyers between orders. The segmentation report's Lost is scored on its "
+        "own, longer window up to the end of the data, and its advice (leave them out of paid "
+        "outreach) is about accounts that have not come back; a CRM message costs little, and "
+        "the measured uplift says send it."
+    )
+
+
+def budget_reconciliation(result: Analysis) -> str:
+    """One sentence when the reallocation moves budget away from the channel with the better
+    ROAS or LTV:CAC: those are averages over all its spend, the reallocation follows the
+    return of the next unit of spend, b_i · value_i / spend_i (b the curve's exponent)."""
+    f, t = result.facts, result.tables
+    if not f.get("can_reallocate") or f.get("best") is None:
+        return ""
+    moved = f["moved"]
+    cut = moved[moved.change < 0]
+    if cut.empty:
+        return ""
+    cut_ch = cut.channel.iloc[0]
+    better = [f"ROAS ({f['best'].roas:.1f})"] if f["best"].channel == cut_ch else []
+    ltv = t.get("ltv")
+    if ltv is not None and ltv.ltv_cac.notna().any():
+        top = ltv.loc[ltv.ltv_cac.idxmax()]
+        if top.channel == cut_ch:
+            better.append(f"LTV to date : CAC ({top.ltv_cac:.2f})")
+    if not better:
+        return ""
+    curves = t["curves"].set_index("channel")
+    r = t["realloc"].set_index("channel")
+    marginal = {
+        ch: curves.b[ch] * r.current_expected[ch] / r.current_spend[ch] for ch in moved.channel
+    }
+    return (
+        f" {cut_ch} has the best {' and '.join(better)}, yet the split cuts it: those are "
+        "averages over all its spend, while the split follows the return of the next unit of "
+        "spend (curve exponent × value ÷ spend): "
+        + ", ".join(f"{ch} {v:,.2f} per unit" for ch, v in marginal.items())
+        + "."
+    )
 
 
 def _ltv_finding(ltv: pd.DataFrame, paid: pd.DataFrame, flagged: list[str], level: str) -> str:
@@ -1363,17 +2004,20 @@ def _budget_finding(f: dict, level: str) -> str:
             "returns, so no reallocation is proposed."
         )
     b, moved = f["budget"], f["moved"]
+    show = present.money if f["budget_in_money"] else (lambda v: f"{v:,.1f}")
+    sign = lambda v: ("+" if v >= 0 else "−") + show(abs(v))  # noqa: E731
     verdict = (
         "a clear gain."
         if b["gain_lo"] > 0
         else "not a clear gain, so test it before moving the budget."
     )
     return (
-        f"Budget: moving the same {present.money(b['total_spend'])} of paid spend as the "
+        f"Budget: moving the same {present.money(b['total_spend'])} of paid media spend (the "
+        "channels that buy clicks; e-mail and SMS pay per message and are left out) as the "
         "response curves suggest ("
         + ", ".join(f"{r.channel} {r.change:+.0%}" for r in moved.itertuples())
-        + f") is expected to change conversions by **{b['gain']:+.1f}** "
-        f"({present.pct(b['gain_share'], 1)}; {level} interval {b['gain_lo']:+.1f} to "
-        f"{b['gain_hi']:+.1f}; probability of a gain {present.pct(b['prob_gain_positive'], 0)}): "
-        + verdict
+        + f") is expected to change the {b['unit']} ({f['budget_rule']}) by "
+        f"**{sign(b['gain'])}** ({present.pct(b['gain_share'], 1)}; {level} interval "
+        f"{sign(b['gain_lo'])} to {sign(b['gain_hi'])}; probability of a gain "
+        f"{present.pct(b['prob_gain_positive'], 0)}): " + verdict
     )

@@ -9,14 +9,12 @@ pandas. The models are :mod:`helpers.models.btyd` (BG/NBD, Pareto/NBD, Gamma-Gam
 from __future__ import annotations
 
 from functools import partial
-from pathlib import Path
 
 import ibis
 import numpy as np
 import pandas as pd
 
-from helpers import present, validate
-from helpers.config import EXPORTS_DIR
+from helpers import metrics, present, validate
 from helpers.data import measures, tables
 from helpers.data.lifetime import (  # historical value is shared with the campaigns report
     MARGIN_BASES,
@@ -26,12 +24,15 @@ from helpers.data.lifetime import (  # historical value is shared with the campa
     monthly_contribution,
     monthly_rate,
 )
+from helpers.data.rfm import account_owners, contacts_per_account
 from helpers.models import btyd
 from helpers.sections import Analysis, Section
 
 UNIT_DAYS = {"days": 1.0, "weeks": 7.0}
 DAYS_PER_MONTH = 365.25 / 12
-SEGMENT_COLUMNS = {"segment": "size_band", "industry": "industry", "channel": "acquisition_channel"}
+#: The groups values are shown by: the size band (``accounts.size_band``, called "segment"
+#: in the data layer's frame; not the segmentation report's RFM segment), industry, channel.
+GROUP_COLUMNS = {"size_band": "size_band", "industry": "industry", "channel": "acquisition_channel"}
 FREQUENCY_BUCKETS = [0, 1, 2, 3, 4, 5, 6, 7]  # the last bucket is "7 or more"
 PURCHASE_MODELS = ("bgnbd", "pareto_nbd")
 MODEL_NAMES = {"bgnbd": "BG/NBD", "pareto_nbd": "Pareto/NBD", "gamma_gamma": "Gamma-Gamma"}
@@ -46,6 +47,8 @@ REQUIRED_TABLES = CORE
 OPTIONAL_TABLES = {
     "marketing_spend": "no acquisition cost, so CAC, ROI, LTV:CAC and payback are left out",
     "service_tickets": "no cost to serve, so margins are gross margin (revenue − cost of goods)",
+    "leads": "no lead owner in the list of high-value accounts at risk",
+    "contacts": "no contacts in the list of high-value accounts at risk (it lists accounts only)",
 }
 SECTIONS = (
     Section("historical", "Historical CLV"),
@@ -63,8 +66,29 @@ SECTIONS = (
     Section("cohorts", "Cohorts"),
     Section("at_risk", "High-value accounts at risk"),
 )
-AT_RISK_FILE = "clv_at_risk.csv"
-AT_RISK_COLUMNS = ["account_id", "segment", "industry", "channel", "value", "p_alive"]
+#: The figures of the acquisition section, one value per paid channel: registry key -> column
+#: of :func:`acquisition_return`.
+ACQUISITION_FIGURES = {
+    "ltv_with_forecast_per_account": "ltv_with_forecast",
+    "ltv_cac_with_forecast": "ltv_cac_with_forecast",
+    "acquisition_roi_discounted_with_forecast": "roi_on_discounted_ltv",
+}
+#: The list of high-value accounts at risk: ``present.todo_list(..., "clv", AT_RISK_LIST)``
+#: writes it to ``<exports>/clv/at_risk.csv`` and ``.xlsx``.
+AT_RISK_LIST = "at_risk"
+#: Its columns (``lead_owner`` with a leads table, the contact columns with a contacts table).
+AT_RISK_COLUMNS = [
+    "account_id",
+    "company_name",
+    "lead_owner",
+    "size_band",
+    "industry",
+    "channel",
+    "historical_clv",
+    "predicted_clv",
+    "p_alive",
+    "days_since_last_purchase",
+]
 
 # What notebooks and users may call: analyse() and the steps it is made of, each tested on its
 # own so an analyst can re-run one with other settings.
@@ -79,6 +103,7 @@ __all__ = [
     "acquisition_return",
     "analyse",
     "at_risk",
+    "at_risk_list",
     "by_group",
     "cac_by_month",
     "checks_narrative",
@@ -102,6 +127,7 @@ __all__ = [
     "open_tables",
     "predictive_clv",
     "published_figures",
+    "recent_margin",
     "same_day_combined",
     "spend_independence",
     "summary",
@@ -464,6 +490,39 @@ def predictive_clv(
     return out
 
 
+def recent_margin(ds, margin_basis: str, end, months: float = 12) -> dict[str, float]:
+    """What the predicted CLV is read against: the margin (contribution on ``margin_basis``,
+    undiscounted) of the last ``months`` whole calendar months up to ``end``'s month
+    (``margin``), and the part of it from accounts whose first order fell in those months
+    (``new_accounts_margin``, with their count ``new_accounts``): a forecast for the accounts
+    acquired to date has no such newcomers, so it is lower than the past year's margin even
+    when nothing changes. Also ``first_month`` and ``last_month`` (YYYY-MM)."""
+    n = max(int(round(months)), 1)
+    last = pd.Timestamp(end).to_period("M")
+    first = last - (n - 1)
+    mc = monthly_contribution(ds, margin_basis)
+    ov = measures.order_values(ds)
+    firsts = ov.group_by("account_id").aggregate(first_month=ov.order_ts.date().truncate("M").min())
+    lo = ibis.literal(first.to_timestamp().date())
+    hi = ibis.literal(last.to_timestamp().date())
+    window = mc.filter((mc.month >= lo) & (mc.month <= hi))
+    j = window.left_join(firsts, "account_id")
+    new = j.first_month >= lo
+    agg = j.aggregate(
+        margin=j.contribution.sum(),
+        new_accounts_margin=j.contribution.sum(where=new),
+        new_accounts=j.account_id.nunique(where=new),
+    ).to_pandas()
+    row = agg.iloc[0].fillna(0)  # a sum over no rows is null
+    return {
+        "margin": float(row.margin),
+        "new_accounts_margin": float(row.new_accounts_margin),
+        "new_accounts": int(row.new_accounts),
+        "first_month": f"{first}",
+        "last_month": f"{last}",
+    }
+
+
 def margin_rate(ds, margin_basis: str = "gross_margin", end=None) -> float:
     """Σ contribution / Σ revenue over all accounts and months (up to ``end``)."""
     mc = monthly_contribution(ds, margin_basis)
@@ -517,15 +576,18 @@ def cac_by_month(ds, end=None) -> pd.DataFrame:
 def acquisition_return(
     accounts: pd.DataFrame, cac_month: pd.DataFrame, by: list[str] | str = "channel"
 ) -> pd.DataFrame:
-    """CAC, LTV, LTV:CAC, ROI and CAC payback per ``by`` group (channel, and segment).
+    """CAC, LTV, LTV:CAC, ROI and CAC payback per ``by`` group (channel, and size band).
 
-    ``accounts`` has one row per account with channel, ``ltv`` (historical discounted
-    contribution plus predicted discounted CLV) and ``monthly_contribution`` (its contribution
-    per month of tenure). Each account carries its channel's overall CAC (channel spend / the
-    channel's new accounts over the whole period); then per group:
-    CAC = mean account CAC; LTV:CAC = mean ltv / CAC; ROI = (Σ ltv − Σ cost) / Σ cost;
-    payback months = CAC / mean monthly contribution. Groups without spend have NaN CAC.
-    Flags: ``below_1`` (LTV:CAC < 1, loses money) and ``below_3`` (< 3:1, the usual target).
+    ``accounts`` has one row per account with channel, ``ltv_with_forecast`` (historical
+    discounted contribution to date plus predicted discounted CLV over the horizon) and
+    ``monthly_contribution`` (its contribution per month of tenure). Each account carries its
+    channel's overall CAC (channel spend / the channel's new accounts over the whole period);
+    then per group: CAC = mean account CAC; ``ltv_with_forecast`` = mean LTV to date plus
+    forecast; ``ltv_cac_with_forecast`` = that / CAC; ``roi_on_discounted_ltv`` = (Σ LTV − Σ
+    cost) / Σ cost, a share of the cost (discounted LTV with forecast: not the campaigns
+    report's undiscounted channel ROI); payback months = CAC / mean monthly contribution.
+    Groups without spend have NaN CAC. Flags: ``below_1`` (LTV:CAC < 1, loses money) and
+    ``below_3`` (< 3:1, the usual target).
     """
     by = [by] if isinstance(by, str) else list(by)
     per_channel = cac_month.groupby("channel").agg(
@@ -539,17 +601,18 @@ def acquisition_return(
     out = g.agg(
         accounts=("account_id", "size"),
         cost=("cost", lambda c: c.sum(min_count=1)),
-        ltv_total=("ltv", "sum"),
-        ltv=("ltv", "mean"),
+        ltv_total=("ltv_with_forecast", "sum"),
+        ltv_with_forecast=("ltv_with_forecast", "mean"),
         monthly_contribution=("monthly_contribution", "mean"),
     ).reset_index()
     out["cac"] = out.cost / out.accounts
-    out["ltv_cac"] = out.ltv / out.cac
-    out["roi"] = (out.ltv_total - out.cost) / out.cost
+    ratio = out.ltv_with_forecast / out.cac
+    out["ltv_cac_with_forecast"] = ratio
+    out["roi_on_discounted_ltv"] = (out.ltv_total - out.cost) / out.cost
     out["payback_months"] = out.cac / out.monthly_contribution.where(out.monthly_contribution > 0)
-    unknown = out.ltv_cac.isna()  # no spend: no flag either way
-    out["below_1"] = (out.ltv_cac < 1).astype("boolean").mask(unknown)
-    out["below_3"] = (out.ltv_cac < 3).astype("boolean").mask(unknown)
+    unknown = ratio.isna()  # no spend: no flag either way
+    out["below_1"] = (ratio < 1).astype("boolean").mask(unknown)
+    out["below_3"] = (ratio < 3).astype("boolean").mask(unknown)
     return out
 
 
@@ -586,10 +649,11 @@ def cohorts(ds, end=None) -> pd.DataFrame:
 
 
 def account_values(hist: pd.DataFrame, pred: pd.DataFrame | None, last_month) -> pd.DataFrame:
-    """One row per account: historical CLV (``value``), predicted CLV and P(alive) (0 and NaN
-    for accounts with no order, and for all when ``pred`` is None: no model could predict),
-    ``ltv`` = historical + predicted, and ``monthly_contribution`` = contribution / months since
-    signup (through ``last_month``)."""
+    """One row per account: size_band (the data layer's ``segment``), industry, channel,
+    historical CLV (``value``), predicted CLV and P(alive) (0 and NaN for accounts with no
+    order, and for all when ``pred`` is None: no model could predict), ``ltv_with_forecast`` =
+    historical + predicted, and ``monthly_contribution`` = contribution / months since signup
+    (through ``last_month``)."""
     if pred is None:
         cols = ["account_id", "p_alive", "expected_purchases", "clv", "clv_low", "clv_high"]
         pred = pd.DataFrame({c: pd.Series(dtype=float) for c in cols})
@@ -601,10 +665,10 @@ def account_values(hist: pd.DataFrame, pred: pd.DataFrame | None, last_month) ->
         on="account_id",
         how="left",
     )
-    out = out.rename(columns={"clv": "value"})
+    out = out.rename(columns={"clv": "value", "segment": "size_band"})
     for c in ("predicted_clv", "clv_low", "clv_high", "expected_purchases"):
         out[c] = out[c].fillna(0.0)
-    out["ltv"] = out.value + out.predicted_clv
+    out["ltv_with_forecast"] = out.value + out.predicted_clv
     out["monthly_contribution"] = out.contribution / out.months
     return out
 
@@ -792,7 +856,6 @@ def analyse(
     time_unit: str = "weeks",
     value_quantile: float = 0.75,
     p_alive_below: float = 0.5,
-    export_dir=None,
     combine_same_day: bool = True,
     n_draws: int = 200,
 ) -> Analysis:
@@ -800,8 +863,9 @@ def analyse(
     fits, their check on the holdout (:func:`holdout_window`; skipped, with predicted and
     at-risk, when it does not fit the history), predicted CLV by the model with the lower
     holdout MAE (:func:`choose_model`) refitted on all orders with Gamma-Gamma, acquisition
-    return, cohorts, and valuable accounts at risk (``export_dir``/clv_at_risk.csv, default
-    reports/exports). Without unit costs values are discounted revenue, labelled so."""
+    return, cohorts, and valuable accounts at risk (``at_risk_list``, which the notebook files
+    with ``present.todo_list`` as ``<exports>/clv/at_risk.csv`` and ``.xlsx``). Without unit
+    costs values are discounted revenue, labelled so."""
     _unit_days(time_unit)
     parameters = dict(locals())
     parameters.pop("ds")
@@ -823,8 +887,9 @@ def analyse(
         "n_guests": n_guests,
         "missing": tables.missing_optional(ds, OPTIONAL_TABLES),
         "data_end": data_end,
+        "first_order": first_order.normalize(),
         "same_day_combined": same_day_combined(transactions) if combine_same_day else 0,
-    } | {k: v for k, v in parameters.items() if k != "export_dir"}
+    } | parameters
     if basis == REVENUE_BASIS:
         res.notes.append(REVENUE_NOTE)
     margin = margin_rate(customers, basis)
@@ -832,6 +897,7 @@ def analyse(
     full = summary(transactions, data_end, **opts)
     fits, failed = fit_each(full)
     f |= {"full": full, "fits": fits, "failed": failed, "margin": margin}
+    f["recent"] = recent_margin(customers, basis, data_end, horizon_months)
     errors = {}
     if window_problem:
         f["no_prediction"] = window_problem.rstrip(".")
@@ -848,9 +914,9 @@ def analyse(
     if res.built("acquisition"):
         _acquisition(res, customers, values)
     if res.built("at_risk"):
-        _at_risk(res, values, value_quantile, p_alive_below, export_dir)
+        _at_risk(res, customers, values, value_quantile, p_alive_below)
     res.figures |= {
-        "accounts": len(values),
+        "valued_accounts": len(values),
         "guest_accounts_left_out": n_guests,
         "margin_rate": margin if basis != REVENUE_BASIS else None,
         "margin_basis": basis,
@@ -951,21 +1017,20 @@ def _history_and_models(res: Analysis, values, errors, chosen) -> None:
     f = res.facts
     fits, failed = f["fits"], f["failed"]
     other = next((m for m in f.get("validated", []) if m != chosen), None)
-    seg_hist = by_group(values, "segment", "value")
+    band_hist = by_group(values, "size_band", "value")
     f |= {
         "chosen": chosen,
         "other": other,
         "historical_total": float(values.value.sum()),
-        "top_segment": seg_hist.segment.iloc[0],
-        "top_segment_mean": float(seg_hist["mean"].iloc[0]),
+        "top_size_band": band_hist.size_band.iloc[0],
+        "top_size_band_mean": float(band_hist["mean"].iloc[0]),
         "checks_text": checks_narrative(fits, failed),
         "independence": _independence(f["full"], fits),
         "buyers": len(f["full"]),
         "repeat_buyers": int((f["full"].frequency > 0).sum()),
     }
     res.tables |= {
-        "seg_hist": seg_hist,
-        "hist_by": {c: by_group(values, c, "value") for c in ("segment", "industry", "channel")},
+        "hist_by": {c: by_group(values, c, "value") for c in GROUP_COLUMNS},
         "fit_table": fit_table(fits),
         "fit_checks": fit_checks(fits),
     }
@@ -975,13 +1040,13 @@ def _history_and_models(res: Analysis, values, errors, chosen) -> None:
         res.figures.pop("holdout", None)
     if res.built("predicted"):
         pred = f["pred"]
-        res.tables["seg_pred"] = by_group(
-            values[values.expected_purchases > 0], "segment", "predicted_clv"
+        res.tables["pred_by_size_band"] = by_group(
+            values[values.expected_purchases > 0], "size_band", "predicted_clv"
         )
         res.tables["top_predicted"] = values.sort_values("predicted_clv", ascending=False).head(15)[
             [
                 "account_id",
-                "segment",
+                "size_band",
                 "channel",
                 "value",
                 "p_alive",
@@ -996,6 +1061,7 @@ def _history_and_models(res: Analysis, values, errors, chosen) -> None:
             "predicted_high": float(pred.clv_high.sum()),
             "mean_expected_purchases": float(pred.expected_purchases.mean()),
             "share_alive": float((pred.p_alive >= f["p_alive_below"]).mean()),
+            "predicted_accounts": len(pred),
         }
     _cohort_facts(res)
 
@@ -1027,8 +1093,10 @@ def _cohort_facts(res: Analysis) -> None:
 
 def _acquisition(res: Analysis, customers, values) -> None:
     """The acquisition section: CAC per channel and month, return per channel and per paid
-    channel and segment; skipped when no account's channel is known, no acquisition channel
-    has spend, or costs are unknown (LTV:CAC on revenue would overstate the return)."""
+    channel and size band; per paid channel the figures ltv_with_forecast_per_account,
+    ltv_cac_with_forecast and acquisition_roi_discounted_with_forecast; skipped when no
+    account's channel is known, no acquisition channel has spend, or costs are unknown
+    (LTV:CAC on revenue would overstate the return)."""
     if res.facts["basis"] == REVENUE_BASIS:
         res.skip(
             "acquisition",
@@ -1045,7 +1113,7 @@ def _acquisition(res: Analysis, customers, values) -> None:
         return
     cac_month = cac_by_month(customers)
     by_channel = acquisition_return(values, cac_month, "channel")
-    paid_channels = by_channel[by_channel.cac.notna()].sort_values("ltv_cac")
+    paid_channels = by_channel[by_channel.cac.notna()].sort_values("ltv_cac_with_forecast")
     if paid_channels.empty:
         spent = ", ".join(sorted(cac_month.channel[cac_month.spend > 0].unique()))
         res.skip(
@@ -1059,74 +1127,91 @@ def _acquisition(res: Analysis, customers, values) -> None:
     res.tables |= {
         "cac_month": paid_month[paid_month.new_accounts > 0],
         "by_channel": by_channel,
-        "by_channel_segment": acquisition_return(paid, cac_month, ["channel", "segment"]),
+        "by_channel_size_band": acquisition_return(paid, cac_month, ["channel", "size_band"]),
         "paid_channels": paid_channels,
+    }
+    per = paid_channels.set_index("channel")
+    res.figures |= {
+        key: {str(c): float(v) for c, v in per[column].items()}
+        for key, column in ACQUISITION_FIGURES.items()
     }
 
 
-def _at_risk(res: Analysis, values, value_quantile, p_alive_below, export_dir) -> None:
-    """The at-risk section: high-value accounts with P(alive) under the bar, by segment, and
-    their list written to ``export_dir``/clv_at_risk.csv (default reports/exports)."""
+def _at_risk(res: Analysis, customers, values, value_quantile, p_alive_below) -> None:
+    """The at-risk section: high-value accounts with P(alive) under the bar (table ``risk``),
+    by size band (``risk_by_size_band``), and the list people act on (``at_risk_list``,
+    :func:`at_risk_list`; the notebook files it with ``present.todo_list``)."""
     risk = at_risk(values, value_quantile, p_alive_below)
-    out_dir = Path(export_dir) if export_dir else EXPORTS_DIR
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / AT_RISK_FILE
-    risk[[*AT_RISK_COLUMNS, "predicted_clv"]].to_csv(path, index=False)
     res.tables["risk"] = risk
-    res.tables["risk_by_segment"] = (
-        risk.groupby("segment")
+    res.tables["at_risk_list"] = at_risk_list(customers, risk, res.facts["full"], res.facts)
+    res.tables["risk_by_size_band"] = (
+        risk.groupby("size_band")
         .agg(accounts=("account_id", "size"), historical_value=("value", "sum"))
         .reset_index()
     )
     res.facts |= {
         "at_risk_count": len(risk),
         "at_risk_value": float(risk.value.sum()),
-        "export_path": path,
+        "value_threshold": float(values.value.quantile(value_quantile)),
+        "with_owner": "leads" in customers,
+        "with_contacts": "contacts" in customers,
     }
-    res.figures["at_risk_accounts"] = len(risk)
+    res.figures["high_value_at_risk_accounts"] = len(risk)
+
+
+def at_risk_list(ds, risk: pd.DataFrame, summary_df: pd.DataFrame, facts: dict) -> pd.DataFrame:
+    """The high-value accounts at risk as a list people act on, highest historical CLV first:
+    :data:`AT_RISK_COLUMNS` (company name from ``accounts``; lead_owner = the owner of the
+    account's latest lead, :func:`helpers.data.rfm.account_owners`, when ``ds`` has leads;
+    days_since_last_purchase = (T − recency) × days per time unit from ``summary_df``) and,
+    when ``ds`` has contacts, the consenting contacts (:func:`helpers.data.rfm.
+    contacts_per_account`: personal data, for the files only). ``facts`` gives time_unit."""
+    unit = _unit_days(facts["time_unit"])
+    names = ds.accounts.select("account_id", "company_name").to_pandas()
+    since = summary_df.assign(
+        days_since_last_purchase=((summary_df["T"] - summary_df.recency) * unit).round()
+    )[["account_id", "days_since_last_purchase"]]
+    out = risk.rename(columns={"value": "historical_clv"}).merge(names, on="account_id", how="left")
+    out = out.merge(since, on="account_id", how="left")
+    columns = [c for c in AT_RISK_COLUMNS if c != "lead_owner" or "leads" in ds]
+    if "leads" in ds:
+        out = out.merge(account_owners(ds), on="account_id", how="left")
+    if "contacts" in ds:
+        out = out.merge(contacts_per_account(ds), on="account_id", how="left")
+        out["contacts_with_consent"] = out.contacts_with_consent.fillna(0).astype("int64")
+        columns += ["contacts_with_consent", "name", "email", "phone"]
+    out = out.sort_values(["historical_clv", "account_id"], ascending=[False, True])
+    return out[columns].reset_index(drop=True)
 
 
 # ----------------------------------------------------------------------------- narrative
 
 
 def key_findings(res: Analysis) -> list[str]:
-    """The report's key findings, computed from ``res.facts`` and ``res.tables``."""
+    """The report's key findings, computed from ``res.facts`` and ``res.tables``; the LTV and
+    at-risk measures are named by their registry labels (:mod:`helpers.metrics`), which say
+    how they differ from the campaigns and segmentation reports' measures of like name."""
 
     f, t = res.facts, res.tables
-    names = MODEL_NAMES
     out = [
         f"Historical {f['value_label']} (discounted {f['basis_text']}) totals "
         f"**{present.money(f['historical_total'])}** over {present.count(len(t['values']))} "
-        f"accounts; the **{f['top_segment']}** segment is worth most per account "
-        f"({present.money(f['top_segment_mean'])} on average)."
+        f"accounts; the **{f['top_size_band']}** size band is worth most per account "
+        f"({present.money(f['top_size_band_mean'])} on average)."
     ]
     if res.built("predicted"):
-        chosen, other, e = f["chosen"], f["other"], f["errors"]
-        versus = (
-            f" against {e[other + '_mae']:.3f} for {names[other]}"
-            if other
-            else " (the other purchase model could not be fitted)"
-        )
-        out += [
-            f"Predicted {f['value_label']} over the next {f['horizon_months']:g} months: "
-            f"**{present.money(f['predicted_total'])}** from the {names[chosen]} and "
-            f"Gamma-Gamma models (90% parameter interval {present.money(f['predicted_low'])} "
-            f"to {present.money(f['predicted_high'])}, summed per account).",
-            f"{names[chosen]} is used because it predicted holdout purchases better: mean "
-            f"absolute error {e[chosen + '_mae']:.3f} per account{versus}; its total was off by "
-            f"{present.pct(e[chosen + '_total_error'])}, total spend by "
-            f"{present.pct(e.get(chosen + '_spend_error', float('nan')))}.",
-        ]
+        out += _prediction_findings(f)
     else:
         out.append(f"No predicted value: {f['no_prediction']}; the report shows historical value.")
     if res.built("acquisition"):
         paid = t["paid_channels"]
         under = ", ".join(paid[paid.below_3.fillna(False).astype(bool)].channel)
         out.append(
-            "Paid channels, LTV:CAC: "
+            f"Paid channels, {metrics.label('ltv_cac_with_forecast')}: "
             + ", ".join(
-                f"**{r.channel}** {r.ltv_cac:.1f}:1 (CAC {present.money(r.cac)}, "
-                f"{present.count(r.accounts)} accounts)"
+                f"**{r.channel}** {r.ltv_cac_with_forecast:.1f}:1 (CAC {present.money(r.cac)}, "
+                f"{present.count(r.accounts)} accounts; ROI on discounted LTV "
+                f"{r.roi_on_discounted_ltv:+.0%} of the cost)"
                 for r in paid.itertuples()
             )
             + (f"; under 3:1: {under}." if under else "; all at or above 3:1.")
@@ -1135,12 +1220,43 @@ def key_findings(res: Analysis) -> list[str]:
         out.append(f"No acquisition cost or return: {res.reason('acquisition')}")
     if res.built("at_risk"):
         out.append(
-            f"**{present.count(f['at_risk_count'])}** high-value accounts (top "
-            f"{present.pct(1 - f['value_quantile'], 0)} by historical value) have P(alive) under "
-            f"{present.pct(f['p_alive_below'], 0)}; together they contributed "
-            f"{present.money(f['at_risk_value'])}."
+            f"**{present.count(f['at_risk_count'])}** high-value accounts at risk: the top "
+            f"{present.pct(1 - f['value_quantile'], 0)} "
+            f"by historical value with P(alive) under {present.pct(f['p_alive_below'], 0)}; "
+            f"together they contributed {present.money(f['at_risk_value'])}. Not the RFM segment "
+            "At risk of the segmentation report, which counts recency and frequency alone."
         )
     return out
+
+
+def _prediction_findings(f: dict) -> list[str]:
+    """The predicted-CLV findings: the total and whom it covers (the accounts acquired to date,
+    against the last months' margin of all accounts and the newcomers' part of it), and why the
+    model was chosen."""
+    names, chosen, other, e, r = MODEL_NAMES, f["chosen"], f["other"], f["errors"], f["recent"]
+    versus = (
+        f" against {e[other + '_mae']:.3f} for {names[other]}"
+        if other
+        else " (the other purchase model could not be fitted)"
+    )
+    months = f"{f['horizon_months']:g}"
+    return [
+        f"Predicted {f['value_label']} over the next {months} months: "
+        f"**{present.money(f['predicted_total'])}** from the {names[chosen]} and Gamma-Gamma "
+        f"models (90% parameter interval {present.money(f['predicted_low'])} to "
+        f"{present.money(f['predicted_high'])}, summed per account). It covers only the "
+        f"{present.count(f['predicted_accounts'])} accounts acquired (with an order) by "
+        f"{f['data_end']:%Y-%m-%d}, discounted, so it is not a forecast of total margin: the "
+        f"last {months} months' undiscounted margin of all accounts ({r['first_month']} to "
+        f"{r['last_month']}) was {present.money(r['margin'])}, of which "
+        f"{present.money(r['new_accounts_margin'])} came from the "
+        f"{present.count(r['new_accounts'])} accounts whose first order fell in those months, "
+        "newcomers the forecast cannot include.",
+        f"{names[chosen]} is used because it predicted holdout purchases better: mean "
+        f"absolute error {e[chosen + '_mae']:.3f} per account{versus}; its total was off by "
+        f"{present.pct(e[chosen + '_total_error'])}, total spend by "
+        f"{present.pct(e.get(chosen + '_spend_error', float('nan')))}.",
+    ]
 
 
 def data_text(res: Analysis) -> str:
@@ -1207,9 +1323,20 @@ DEFINITIONS = {
     "standard errors; 95% intervals are exp(log θ ± 1.96 se(log θ)).",
     "CAC": "marketing spend / new accounts, per channel (and month); channels without recorded "
     "spend have none.",
-    "LTV, LTV:CAC, ROI": "LTV = historical + predicted CLV; LTV:CAC = mean LTV / CAC; ROI = "
-    "(Σ LTV − Σ cost) / Σ cost.",
+    "LTV, to date plus 12-month forecast": "historical CLV to date + predicted CLV over the "
+    "horizon (default 12 months), both discounted, per acquired account; not the campaigns "
+    "report's LTV to date, which has no forecast.",
+    "LTV (to date plus forecast) to CAC": "mean LTV, to date plus forecast / CAC.",
+    "ROI on discounted LTV": "(Σ LTV to date plus forecast − Σ acquisition cost) / Σ "
+    "acquisition cost, shown as a % of the cost; not the campaigns report's channel ROI, a "
+    "ratio on undiscounted margin.",
     "CAC payback": "CAC / mean monthly contribution per account of the group, in months.",
+    "Size band": "the company-size band of the account (accounts.size_band); not the RFM "
+    "segment of the segmentation report.",
+    "High-value accounts at risk": "accounts in the top (1 − value_quantile) by historical CLV "
+    "with P(alive) under p_alive_below; not the RFM segment At risk (recency and frequency "
+    "alone).",
+    "Lead owner": "the owner of the account's most recent lead in the CRM.",
     "Cohort": "accounts by the month of their first order; retention = accounts ordering in a "
     "month / cohort size.",
 }

@@ -20,8 +20,7 @@ Entries are of four kinds:
 - ``provenance``: per report (rows read, rows set aside, period start and end): one
   definition, but each report counts the tables it reads, so values differ between reports.
 
-:data:`RENAMES` lists the keys the topic modules still publish under a name another report
-uses for a different measure (or too generic a name); the registry already holds the new keys.
+A report publishes each figure under its registry key (:func:`unknown_keys` finds any other).
 """
 
 from __future__ import annotations
@@ -36,7 +35,6 @@ __all__ = [
     "DIRECTIONS",
     "KINDS",
     "METRICS",
-    "RENAMES",
     "UNITS",
     "Metric",
     "format_value",
@@ -44,7 +42,6 @@ __all__ = [
     "lookup",
     "published_keys",
     "registry_json",
-    "registry_key",
     "resolve",
     "unknown_keys",
 ]
@@ -101,12 +98,85 @@ _PROVENANCE = (
     "funnel",
     "pipeline",
     "campaigns",
+    "recommendations",
 )
 _FIT = (
     " per parameter its estimate, standard error (_se) and 95 % interval (_ci_low, _ci_high); "
     "loglik (log-likelihood); fit checks grad_norm, hessian_pd, min_eigenvalue, newton_step, "
     "converged."
 )
+#: The overview's monthly figures compared month on month and year on year: key -> (label,
+#: unit of the figure, definition of the month's value).
+_OVERVIEW_COMPARED = {
+    "gmv": ("GMV", "currency", "GMV of the orders placed in the month"),
+    "orders": ("Orders", "count", "orders placed in the month"),
+    "active_accounts": ("Accounts ordering", "count", "accounts with an order in the month"),
+    "aov": ("Average order value", "currency", "GMV / orders of the month"),
+    "new_accounts": ("New accounts", "count", "accounts whose signup_date falls in the month"),
+    "repeat_rate": (
+        "Repeat buyers' share",
+        "share",
+        "accounts ordering in the month whose first order came earlier / accounts ordering "
+        "(unknown in the data's first months: history too short)",
+    ),
+    "gross_margin_rate": ("Gross margin rate", "share", "(GMV − cost of goods) / GMV of the month"),
+    "on_time_rate": (
+        "Delivered on time",
+        "share",
+        "deliveries by the promised date / deliveries, by month of the promise",
+    ),
+}
+
+
+def _overview_history() -> tuple:
+    """The overview's last-month figures (those :data:`_ENTRIES` does not already hold) and
+    their month-on-month and year-on-year changes, one entry each."""
+    out = []
+    for key, (label, unit, what) in _OVERVIEW_COMPARED.items():
+        if key in ("orders", "aov", "new_accounts", "gross_margin_rate", "on_time_rate"):
+            out.append(
+                _m(
+                    f"last_month_{key}",
+                    f"{label}, last complete month",
+                    f"{what[0].upper()}{what[1:]}, for the last complete month (its monthly "
+                    "history is published as a series).",
+                    unit,
+                    "up",
+                    "helpers.overview.headline",
+                    "overview",
+                )
+            )
+        for suffix, name, earlier in (
+            ("mom", "month on month", "the month before"),
+            ("yoy", "year on year", "the same month a year earlier"),
+        ):
+            out.append(
+                _m(
+                    f"{key}_{suffix}",
+                    f"{label}, {name}",
+                    f"Relative change of the last complete month's value ({what}) against "
+                    f"{earlier}: (value − earlier) / |earlier|; also for rates (not points).",
+                    "share",
+                    "up",
+                    "helpers.overview.changes",
+                    "overview",
+                )
+            )
+    for key, label, unit in (("gmv", "GMV", "currency"), ("orders", "Orders", "count")):
+        out.append(
+            _m(
+                f"last_week_{key}",
+                f"{label}, last complete week",
+                f"{label} of the orders placed in the last complete ISO week (Monday to Sunday) "
+                "of the period; its weekly history is published as a series.",
+                unit,
+                "up",
+                "helpers.overview.weekly_kpis",
+                "overview",
+            )
+        )
+    return tuple(out)
+
 
 _ENTRIES = (
     # --------------------------------------------------------------- provenance (every report)
@@ -290,6 +360,7 @@ _ENTRIES = (
         "helpers.overview.on_time_delivery",
         "overview",
     ),
+    *_overview_history(),
     # -------------------------------------------------------------------------- segmentation
     _m(
         "accounts_scored",
@@ -605,38 +676,45 @@ _ENTRIES = (
     _m(
         "ltv_with_forecast_per_account",
         "LTV, to date plus 12-month forecast, per acquired account",
-        "Mean over a channel's acquired accounts of historical discounted margin plus predicted "
-        "12-month discounted CLV (CLV report, acquisition section).",
+        "Per paid channel (one member each): mean over the channel's acquired accounts of "
+        "historical discounted margin plus predicted 12-month discounted CLV (CLV report, "
+        "acquisition section). Not the campaigns report's LTV to date.",
         "currency",
         "up",
         "helpers.clv.acquisition_return",
         "clv",
+        "group",
     ),
     _m(
         "ltv_cac_with_forecast",
         "LTV (to date plus forecast) to CAC",
-        "LTV, to date plus 12-month forecast, per acquired account / CAC (CLV report).",
+        "Per paid channel: LTV, to date plus 12-month forecast, per acquired account / CAC "
+        "(CLV report).",
         "ratio",
         "up",
         "helpers.clv.acquisition_return",
         "clv",
+        "group",
     ),
     _m(
-        "acquisition_roi_with_forecast",
-        "Acquisition ROI, discounted LTV with forecast",
-        "(Σ LTV to date plus forecast − Σ acquisition cost) / Σ acquisition cost per channel "
-        "(CLV report).",
+        "acquisition_roi_discounted_with_forecast",
+        "Acquisition ROI on discounted LTV with forecast (% of cost)",
+        "Per paid channel: (Σ discounted LTV to date plus 12-month forecast − Σ acquisition "
+        "cost) / Σ acquisition cost, a share of the cost (8.65 = +865 %) (CLV report). Not the "
+        "campaigns report's channel ROI, a ratio on undiscounted margin.",
         "share",
         "up",
         "helpers.clv.acquisition_return",
         "clv",
+        "group",
     ),
     # ------------------------------------------------------------------------------ service
     _m(
         "served_accounts",
-        "Accounts in cost to serve",
-        "Accounts active in the period (a ticket opened, or an order placed), each with its "
-        "margin, serving cost and contribution.",
+        "Accounts served in the service window (an order or a ticket)",
+        "Accounts with an order placed or a ticket opened in the service report's period "
+        "(start–end; default the whole data), each with its margin, serving cost and "
+        "contribution; not the overview's accounts ordering in one month.",
         "count",
         "none",
         "helpers.service.account_costs",
@@ -769,6 +847,26 @@ _ENTRIES = (
         "service",
     ),
     _m(
+        "ticket_backlog",
+        "Ticket backlog, last complete week",
+        "Tickets opened and not yet resolved at the end of the last complete ISO week (Sunday "
+        "24:00) of the period, whenever opened; its weekly history is published as a series.",
+        "count",
+        "down",
+        "helpers.service.weekly_backlog",
+        "service",
+    ),
+    _m(
+        "tickets_per_100_orders",
+        "Tickets per 100 orders, last complete month",
+        "100 × tickets opened / orders placed in the last complete month of the period; its "
+        "monthly history is published as a series.",
+        "number",
+        "down",
+        "helpers.service.monthly_service",
+        "service",
+    ),
+    _m(
         "min_order_value",
         "Minimum order value tested",
         "The minimum order value the recommendations test (parameter, default the period's "
@@ -792,8 +890,9 @@ _ENTRIES = (
     _m(
         "service_active_accounts",
         "Accounts ordering in the service window",
-        "Distinct accounts with an order in the service report's period (default 24 months); "
-        "not the overview's accounts ordering in the last month.",
+        "Distinct accounts with an order in the service report's period (start–end; default "
+        "the whole data, 24 months on the sample); not the overview's accounts ordering in the "
+        "last month.",
         "count",
         "up",
         "helpers.service.account_activity",
@@ -840,7 +939,7 @@ _ENTRIES = (
     ),
     _m(
         "forecast_beats_naive",
-        "Categories where the forecast beats naive",
+        "Categories where the forecast beats naive (MASE)",
         "Categories whose backtest MASE of the model is below the seasonal-naive forecast's.",
         "count",
         "up",
@@ -875,11 +974,75 @@ _ENTRIES = (
         "helpers.supply_chain.late_delivery_cost",
         "supply_chain",
     ),
+    _m(
+        "abc_revenue_whole_weeks",
+        "Revenue in whole weeks (ABC × XYZ)",
+        "Σ quantity × unit_price × (1 − discount) of the order lines in the whole Monday–Sunday "
+        "weeks of the period, the base of the ABC classes; partial weeks at the period's ends "
+        "are left out, so it is below the period's GMV.",
+        "currency",
+        "up",
+        "helpers.supply_chain.sku_classes",
+        "supply_chain",
+    ),
+    _m(
+        "forecast_mase",
+        "Forecast error (MASE), weekly category forecast",
+        "Mean over categories of the backtest MASE of the weekly forecast: mean |actual − "
+        "forecast| over the held-out weeks / in-sample mean |error| of the seasonal-naive "
+        "forecast, averaged over the origins (Hyndman & Koehler 2006); lower is better.",
+        "number",
+        "down",
+        "helpers.supply_chain.backtest",
+        "supply_chain",
+    ),
+    _m(
+        "forecast_mase_naive",
+        "Forecast error (MASE), seasonal-naive baseline",
+        "Mean over categories of the backtest MASE of the seasonal-naive forecast (the same "
+        "week a year earlier), scaled as forecast_mase.",
+        "number",
+        "down",
+        "helpers.supply_chain.backtest",
+        "supply_chain",
+    ),
+    _m(
+        "last_week_otif_rate",
+        "OTIF, last complete week",
+        "OTIF of the orders promised in the last complete Monday–Sunday week of the period "
+        "(every order promised in it placed in the period); its weekly history is a series.",
+        "share",
+        "up",
+        "helpers.supply_chain.otif_history",
+        "supply_chain",
+    ),
+    _m(
+        "last_month_otif_rate",
+        "OTIF, last complete month",
+        "OTIF of the orders promised in the last complete calendar month of the period (every "
+        "order promised in it placed in the period); its monthly history is a series.",
+        "share",
+        "up",
+        "helpers.supply_chain.otif_history",
+        "supply_chain",
+    ),
+    _m(
+        "last_week_stockout_days",
+        "Stock-out days, last complete week",
+        "Warehouse × SKU days with on_hand = 0 in the last whole Monday–Sunday week of the "
+        "inventory records; its weekly history is a series.",
+        "count",
+        "down",
+        "helpers.supply_chain.stockouts_by_week",
+        "supply_chain",
+    ),
     # ------------------------------------------------------------------------------- funnel
     _m(
         "entrants",
         "Visitors entering the funnel",
-        "Visitors whose first journey's first step falls in the entry window (first journey only).",
+        "Units (visitors; accounts when unit = account_id) whose first step falls in the entry "
+        "window and whose window closed; each unit's first journey only unless funnel_journeys "
+        "is repeat (then every journey).",
         "count",
         "up",
         "helpers.funnel.entry_summary",
@@ -951,7 +1114,8 @@ _ENTRIES = (
     _m(
         "largest_avoidable_breakdown",
         "Breakdown of the largest avoidable drop-off",
-        "The breakdown (channel, region, size band...) of the largest avoidable drop-off.",
+        "The breakdown of the largest avoidable drop-off, anonymous and logged-in visitors "
+        "apart: 'channel (anonymous)', 'size_band (logged in)'...",
         "text",
         "none",
         "helpers.funnel.avoidable_by_breakdown",
@@ -965,6 +1129,38 @@ _ENTRIES = (
         "count",
         "down",
         "helpers.funnel.avoidable_dropoff",
+        "funnel",
+    ),
+    _m(
+        "funnel_journeys",
+        "Journeys counted by the funnel",
+        "first: each unit's first journey only; repeat: every journey (each first-step event "
+        "starts one, which ends at the unit's next first-step event).",
+        "text",
+        "none",
+        "helpers.funnel.analyse",
+        "funnel",
+        "setting",
+    ),
+    _m(
+        "conversion_drivers_found",
+        "Conversion drivers found",
+        "Entry property values and non-step events whose odds ratio of reaching the last step "
+        "differs from 1 at a Benjamini-Hochberg q-value <= 5 %, among those with the minimum "
+        "support in the group and outside it.",
+        "count",
+        "none",
+        "helpers.funnel.conversion_drivers",
+        "funnel",
+    ),
+    _m(
+        "leakiest_step_never_came_back",
+        "Drop-outs at the leakiest step who never came back",
+        "Units that reached the step before the leakiest step but not it, with no later event "
+        "at all in the data.",
+        "count",
+        "down",
+        "helpers.funnel.after_dropoff",
         "funnel",
     ),
     # ----------------------------------------------------------------------------- pipeline
@@ -1060,6 +1256,16 @@ _ENTRIES = (
         "pipeline",
     ),
     _m(
+        "opportunity_win_rate",
+        "Win rate of closed opportunities",
+        "Won / (won + lost) among leads that reached the opportunity stage (the velocity "
+        "table); leads lost before it are left out, so it is above the win rate of closed leads.",
+        "share",
+        "up",
+        "helpers.pipeline.pipeline_velocity",
+        "pipeline",
+    ),
+    _m(
         "stage_win_rate_from_lead",
         "Win rate from lead (stage table)",
         "Won leads / all leads entering the pipeline, open leads included (the stage table's "
@@ -1111,8 +1317,8 @@ _ENTRIES = (
     _m(
         "ltv_to_date_per_account",
         "LTV to date per acquired account",
-        "Mean historical discounted margin to date of a channel's accounts acquired in the "
-        "spend period (campaigns report; no forecast).",
+        "Mean historical discounted margin to date of the accounts the paid channels acquired "
+        "in the spend period, pooled over those channels (campaigns report; no forecast).",
         "currency",
         "up",
         "helpers.campaigns.cac_against_ltv",
@@ -1121,7 +1327,8 @@ _ENTRIES = (
     _m(
         "ltv_cac_to_date",
         "LTV to date to CAC",
-        "LTV to date per acquired account / CAC (campaigns report).",
+        "LTV to date per acquired account / CAC, pooled over the paid channels that acquire "
+        "(campaigns report; no forecast).",
         "ratio",
         "up",
         "helpers.campaigns.cac_against_ltv",
@@ -1135,6 +1342,137 @@ _ENTRIES = (
         "ratio",
         "up",
         "helpers.campaigns.channel_economics",
+        "campaigns",
+    ),
+    _m(
+        "paid_media_spend",
+        "Paid media spend (e-mail and SMS left out)",
+        "Σ marketing_spend.spend of the channels that buy clicks (every channel with spend but "
+        "e-mail and SMS, which pay per message), whole spend period (campaigns report).",
+        "currency",
+        "none",
+        "helpers.campaigns.channel_economics",
+        "campaigns",
+    ),
+    _m(
+        "best_roas_in_window",
+        "Best ROAS (revenue within the attribution window)",
+        "ROAS of the best channel: (revenue of the accounts it acquired in their first "
+        "attribution_days after signup + campaign revenue) / spend.",
+        "ratio",
+        "up",
+        "helpers.campaigns.channel_economics",
+        "campaigns",
+    ),
+    _m(
+        "attribution_days",
+        "Attribution window of ROAS (days after signup)",
+        "Days after an account's signup whose revenue and margin ROAS and ROI credit to the "
+        "acquiring channel (the channel recorded on the account).",
+        "days",
+        "none",
+        "helpers.campaigns.channel_economics",
+        "campaigns",
+        "setting",
+    ),
+    _m(
+        "paid_cac",
+        "CAC of paid media",
+        "Σ spend of the paid media channels / accounts they acquired (acquisition_channel, "
+        "signed up in the spend period); monthly series: that month's spend / that month's "
+        "sign-ups (complete months).",
+        "currency",
+        "down",
+        "helpers.campaigns.monthly_cac",
+        "campaigns",
+    ),
+    _m(
+        "campaigns_with_revenue_lift",
+        "Campaigns with a revenue lift",
+        "Controlled campaigns (sample-ratio check passed) with an arm whose revenue-lift "
+        "interval lies above zero (CUPED-adjusted interval where it is narrower).",
+        "count",
+        "up",
+        "helpers.campaigns.experiments",
+        "campaigns",
+    ),
+    _m(
+        "campaigns_with_lift",
+        "Campaigns with a conversion or revenue lift",
+        "Controlled campaigns (sample-ratio check passed) with an arm whose conversion-lift or "
+        "revenue-lift interval lies above zero.",
+        "count",
+        "up",
+        "helpers.campaigns.experiments",
+        "campaigns",
+    ),
+    _m(
+        "campaigns_with_sample_ratio_mismatch",
+        "Campaigns failing the sample-ratio check",
+        "Campaigns whose split of sends over their groups differs from the planned split "
+        "(chi-square p < 0.001): their lift is not to be trusted.",
+        "count",
+        "down",
+        "helpers.campaigns.sample_ratio",
+        "campaigns",
+    ),
+    _m(
+        "campaigns_running",
+        "Campaigns still running on the day analysed",
+        "Campaigns with start_date ≤ as_of < end_date; their intervals are always-valid "
+        "confidence sequences.",
+        "count",
+        "none",
+        "helpers.campaigns.running_campaigns",
+        "campaigns",
+    ),
+    _m(
+        "revenue_variance_reduction_median",
+        "Median variance reduction of revenue lift by CUPED",
+        "Median over controlled arms of 1 − se²(adjusted) / se²(plain), pre-period revenue and "
+        "orders as covariates.",
+        "share",
+        "up",
+        "helpers.campaigns.experiment",
+        "campaigns",
+    ),
+    _m(
+        "budget_media_spend",
+        "Paid media budget reallocated",
+        "Σ spend of the paid media channels with a usable response curve: the total the "
+        "budget reallocation splits differently.",
+        "currency",
+        "none",
+        "helpers.campaigns.reallocate",
+        "campaigns",
+    ),
+    _m(
+        "budget_ltv_gain",
+        "LTV to date gained by moving budget",
+        "Expected extra LTV to date of the accounts acquired (accounts credited to their "
+        "acquisition channel × mean LTV to date per account) from the reallocated budget "
+        "(fitted response curves, same total spend).",
+        "currency",
+        "up",
+        "helpers.campaigns.reallocate",
+        "campaigns",
+    ),
+    _m(
+        "budget_ltv_gain_lo",
+        "LTV to date gained by moving budget, interval low",
+        "Lower end of the simulated interval of the LTV to date gained.",
+        "currency",
+        "up",
+        "helpers.campaigns.reallocate",
+        "campaigns",
+    ),
+    _m(
+        "budget_ltv_gain_hi",
+        "LTV to date gained by moving budget, interval high",
+        "Upper end of the simulated interval of the LTV to date gained.",
+        "currency",
+        "up",
+        "helpers.campaigns.reallocate",
         "campaigns",
     ),
     _m(
@@ -1158,8 +1496,8 @@ _ENTRIES = (
     _m(
         "campaigns_with_positive_lift",
         "Campaigns with a conversion lift",
-        "Controlled campaigns whose conversion-lift interval lies above zero (revenue lift not "
-        "counted).",
+        "Controlled campaigns (sample-ratio check passed) whose conversion-lift interval lies "
+        "above zero (revenue lift not counted: see campaigns_with_lift).",
         "count",
         "up",
         "helpers.campaigns.experiments",
@@ -1170,7 +1508,8 @@ _ENTRIES = (
         "Campaign experiments",
         "One record per campaign and arm: recipients, conversions, conversion_rate, control "
         "rate, lift with interval and p_value, revenue per recipient and revenue lift with "
-        "interval.",
+        "interval, the CUPED-adjusted lifts (_adjusted, adjustment, revenue_variance_reduction), "
+        "interval (fixed sample or always-valid), srm_p_value, srm_mismatch, trusted.",
         "records",
         "none",
         "helpers.campaigns.experiment_records",
@@ -1180,7 +1519,9 @@ _ENTRIES = (
     _m(
         "persuadable_segments",
         "Persuadable segments",
-        "RFM segments (scored at each send, 365-day lookback) whose uplift interval is above zero.",
+        "RFM segments (scored at each campaign's start on the lookback_days before it, 365 by "
+        "default; segmentation scores its own window at the data's end) whose uplift interval "
+        "is above zero.",
         "text",
         "none",
         "helpers.campaigns.uplift_by_segment",
@@ -1233,25 +1574,173 @@ _ENTRIES = (
         "helpers.campaigns.reallocate",
         "campaigns",
     ),
+    # ------------------------------------------------------------------------ recommendations
+    _m(
+        "rec_model",
+        "Recommendation model chosen",
+        "The model the new-product lists use: the best recall@k on the holdout among those "
+        "whose interval lies above popularity's, else popularity.",
+        "text",
+        "none",
+        "helpers.recommend.analyse",
+        "recommendations",
+        "setting",
+    ),
+    _m(
+        "rec_beats_popularity",
+        "A model beats popularity on the holdout",
+        "Yes when a model's recall@k interval on the holdout lies above popularity's.",
+        "flag",
+        "up",
+        "helpers.recommend.analyse",
+        "recommendations",
+    ),
+    _m(
+        "rec_holdout_accounts",
+        "Accounts in the recommendation holdout",
+        "Accounts that bought, after the cut-off, a product of the catalogue they had never "
+        "bought before.",
+        "count",
+        "none",
+        "helpers.recommend.evaluate_models",
+        "recommendations",
+    ),
+    _m(
+        "rec_recall_new",
+        "Recall@k of new products, chosen model",
+        "Mean over holdout accounts of (bought new products in the chosen model's top k / "
+        "bought new products).",
+        "share",
+        "up",
+        "helpers.recommend.evaluate_models",
+        "recommendations",
+    ),
+    _m(
+        "rec_recall_new_ci_low",
+        "Recall@k of new products, chosen model, 95 % interval low",
+        "Percentile bootstrap over accounts of the chosen model's recall@k, lower end.",
+        "share",
+        "up",
+        "helpers.recommend.evaluate_models",
+        "recommendations",
+    ),
+    _m(
+        "rec_recall_new_ci_high",
+        "Recall@k of new products, chosen model, 95 % interval high",
+        "Percentile bootstrap over accounts of the chosen model's recall@k, upper end.",
+        "share",
+        "up",
+        "helpers.recommend.evaluate_models",
+        "recommendations",
+    ),
+    _m(
+        "rec_popularity_recall_new",
+        "Recall@k of new products, popularity baseline",
+        "Recall@k on the holdout of the most-bought products the account never bought.",
+        "share",
+        "up",
+        "helpers.recommend.evaluate_models",
+        "recommendations",
+    ),
+    _m(
+        "rec_popularity_recall_new_ci_low",
+        "Recall@k of new products, popularity baseline, 95 % interval low",
+        "Percentile bootstrap over accounts of popularity's recall@k, lower end.",
+        "share",
+        "up",
+        "helpers.recommend.evaluate_models",
+        "recommendations",
+    ),
+    _m(
+        "rec_popularity_recall_new_ci_high",
+        "Recall@k of new products, popularity baseline, 95 % interval high",
+        "Percentile bootstrap over accounts of popularity's recall@k, upper end.",
+        "share",
+        "up",
+        "helpers.recommend.evaluate_models",
+        "recommendations",
+    ),
+    _m(
+        "rec_ndcg_new",
+        "NDCG@k of new products, chosen model",
+        "Mean over holdout accounts of DCG / ideal DCG of the chosen model's top k (binary "
+        "relevance).",
+        "share",
+        "up",
+        "helpers.recommend.evaluate_models",
+        "recommendations",
+    ),
+    _m(
+        "rec_coverage",
+        "Catalogue coverage of recommendations, chosen model",
+        "Distinct products in the chosen model's holdout top-k lists / catalogue products.",
+        "share",
+        "up",
+        "helpers.recommend.evaluate_models",
+        "recommendations",
+    ),
+    _m(
+        "rec_accounts_served",
+        "Accounts served by the chosen recommender",
+        "Holdout accounts given at least one product by the chosen model / holdout accounts.",
+        "share",
+        "up",
+        "helpers.recommend.evaluate_models",
+        "recommendations",
+    ),
+    _m(
+        "rec_k",
+        "Products per recommendation list",
+        "k: the length of each account's again and new lists, and of the holdout's top-k.",
+        "count",
+        "none",
+        "helpers.recommend.analyse",
+        "recommendations",
+        "setting",
+    ),
+    _m(
+        "rec_as_of",
+        "Recommendations as of",
+        "The day the lists are made for (default the last order day).",
+        "date",
+        "none",
+        "helpers.recommend.analyse",
+        "recommendations",
+        "setting",
+    ),
+    _m(
+        "rec_cutoff",
+        "Recommendation holdout cut-off",
+        "Models are fitted on orders before this day and scored on the weeks from it to as_of.",
+        "date",
+        "none",
+        "helpers.recommend.analyse",
+        "recommendations",
+        "setting",
+    ),
+    _m(
+        "rec_accounts_listed",
+        "Accounts given recommendation lists",
+        "Accounts with an order in the active_weeks before as_of.",
+        "count",
+        "none",
+        "helpers.recommend.analyse",
+        "recommendations",
+    ),
+    _m(
+        "rec_again_due",
+        "Buy-again products due",
+        "Buy-again list entries due by as_of (days since the last order / re-order interval "
+        ">= 1, not lapsed).",
+        "count",
+        "none",
+        "helpers.recommend.again_list",
+        "recommendations",
+    ),
 )
 
 #: The registry: key -> :class:`Metric`.
 METRICS: dict[str, Metric] = {m.key: m for m in _ENTRIES}
-
-#: (report, key published today) -> the registry key the topic module must publish instead:
-#: today's key means something else in another report, or is too generic to keep one meaning.
-RENAMES: dict[tuple[str, str], str] = {
-    ("clv", "at_risk_accounts"): "high_value_at_risk_accounts",
-    ("clv", "accounts"): "valued_accounts",
-    ("service", "accounts"): "served_accounts",
-    ("segmentation", "revenue"): "scored_accounts_revenue",
-}
-
-
-def registry_key(report: str, key: str) -> str:
-    """The registry key of the figure ``report`` publishes as ``key`` (its new key while the
-    rename in :data:`RENAMES` is still to do)."""
-    return RENAMES.get((report, key), key)
 
 
 def lookup(key: str) -> Metric | None:
@@ -1304,15 +1793,12 @@ def published_keys(figures: Mapping[str, Any]) -> list[str]:
     return list(figures)
 
 
-def unknown_keys(report: str, figures: Mapping[str, Any], renamed: bool = True) -> list[str]:
+def unknown_keys(report: str, figures: Mapping[str, Any]) -> list[str]:
     """Keys of ``report``'s ``figures`` the registry does not hold for that report: no entry,
     an entry of other reports (a key two reports use for two measures), or a group published
-    as a scalar / a scalar as a group. With ``renamed``, a key listed in :data:`RENAMES` for
-    this report counts as known (its new key is registered; the module will publish it)."""
+    as a scalar / a scalar as a group."""
     out = []
     for key, value in figures.items():
-        if renamed and (report, key) in RENAMES:
-            continue
         found = METRICS.get(key)
         is_group = isinstance(value, Mapping | list)
         if found is None or report not in found.reports or is_group != (found.kind == "group"):

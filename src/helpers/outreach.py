@@ -36,7 +36,6 @@ import smtplib
 import ssl
 import sys
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import policy
 from email.errors import HeaderDefect, HeaderParseError
@@ -50,6 +49,8 @@ from helpers import validate
 from helpers.config import EXPORTS_DIR
 from helpers.data.dataset import open_dataset
 from helpers.data.rfm import rfm
+from helpers.mail import SendError, SmtpSettings  # the SMTP core, shared with the digest
+from helpers.mail import start_session as _start_session
 
 __all__ = [
     "CHANNELS",
@@ -59,6 +60,7 @@ __all__ = [
     "build_email",
     "check_address",
     "cli",
+    "load_recommended",
     "log_key",
     "message_problem",
     "normalise_address",
@@ -80,14 +82,6 @@ MAX_LINE = 998
 MAX_MESSAGE_BYTES = 10_000_000
 #: The sender address the dry run checks with when HELPERS_SMTP_FROM is not set.
 DRY_RUN_SENDER = "campaigns@example.com"
-
-
-class SendError(RuntimeError):
-    """The SMTP delivery failed; ``sent`` messages were delivered (and logged) before it."""
-
-    def __init__(self, message: str, sent: int = 0):
-        super().__init__(message)
-        self.sent = sent
 
 
 def normalise_address(value: str, channel: str) -> str:
@@ -145,10 +139,13 @@ def render_messages(
     channel: str = "email",
     template: str | Path | None = None,
     subject: str = "{{ company_name }}: an offer from campaign {{ campaign_id }}",
+    recommended: dict[int, list[dict]] | None = None,
 ) -> pd.DataFrame:
     """One message per audience row: address, subject (email), body, rendered with Jinja2.
 
-    The template sees name, company_name, segment, campaign_id, contact_id, account_id;
+    The template sees name, company_name, segment, campaign_id, contact_id, account_id and
+    ``recommended``: the account's own recommended products (:func:`load_recommended`; a
+    list of dicts with kind, rank, sku, product_name, reason; empty when it has none);
     an undefined variable is an error (``StrictUndefined``), not a blank. Plain text, so no
     HTML escaping.
     """
@@ -174,6 +171,7 @@ def render_messages(
             "campaign_id": campaign_id,
             "contact_id": int(r.contact_id),
             "account_id": int(r.account_id),
+            "recommended": (recommended or {}).get(int(r.account_id), []),
         }
         rows.append(
             {
@@ -188,6 +186,25 @@ def render_messages(
         )
     cols = ["campaign_id", "channel", "contact_id", "account_id", "address", "subject", "body"]
     return pd.DataFrame(rows, columns=cols)
+
+
+def load_recommended(path: str | Path, products: pd.DataFrame | None = None) -> dict:
+    """The recommendations report's export (``<exports>/recommendations/recommendations.csv``:
+    account_id, kind, rank, sku, score, reason, model) as ``{account_id: [{kind, rank, sku,
+    product_name, reason}, ...]}``, "new" products first, then "again", each by rank;
+    ``product_name`` from ``products`` (sku, name) when given, else "". A missing file: ``{}``."""
+    path = Path(path)
+    if not path.is_file():
+        return {}
+    recs = pd.read_csv(path, dtype={"sku": str}, encoding="utf-8-sig")
+    names = {}
+    if products is not None:
+        names = dict(zip(products.sku.astype(str), products.name, strict=True))
+    recs["product_name"] = recs.sku.map(names).fillna("")
+    recs["order"] = (recs.kind != "new").astype(int)
+    recs = recs.sort_values(["account_id", "order", "rank"])
+    cols = ["kind", "rank", "sku", "product_name", "reason"]
+    return {int(a): g[cols].to_dict("records") for a, g in recs.groupby("account_id", sort=False)}
 
 
 def one_line(value: str) -> str:
@@ -295,46 +312,6 @@ def write_export(messages: pd.DataFrame, out_dir: Path, campaign_id: str, segmen
     return path
 
 
-@dataclass(frozen=True)
-class SmtpSettings:
-    """SMTP connection settings, read only from the environment by :meth:`from_env`.
-
-    HELPERS_SMTP_HOST, HELPERS_SMTP_PORT (default 587), HELPERS_SMTP_FROM (required),
-    HELPERS_SMTP_USER and HELPERS_SMTP_PASSWORD (optional, together), HELPERS_SMTP_CAFILE
-    (optional: a CA bundle to trust, e.g. a private relay's). The password is never shown.
-    """
-
-    host: str
-    port: int
-    sender: str
-    user: str | None = None
-    password: str | None = field(default=None, repr=False)
-    cafile: str | None = None
-    timeout: float = 30.0
-
-    @classmethod
-    def from_env(cls, environ=None) -> SmtpSettings:
-        env = os.environ if environ is None else environ
-        missing = [k for k in ("HELPERS_SMTP_HOST", "HELPERS_SMTP_FROM") if not env.get(k)]
-        if missing:
-            raise ValueError(f"environment variable(s) {missing} must be set to send")
-        user, password = env.get("HELPERS_SMTP_USER"), env.get("HELPERS_SMTP_PASSWORD")
-        if bool(user) != bool(password):
-            raise ValueError("set both HELPERS_SMTP_USER and HELPERS_SMTP_PASSWORD, or neither")
-        try:
-            port = int(env.get("HELPERS_SMTP_PORT", "587"))
-        except ValueError as e:
-            raise ValueError("HELPERS_SMTP_PORT must be an integer") from e
-        return cls(
-            host=env["HELPERS_SMTP_HOST"],
-            port=port,
-            sender=env["HELPERS_SMTP_FROM"],
-            user=user or None,
-            password=password or None,
-            cafile=env.get("HELPERS_SMTP_CAFILE") or None,
-        )
-
-
 def log_key(campaign_id: str, address: str) -> str:
     """SHA-256 of ``campaign_id`` + NUL + normalised address: the send log's key."""
     return hashlib.sha256(f"{campaign_id}\0{address}".encode()).hexdigest()
@@ -352,21 +329,6 @@ def read_send_log(path: Path) -> set[str]:
             if line:
                 keys.add(json.loads(line)["key"])
     return keys
-
-
-def _start_session(smtp: smtplib.SMTP, settings: SmtpSettings, where: str) -> None:
-    """EHLO, STARTTLS (a server without it is a :class:`SendError`: never send in clear),
-    EHLO again and the login when ``settings`` has a user."""
-    smtp.ehlo()
-    if not smtp.has_extn("starttls"):
-        raise SendError(f"SMTP server {where} does not offer STARTTLS: not sending in clear")
-    smtp.starttls(context=ssl.create_default_context(cafile=settings.cafile))
-    smtp.ehlo()
-    if settings.user:
-        try:
-            smtp.login(settings.user, settings.password)
-        except smtplib.SMTPException as e:
-            raise SendError(f"SMTP login to {where} failed ({type(e).__name__})") from None
 
 
 def _log_entry(r) -> dict:
@@ -472,8 +434,11 @@ def run(
     rate_per_second: float = 5.0,
     log_path: Path | None = None,
     environ=None,
+    recommendations: str | Path | None = None,
 ) -> dict:
     """The ``send`` command: audience → messages → export file, and with ``send`` delivery.
+    ``recommendations``: the recommendations report's CSV the templates' ``recommended``
+    comes from (default ``<out>/recommendations/recommendations.csv``, when it exists).
     Returns counts and paths only (no personal data)."""
     ds = open_dataset(data_dir)
     if channel is None:
@@ -483,7 +448,13 @@ def run(
     audience = build_audience(
         ds.contacts.to_pandas(), ds.accounts.to_pandas(), _segments_for(ds), segment, channel
     )
-    messages = render_messages(audience, campaign_id, channel, template)
+    rec_path = Path(recommendations or Path(out_dir or EXPORTS_DIR) / "recommendations")
+    rec_path = rec_path / "recommendations.csv" if rec_path.is_dir() else rec_path
+    if recommendations and not rec_path.is_file():
+        raise ValueError(f"recommendations file {str(rec_path)!r} not found")
+    products = ds.products.to_pandas() if "products" in ds else None
+    recommended = load_recommended(rec_path, products)
+    messages = render_messages(audience, campaign_id, channel, template, recommended=recommended)
     if send and channel != "email":
         raise ValueError("--send delivers email only; SMS goes to the gateway export file")
     settings = SmtpSettings.from_env(environ) if send else None
@@ -525,6 +496,11 @@ def cli(argv: list[str] | None = None) -> int:
     s.add_argument("--send", action="store_true", help="deliver over SMTP (default: dry run)")
     s.add_argument("--rate", type=float, default=5.0, help="messages per second at most")
     s.add_argument("--log", default=None, help="send log (default <out>/send_log.jsonl)")
+    s.add_argument(
+        "--recommendations",
+        default=None,
+        help="the recommendations report's CSV (default <out>/recommendations/recommendations.csv)",
+    )
     a = p.parse_args(argv)
     try:
         r = run(
@@ -537,6 +513,7 @@ def cli(argv: list[str] | None = None) -> int:
             send=a.send,
             rate_per_second=a.rate,
             log_path=a.log,
+            recommendations=a.recommendations,
         )
     except (ValueError, SendError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -15,9 +15,13 @@ margin needs every line's ``unit_cost`` (an export without costs shows it as unk
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import ibis
 import numpy as np
 import pandas as pd
 
+from helpers.config import PROJ_ROOT
 from helpers.data import measures
 from helpers.data.adapters.base import GUEST_CHANNEL
 from helpers.data.tables import UNKNOWN, derive_accounts
@@ -30,17 +34,26 @@ __all__ = [
     "SECTIONS",
     "analyse",
     "best_month",
+    "changes",
     "headline",
     "monthly_kpis",
+    "monthly_series",
     "new_accounts_by_channel",
     "on_time_delivery",
+    "read_targets",
     "repeat_share",
+    "shown_changes",
+    "target_progress",
+    "weekly_kpis",
+    "weekly_series",
 ]
 
 #: The tables the overview cannot run without.
 CORE = ("orders", "order_lines")
 
 SECTIONS = (
+    Section("changes", "Month on month and year on year"),
+    Section("targets", "Progress against targets"),
     Section("kpis", "GMV and orders by month"),
     Section("accounts", "Active accounts and repeat buyers"),
     Section("margin", "Gross margin"),
@@ -92,13 +105,18 @@ def monthly_kpis(ds, start: str | None = None, end: str | None = None) -> pd.Dat
     - new_accounts: accounts whose signup_date falls in the month (without an accounts
       table: accounts whose first activity falls in it, :func:`derive_accounts`)
 
-    ``start``/``end`` (ISO dates, inclusive) restrict the months shown; the repeat test still
+    - history_months: whole months of data before the month (0 in the data's first month)
+
+    ``start``/``end`` (ISO dates, inclusive) restrict the orders and signups counted to those
+    days (a month cut by the window is partial) and the months shown; the repeat test still
     looks at the whole history, so an account first seen before ``start`` counts as repeat.
     """
     ov = measures.order_values(ds)
     ov = ov.mutate(month=_month(ov.order_ts))
     first = ov.group_by("account_id").aggregate(first_month=ov.month.min())
+    data_first = ov.aggregate(m=ov.month.min()).to_pandas().m.iloc[0]
     ov = ov.join(first, "account_id")
+    ov = ov.filter(_in_window(ov.order_ts, start, end))
     monthly = ov.group_by("month").aggregate(
         gmv=ov.revenue.sum(),
         cogs=ov.cogs.sum(),
@@ -108,6 +126,7 @@ def monthly_kpis(ds, start: str | None = None, end: str | None = None) -> pd.Dat
         repeat_accounts=ov.account_id.nunique(where=ov.first_month < ov.month),
     )
     acc = _accounts(ds)
+    acc = acc.filter(_in_window(acc.signup_date, start, end))
     signups = acc.group_by(month=acc.signup_date.truncate("M")).aggregate(new_accounts=acc.count())
     out = monthly.to_pandas().merge(signups.to_pandas(), on="month", how="outer")
     out["month"] = pd.to_datetime(out["month"])
@@ -122,8 +141,25 @@ def monthly_kpis(ds, start: str | None = None, end: str | None = None) -> pd.Dat
     out["gross_margin_rate"] = out.gross_margin / out.gmv.where(out.gmv > 0)
     out["repeat_rate"] = out.repeat_accounts / out.active_accounts.where(out.active_accounts > 0)
     # The first month of the data has no earlier history to repeat from: not a rate of zero.
-    out.loc[out.month == out.month[out.orders > 0].min(), "repeat_rate"] = float("nan")
+    first_month = pd.Timestamp(data_first) if pd.notna(data_first) else out.month.min()
+    out.loc[out.month == first_month, "repeat_rate"] = float("nan")
+    out["history_months"] = (
+        (out.month.dt.year - first_month.year) * 12 + out.month.dt.month - first_month.month
+    ).clip(lower=0)
     return _between(out, start, end)
+
+
+def _in_window(col, start: str | None, end: str | None):
+    """``col`` (a timestamp or date column) within the inclusive days ``start`` .. ``end``."""
+    cond = ibis.literal(True)
+    if start:
+        cond = cond & (
+            col.cast("timestamp") >= ibis.timestamp(pd.Timestamp(start).normalize().to_pydatetime())
+        )
+    if end:
+        stop = pd.Timestamp(end).normalize() + pd.Timedelta(days=1)
+        cond = cond & (col.cast("timestamp") < ibis.timestamp(stop.to_pydatetime()))
+    return cond
 
 
 def _accounts(ds):
@@ -155,13 +191,15 @@ def on_time_delivery(ds, start: str | None = None, end: str | None = None) -> pd
     """Share of delivered shipments that arrived by the order's promised delivery, per month.
 
     on_time_rate = on_time / delivered, with a 95 % Wilson interval; the month is that of the
-    promise. Shipments not yet delivered are counted apart (``undelivered``), not as late.
-    Promises due after the data's last delivery are left out: a late delivery of those cannot
-    be seen yet, so counting them would flatter the last month.
+    promise (``start``/``end``: promises due on those days, inclusive). Shipments not yet
+    delivered are counted apart (``undelivered``), not as late. Promises due after the data's
+    last delivery are left out: a late delivery of those cannot be seen yet, so counting them
+    would flatter the last month.
     """
     sh, orders = ds.shipments, ds.orders
     j = sh.join(orders, "order_id")
     j = j.filter(j.promised_delivery <= sh.delivered_at.max())
+    j = j.filter(_in_window(j.promised_delivery, start, end))
     delivered = j.delivered_at.notnull()
     monthly = j.group_by(month=_month(j.promised_delivery)).aggregate(
         delivered=delivered.sum(),
@@ -209,6 +247,10 @@ def headline(kpis: pd.DataFrame, delivery: pd.DataFrame | None, data_end: pd.Tim
         "last_month_partial": bool(partial),
         "only_month_partial": bool(partial and len(months) == 1),
         "last_month_gmv": float(last.gmv),
+        "last_month_orders": int(last.orders),
+        "last_month_aov": float(last.aov),
+        "last_month_new_accounts": int(last.new_accounts),
+        "last_month_gross_margin_rate": float(last.gross_margin_rate),
         "last_month_active_accounts": int(last.active_accounts),
         "last_month_repeat_rate": float(last.repeat_rate),
         "prev_month_gmv": float(prev.gmv) if prev is not None else float("nan"),
@@ -216,13 +258,285 @@ def headline(kpis: pd.DataFrame, delivery: pd.DataFrame | None, data_end: pd.Tim
     if delivery is not None:
         delivered = int(delivery.delivered.sum())
         out["on_time_rate"] = int(delivery.on_time.sum()) / delivered if delivered else float("nan")
+        in_month = delivery[delivery.month == last.month]
+        out["last_month_on_time_rate"] = (
+            float(in_month.on_time_rate.iloc[0]) if len(in_month) else float("nan")
+        )
     return out
 
 
-def repeat_share(kpis: pd.DataFrame) -> float:
-    """Σ repeat accounts / Σ active accounts over the months that have a repeat rate (NaN when
-    none has: a single month of data)."""
+#: The monthly figures compared month on month and year on year, with how a reader names
+#: them (the column of :func:`monthly_kpis` or :func:`on_time_delivery`).
+COMPARED = {
+    "gmv": "GMV",
+    "orders": "Orders",
+    "active_accounts": "Accounts ordering",
+    "aov": "Average order value",
+    "new_accounts": "New accounts",
+    "repeat_rate": "Repeat buyers' share",
+    "gross_margin_rate": "Gross margin rate",
+    "on_time_rate": "Delivered on time",
+}
+
+
+COUNTS = ("orders", "active_accounts", "new_accounts")
+
+
+def _monthly_figures(kpis: pd.DataFrame, delivery: pd.DataFrame | None) -> pd.DataFrame:
+    """One row per month (index) and one column per :data:`COMPARED` figure the data has."""
+    wide = kpis.set_index("month")[[c for c in COMPARED if c in kpis.columns]]
+    if delivery is not None and len(delivery):
+        wide = wide.join(delivery.set_index("month")[["on_time_rate"]], how="outer")
+    return wide.sort_index()
+
+
+def _relative(now: float, before: float) -> float:
+    """(now − before) / |before|; NaN when either is unknown or ``before`` is 0."""
+    if pd.isna(now) or pd.isna(before) or before == 0:
+        return float("nan")
+    return float((now - before) / abs(before))
+
+
+def changes(kpis: pd.DataFrame, delivery: pd.DataFrame | None, month: str) -> pd.DataFrame:
+    """Month on month and year on year for each :data:`COMPARED` figure in ``month`` (YYYY-MM).
+
+    One row per figure: value (the month's), month_before (the calendar month before),
+    year_before (the same month a year earlier); mom = (value − month_before) /
+    |month_before|, yoy = (value − year_before) / |year_before|: relative changes, also for
+    the rates (a margin going from 28.6 % to 29.1 % is +1.7 %), NaN where the earlier month
+    is not in ``kpis`` (pass the whole history, not only the window) or is zero. Figures
+    whose value in ``month`` is unknown (margin without costs) are left out.
+    """
+    wide = _monthly_figures(kpis, delivery)
+    this = pd.Timestamp(f"{month}-01")
+    at = {k: this - pd.DateOffset(months=n) for k, n in (("month_before", 1), ("year_before", 12))}
+    rows = []
+    for figure in wide.columns:
+        value = wide[figure].get(this, float("nan"))
+        if pd.isna(value):
+            continue
+        before = {k: wide[figure].get(m, float("nan")) for k, m in at.items()}
+        rows.append(
+            {
+                "figure": figure,
+                "label": COMPARED[figure],
+                "value": float(value),
+                "month_before": float(before["month_before"]),
+                "mom": _relative(value, before["month_before"]),
+                "year_before": float(before["year_before"]),
+                "yoy": _relative(value, before["year_before"]),
+            }
+        )
+    return pd.DataFrame(
+        rows, columns=["figure", "label", "value", "month_before", "mom", "year_before", "yoy"]
+    )
+
+
+def shown_changes(ch: pd.DataFrame, month: str) -> pd.DataFrame:
+    """:func:`changes` as a reader sees it: one row per figure, the values in their units
+    (amounts with thousands separators, rates as %), the changes signed (+4.2 %, n/a when the
+    earlier month is not known), the months in the headers ("In 2026-10")."""
+    this = pd.Timestamp(f"{month}-01")
+    before, year = this - pd.DateOffset(months=1), this - pd.DateOffset(years=1)
+
+    def value(figure: str, v: float) -> str:
+        if pd.isna(v):
+            return "n/a"
+        return f"{v:.1%}" if figure.endswith("_rate") else f"{v:,.0f}"
+
+    def signed(v: float) -> str:
+        return "n/a" if pd.isna(v) else f"{v:+.1%}"
+
+    return pd.DataFrame(
+        {
+            "Figure": ch.label,
+            f"In {this:%Y-%m}": [value(f, v) for f, v in zip(ch.figure, ch.value, strict=True)],
+            f"In {before:%Y-%m}": [
+                value(f, v) for f, v in zip(ch.figure, ch.month_before, strict=True)
+            ],
+            "Month on month": ch.mom.map(signed),
+            f"In {year:%Y-%m}": [
+                value(f, v) for f, v in zip(ch.figure, ch.year_before, strict=True)
+            ],
+            "Year on year": ch.yoy.map(signed),
+        }
+    )
+
+
+def monthly_series(
+    kpis: pd.DataFrame, delivery: pd.DataFrame | None, first: pd.Timestamp, last: str
+) -> dict:
+    """The monthly history of the headline figures for ``publish(series=...)``.
+
+    ``{"last_month_<figure>": {"freq": "month", "values": {"YYYY-MM": value, ...}}}`` for
+    gmv, orders, active accounts, aov, gross margin rate and on-time rate: the complete
+    months only, from the first month that starts on or after ``first`` (the data's first
+    day) to ``last`` (the last complete month, YYYY-MM), in time order; a month with an
+    unknown value (margin without costs) is left out.
+    """
+    wide = _monthly_figures(kpis, delivery)
+    start = pd.Timestamp(first).normalize()
+    wide = wide[(wide.index >= start) & (wide.index <= pd.Timestamp(f"{last}-01"))]
+    out = {}
+    for figure in ("gmv", "orders", "active_accounts", "aov", "gross_margin_rate", "on_time_rate"):
+        if figure not in wide.columns:
+            continue
+        values = wide[figure].dropna()
+        if len(values):
+            out[f"last_month_{figure}"] = {
+                "freq": "month",
+                "values": {
+                    f"{m:%Y-%m}": int(v) if figure in COUNTS else float(v)
+                    for m, v in values.items()
+                },
+            }
+    return out
+
+
+def weekly_kpis(ds, start: str | None = None, end: str | None = None) -> pd.DataFrame:
+    """GMV and orders per ISO week (Monday to Sunday), weeks with an order in the window.
+
+    week = the Monday starting the week; iso_week = "YYYY-Www" (ISO 8601 year and week);
+    gmv = Σ order revenue, orders = count of orders, over orders placed on the days
+    ``start`` .. ``end`` (inclusive; a week cut by them, or by the data's ends, is partial:
+    :func:`weekly_series` keeps only complete ones).
+    """
+    ov = measures.order_values(ds)
+    ov = ov.filter(_in_window(ov.order_ts, start, end))
+    ov = ov.mutate(week=ov.order_ts.truncate("W").cast("date"))
+    out = ov.group_by("week").aggregate(gmv=ov.revenue.sum(), orders=ov.order_id.nunique())
+    out = out.to_pandas()
+    out["week"] = pd.to_datetime(out["week"])
+    out = out.sort_values("week").reset_index(drop=True)
+    out["orders"] = out.orders.astype("int64")
+    iso = out.week.dt.isocalendar()
+    out["iso_week"] = [f"{y}-W{w:02d}" for y, w in zip(iso.year, iso.week, strict=True)]
+    return out
+
+
+def weekly_series(weekly: pd.DataFrame, first: pd.Timestamp, last: pd.Timestamp) -> dict:
+    """``{"last_week_gmv" | "last_week_orders": {"freq": "week", "values": {"2026-W40": v}}}``:
+    the complete ISO weeks only (Monday on or after ``first``, Sunday on or before ``last``,
+    both days), in time order."""
+    lo, hi = pd.Timestamp(first).normalize(), pd.Timestamp(last).normalize()
+    done = weekly[(weekly.week >= lo) & (weekly.week + pd.Timedelta(days=6) <= hi)]
+    return {
+        f"last_week_{figure}": {
+            "freq": "week",
+            "values": {
+                w: int(v) if figure == "orders" else float(v)
+                for w, v in zip(done.iso_week, done[figure], strict=True)
+            },
+        }
+        for figure in ("gmv", "orders")
+        if len(done)
+    }
+
+
+#: The file :func:`read_targets` reads when the ``targets`` parameter names none.
+TARGETS_FILE = "targets.yml"
+
+
+def read_targets(path: str | Path | None = TARGETS_FILE) -> pd.DataFrame | None:
+    """Monthly targets from a YAML file (format: ``targets.example.yml``), or None when there
+    is no such file (targets are optional).
+
+    The file maps a figure of :data:`COMPARED` to months and their targets::
+
+        gmv:
+          2026-10: 3500000
+        gross_margin_rate:
+          2026-10: 0.30
+
+    A relative ``path`` is read from the project root. Returns figure, month (the month's
+    first day), target. Raises ValueError on an unknown figure, a month that is not
+    YYYY-MM or a target that is not a number. PyYAML's safe loader reads it (already a
+    dependency for reports.yml); a month written 2026-10-01 is read as a date and accepted.
+    """
+    import yaml
+
+    if path in (None, ""):
+        path = TARGETS_FILE
+    file = Path(path) if Path(path).is_absolute() else Path(PROJ_ROOT) / path
+    if not file.is_file():
+        return None
+    data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{file.name}: expected figure: {{month: target}}, got {type(data)}")
+    rows = []
+    for figure, months in data.items():
+        if figure not in COMPARED:
+            raise ValueError(
+                f"{file.name}: unknown figure {figure!r}; targets can be set for "
+                + ", ".join(COMPARED)
+            )
+        if not isinstance(months, dict):
+            raise ValueError(f"{file.name}: {figure}: expected month: target pairs")
+        for month, target in months.items():
+            when = _target_month(month)
+            if when is None:
+                raise ValueError(f"{file.name}: {figure}: month {month!r} is not YYYY-MM")
+            if isinstance(target, bool) or not isinstance(target, int | float):
+                raise ValueError(
+                    f"{file.name}: {figure} {month}: target {target!r} is not a number"
+                )
+            rows.append(
+                {
+                    "figure": figure,
+                    "month": when.to_period("M").to_timestamp(),
+                    "target": float(target),
+                }
+            )
+    return pd.DataFrame(rows, columns=["figure", "month", "target"])
+
+
+def _target_month(month) -> pd.Timestamp | None:
+    """A targets file's month (``2026-10``, or a date YAML read from ``2026-10-01``) as its
+    first day; None when it is neither."""
+    text = str(month)
+    if len(text) not in (7, 10) or text[4] != "-":
+        return None
+    try:
+        return pd.Timestamp(f"{text}-01" if len(text) == 7 else text)
+    except ValueError:
+        return None
+
+
+def target_progress(
+    kpis: pd.DataFrame, delivery: pd.DataFrame | None, targets: pd.DataFrame, last: str
+) -> pd.DataFrame:
+    """Each target of a month shown (``kpis``' months up to ``last``, the last complete
+    month) against the month's value.
+
+    progress = value / target; gap = value − target; met = value ≥ target (every compared
+    figure is one where more is better). Targets for other months are left out; targets of a
+    figure the data cannot compute (margin without costs) have no value (NaN, not met).
+    Sorted by month, then figure.
+    """
+    wide = _monthly_figures(kpis, delivery)
+    wide = wide[wide.index <= pd.Timestamp(f"{last}-01")]
+    t = targets[targets.month.isin(wide.index)].copy()
+    t["label"] = t.figure.map(COMPARED)
+    t["value"] = [
+        float(wide.at[m, f]) if f in wide.columns else float("nan")
+        for f, m in zip(t.figure, t.month, strict=True)
+    ]
+    t["progress"] = t.value / t.target.where(t.target != 0)
+    t["gap"] = t.value - t.target
+    t["met"] = t.value >= t.target
+    order = {f: i for i, f in enumerate(COMPARED)}
+    t = t.sort_values(["month", "figure"], key=lambda c: c.map(order) if c.name == "figure" else c)
+    return t[["month", "figure", "label", "value", "target", "progress", "gap", "met"]].reset_index(
+        drop=True
+    )
+
+
+def repeat_share(kpis: pd.DataFrame, warmup: int = 0) -> float:
+    """Σ repeat accounts / Σ active accounts over the months that have a repeat rate and at
+    least ``warmup`` months of data before them (NaN when none has: a single month of data)."""
     known = kpis[kpis.repeat_rate.notna()]
+    if warmup and "history_months" in known:
+        known = known[known.history_months >= warmup]
     active = int(known.active_accounts.sum())
     return float(known.repeat_accounts.sum() / active) if active else float("nan")
 
@@ -234,7 +548,8 @@ def best_month(kpis: pd.DataFrame, column: str = "gmv") -> pd.Series:
 
 # ----------------------------------------------------------------------------- the report
 
-#: Figures of the JSON per section (a section's figures appear only when it is built).
+#: Figures of the JSON per section (a section's figures appear only when it is built); the
+#: changes section adds ``<figure>_mom`` and ``<figure>_yoy`` for each figure it compares.
 SECTION_FIGURES = {
     "kpis": (
         "gmv",
@@ -244,24 +559,41 @@ SECTION_FIGURES = {
         "new_accounts",
         "last_month",
         "last_month_gmv",
+        "last_month_orders",
+        "last_month_aov",
+        "last_month_new_accounts",
         "prev_month_gmv",
     ),
     "accounts": ("last_month_active_accounts", "last_month_repeat_rate"),
-    "margin": ("gross_margin_rate",),
-    "delivery": ("on_time_rate",),
+    "margin": ("gross_margin_rate", "last_month_gross_margin_rate"),
+    "delivery": ("on_time_rate", "last_month_on_time_rate"),
 }
+#: Months of data an account's history needs before its repeat rate is drawn: earlier, a
+#: buyer whose previous orders predate the data reads as new, and the rate starts low.
+REPEAT_WARMUP_MONTHS = 3
 
 
-def analyse(ds, start: str | None = None, end: str | None = None) -> Analysis:
+def analyse(
+    ds,
+    start: str | None = None,
+    end: str | None = None,
+    targets: str | None = None,
+    repeat_warmup_months: int = REPEAT_WARMUP_MONTHS,
+) -> Analysis:
     """The overview report: every section :data:`SECTIONS` the dataset allows.
 
-    ``start``/``end`` (ISO dates, inclusive) restrict the months shown. Tables: ``kpis``
-    (:func:`monthly_kpis`), ``channels`` (:func:`new_accounts_by_channel`, long) with
-    ``channels_wide`` and ``channel_share``, ``delivery`` (:func:`on_time_delivery`). Facts:
-    :func:`headline`'s, ``best_month``, ranges of monthly GMV, AOV and margin, the repeat
-    share, the top channel, the weakest delivery month. Sections skipped beyond missing
-    tables: the margin when a line has no unit cost, channels when every channel is unknown,
-    delivery when no order has a promise in the period.
+    ``start``/``end`` (ISO dates, inclusive) restrict the orders counted and the months
+    shown; ``targets`` names a targets file (:func:`read_targets`; None: ``targets.yml`` at
+    the project root, when there is one). Tables: ``kpis`` (:func:`monthly_kpis`), ``repeat``
+    (its months with ``repeat_warmup_months`` of history), ``changes`` (:func:`changes`, on
+    the whole history), ``targets`` (:func:`target_progress`, only with a file),
+    ``channels`` (:func:`new_accounts_by_channel`, long) with ``channels_wide`` and
+    ``channel_share``, ``delivery`` (:func:`on_time_delivery`). Facts: :func:`headline`'s,
+    ``best_month``, ranges of monthly GMV, AOV and margin, the repeat share, the top channel,
+    the weakest delivery month. ``series``: :func:`monthly_series` and :func:`weekly_series`.
+    Sections skipped beyond missing tables: the margin when a line has no unit cost,
+    channels when every channel is unknown, delivery when no order has a promise in the
+    period.
     """
     if "accounts" not in ds:
         ds = derive_accounts(ds)
@@ -275,9 +607,27 @@ def analyse(ds, start: str | None = None, end: str | None = None) -> Analysis:
             result.skip("delivery", NO_PROMISES)
         else:
             result.tables["delivery"] = delivery
-    h = headline(kpis, result.tables.get("delivery"), data_end=ds.period("orders")[1])
-    best = best_month(kpis)
+    data_start, data_end = ds.period("orders")
+    until = min(data_end, pd.Timestamp(end)) if end else data_end
+    h = headline(kpis, result.tables.get("delivery"), data_end=until)
     result.facts.update(h)
+    _kpi_facts(kpis, result, repeat_warmup_months)
+    if result.built("channels"):
+        _channels(ds, start, end, result)
+    if result.built("delivery"):
+        _delivery_facts(result.tables["delivery"], result.facts)
+    for key, names in SECTION_FIGURES.items():
+        if result.built(key):
+            result.figures.update({n: h[n] for n in names if pd.notna(h[n])})
+    _history(ds, result, (data_start, until), h["last_month"], targets)
+    return result
+
+
+def _kpi_facts(kpis: pd.DataFrame, result: Analysis, warmup: int) -> None:
+    """Best month, monthly ranges, the repeat share and the repeat chart's months."""
+    best = best_month(kpis)
+    settled = kpis[kpis.repeat_rate.notna() & (kpis.history_months >= warmup)]
+    result.tables["repeat"] = settled
     result.facts.update(
         best_month=f"{best.month:%Y-%m}",
         best_month_gmv=float(best.gmv),
@@ -286,21 +636,63 @@ def analyse(ds, start: str | None = None, end: str | None = None) -> Analysis:
         aov_min=float(kpis.aov.min()),
         aov_max=float(kpis.aov.max()),
         active_mean=float(kpis.active_accounts.mean()),
-        repeat_share=repeat_share(kpis),
+        repeat_warmup_months=int(warmup),
+        repeat_from=f"{settled.month.iloc[0]:%Y-%m}" if len(settled) else "",
+        repeat_share=repeat_share(kpis, warmup),
     )
     if result.built("margin"):
         result.facts.update(
             margin_min=float(kpis.gross_margin_rate.min()),
             margin_max=float(kpis.gross_margin_rate.max()),
         )
-    if result.built("channels"):
-        _channels(ds, start, end, result)
-    if result.built("delivery"):
-        _delivery_facts(result.tables["delivery"], result.facts)
-    for key, names in SECTION_FIGURES.items():
-        if result.built(key):
-            result.figures.update({n: h[n] for n in names})
-    return result
+
+
+def _history(ds, result: Analysis, span: tuple, last_month: str, targets) -> None:
+    """Month on month and year on year (on the whole history up to the window's end), the
+    monthly and weekly series, and the progress against targets."""
+    first, until = span
+    whole = monthly_kpis(ds, None, f"{until:%Y-%m-%d}")
+    delivery = (
+        on_time_delivery(ds, None, f"{until:%Y-%m-%d}") if "delivery" in result.tables else None
+    )
+    if not result.built("margin"):
+        whole = whole.drop(columns="gross_margin_rate")
+    # a repeat rate of the warm-up months reads returning buyers as new: not compared
+    young = whole.history_months < result.facts["repeat_warmup_months"]
+    whole.loc[young, "repeat_rate"] = float("nan")
+    ch = changes(whole, delivery, last_month)
+    result.tables["changes"] = ch
+    for row in ch.itertuples():
+        for what in ("mom", "yoy"):
+            value = getattr(row, what)
+            if pd.notna(value):
+                result.figures[f"{row.figure}_{what}"] = value
+    result.facts["year_before_month"] = (
+        f"{pd.Timestamp(last_month + '-01') - pd.DateOffset(years=1):%Y-%m}"
+    )
+    result.facts["month_before"] = (
+        f"{pd.Timestamp(last_month + '-01') - pd.DateOffset(months=1):%Y-%m}"
+    )
+    weekly = weekly_kpis(ds, None, f"{until:%Y-%m-%d}")
+    result.facts["series"] = monthly_series(whole, delivery, first, last_month) | weekly_series(
+        weekly, first, until
+    )
+    week = result.facts["series"].get("last_week_gmv", {}).get("values", {})
+    if week:
+        last_week = list(week)[-1]
+        result.facts["last_week"] = last_week
+        result.figures["last_week_gmv"] = week[last_week]
+        result.figures["last_week_orders"] = result.facts["series"]["last_week_orders"]["values"][
+            last_week
+        ]
+    set_targets = read_targets(targets)
+    result.facts["targets_file"] = str(targets or TARGETS_FILE)
+    result.facts["targets_set"] = set_targets is not None
+    if set_targets is not None:
+        shown = result.tables["kpis"]
+        result.tables["targets"] = target_progress(
+            shown, result.tables.get("delivery"), set_targets, last_month
+        )
 
 
 def _check_costs(ds, result: Analysis) -> None:

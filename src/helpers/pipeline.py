@@ -36,6 +36,7 @@ __all__ = [
     "analyse",
     "definitions",
     "leads_with_accounts",
+    "monthly_win_rate",
     "open_pipeline",
     "open_tables",
     "pipeline_stages",
@@ -244,6 +245,29 @@ def win_rate(leads, by: str | None = None) -> pd.DataFrame:
     return out.sort_values("win_rate", ascending=False).reset_index(drop=True)
 
 
+def monthly_win_rate(leads, as_of=None) -> pd.DataFrame:
+    """Win rate by the month leads closed: won / (won + lost) among the leads whose
+    ``closed_at`` falls in the month, with a 95 % Wilson interval. ``complete`` is true for a
+    month that ended by ``as_of`` (default: the latest timestamp in the table). Columns:
+    month (first day), won, closed, win_rate, ci_low, ci_high, complete."""
+    leads = _check_leads(leads)
+    as_of = _leads_as_of(leads, as_of)
+    closed = leads.filter(leads.outcome != "open", leads.closed_at.notnull())
+    out = (
+        closed.group_by(month=closed.closed_at.truncate("M"))
+        .aggregate(won=(closed.outcome == "won").sum(), closed=closed.count())
+        .to_pandas()
+        .sort_values("month")
+        .reset_index(drop=True)
+    )
+    out["month"] = pd.to_datetime(out.month)
+    out["win_rate"] = out.won / out.closed
+    out["ci_low"], out["ci_high"] = wilson_interval(out.won, out.closed)
+    next_month = out.month + pd.offsets.MonthBegin(1)
+    out["complete"] = next_month <= pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1)
+    return out
+
+
 def leads_with_accounts(ds, columns: Sequence[str] = ("size_band", "industry", "region")):
     """``ds.leads`` with the account's ``columns`` attached (a left join: every lead stays).
     A lead without an account id, or whose id the accounts table lacks, gets ``UNMATCHED``."""
@@ -268,9 +292,11 @@ def sales_cycle(leads, by: str = "source") -> pd.DataFrame:
 def pipeline_velocity(leads, by: str = "source") -> pd.DataFrame:
     """Pipeline velocity per ``by``: open opportunities × win rate × average deal / cycle days.
 
-    open_opportunities = open leads that reached the opportunity stage; win_rate = won /
-    closed among leads that reached it; average_deal = mean ``amount`` of won leads;
-    cycle_days = mean days from created to closed of won leads. velocity is the expected
+    open_opportunities = open leads that reached the opportunity stage;
+    opportunity_win_rate = won / closed among leads that reached it (not the win rate of all
+    closed leads, :func:`win_rate`: leads lost before the opportunity stage are left out);
+    average_deal = mean ``amount`` of won leads; cycle_days = mean days from created to
+    closed of won leads. velocity is the expected
     won value per day from the open pipeline (the usual sales-velocity formula).
     """
     leads = _check_leads(leads, [by])
@@ -287,9 +313,10 @@ def pipeline_velocity(leads, by: str = "source") -> pd.DataFrame:
         )
         .to_pandas()
     )
-    out["win_rate"] = out.won / out.closed_opportunities.where(out.closed_opportunities > 0)
+    closed = out.closed_opportunities.where(out.closed_opportunities > 0)
+    out["opportunity_win_rate"] = out.won / closed
     out["velocity_per_day"] = (
-        out.open_opportunities * out.win_rate * out.average_deal / out.cycle_days
+        out.open_opportunities * out.opportunity_win_rate * out.average_deal / out.cycle_days
     )
     return out.sort_values("velocity_per_day", ascending=False).reset_index(drop=True)
 
@@ -343,26 +370,27 @@ def open_pipeline(leads) -> pd.DataFrame:
     return now.sort_values("stage").reset_index(drop=True)
 
 
-def stuck_leads(leads, as_of=None, top: int = 5) -> pd.DataFrame:
-    """The ``top`` open leads that have waited longest at each stage (ranked in the engine).
+def stuck_leads(leads, as_of=None, top: int | None = 5) -> pd.DataFrame:
+    """The ``top`` open leads that have waited longest at each stage (ranked in the engine;
+    ``top=None``: every open lead).
 
     days_in_stage = (as_of − time the lead entered its current stage) in days; ``as_of``
-    defaults to the latest timestamp in the leads table. IDs only: lead_id, account_id,
-    source, stage, amount, days_in_stage.
+    defaults to the latest timestamp in the leads table. Columns: stage, rank, lead_id,
+    account_id, source, owner (when the table has it), amount, days_in_stage.
     """
     leads = _check_leads(leads)
-    validate.at_least("top", top, 1)
+    if top is not None:
+        validate.at_least("top", top, 1)
     as_of = _leads_as_of(leads, as_of)
     stage, since = _current_stage(leads)
     open_ = leads.filter(leads.outcome == "open").mutate(stage=stage, since=since)
     open_ = open_.mutate(days_in_stage=_days(ibis.literal(pd.Timestamp(as_of)), open_.since))
     w = ibis.window(group_by="stage", order_by=[ibis.desc("days_in_stage"), "lead_id"])
     ranked = open_.mutate(rank=ibis.row_number().over(w) + 1)
-    out = (
-        ranked.filter(ranked["rank"] <= top)
-        .select("stage", "rank", "lead_id", "account_id", "source", "amount", "days_in_stage")
-        .to_pandas()
-    )
+    owner = ["owner"] if "owner" in leads.columns else []
+    keep = ranked if top is None else ranked.filter(ranked["rank"] <= top)
+    cols = ["stage", "rank", "lead_id", "account_id", "source", *owner, "amount", "days_in_stage"]
+    out = keep.select(*cols).to_pandas()
     out["stage"] = pd.Categorical(out.stage, LEAD_STAGES[:-1], ordered=True)
     out["account_id"] = out.account_id.astype("Int64")  # null: not matched to an account
     return out.sort_values(["stage", "rank"]).reset_index(drop=True)
@@ -428,6 +456,7 @@ def _stages_section(result: Analysis, leads, counts, window_days, quantile) -> N
     result.tables["stages"] = stages
     result.facts |= {"weakest": weakest, "window_from": "parameter" if window_days else "typical"}
     result.figures |= {
+        "stage_win_rate_from_lead": float(stages.conversion_from_lead.iloc[-1]),
         "weakest_stage": str(weakest.stage),
         "weakest_stage_conversion": float(weakest.conversion),
     }
@@ -448,7 +477,13 @@ def _wins_section(result: Analysis, leads, counts) -> None:
         "wins_owner": win_rate(leads, "owner"),
         "cycle_source": sales_cycle(leads, "source"),
     }
-    result.facts["win_all"] = overall
+    monthly = monthly_win_rate(leads)
+    done = monthly[monthly.complete]
+    result.facts |= {
+        "win_all": overall,
+        "series": {"lead_win_rate": {"freq": "month", "values": {
+            f"{m:%Y-%m}": float(r) for m, r in zip(done.month, done.win_rate, strict=True)}}},
+    }  # fmt: skip
     result.figures |= {
         "lead_win_rate": float(overall.win_rate),
         "lead_win_rate_ci_low": float(overall.ci_low),
@@ -457,7 +492,7 @@ def _wins_section(result: Analysis, leads, counts) -> None:
     }
 
 
-def _open_sections(result: Analysis, leads, counts, top_stuck: int) -> None:
+def _open_sections(result: Analysis, ds, leads, counts) -> None:
     if counts["open"] == 0:
         for key in ("velocity", "open_pipeline", "stuck"):
             result.skip(key, "No lead is open: every lead is won or lost.")
@@ -469,6 +504,9 @@ def _open_sections(result: Analysis, leads, counts, top_stuck: int) -> None:
         )
     if result.built("velocity"):
         result.tables["velocity"] = pipeline_velocity(leads, "source")
+        opp = result.tables["velocity"]
+        closed = opp.closed_opportunities.sum()
+        result.figures["opportunity_win_rate"] = float(opp.won.sum() / closed) if closed else None
     if result.built("open_pipeline"):
         pipe = open_pipeline(leads)
         result.tables["open_pipeline"] = pipe
@@ -477,7 +515,21 @@ def _open_sections(result: Analysis, leads, counts, top_stuck: int) -> None:
             "weighted_open_pipeline": float(pipe.weighted_value.sum()),
         }
     if result.built("stuck"):
-        result.tables["stuck"] = stuck_leads(leads, top=top_stuck)
+        result.tables["stuck"] = _stuck_list(ds, leads)
+
+
+def _stuck_list(ds, leads) -> pd.DataFrame:
+    """Every open lead, longest waiting in its stage first, with its owner and, when the
+    accounts table has it, the company's name (business data, shown): the to-do list."""
+    out = stuck_leads(leads, top=None)
+    if "accounts" in _read_tables(ds) and "company_name" in ds.accounts.columns:
+        names = ds.accounts.select("account_id", "company_name").to_pandas()
+        names["account_id"] = names.account_id.astype("Int64")
+        out = out.merge(names, on="account_id", how="left")
+        at = out.columns.get_loc("account_id") + 1
+        out.insert(at, "company_name", out.pop("company_name"))
+    out = out.sort_values(["days_in_stage", "lead_id"], ascending=[False, True])
+    return out.drop(columns="rank").reset_index(drop=True)
 
 
 def _account_section(result: Analysis, ds, counts) -> None:
@@ -489,18 +541,18 @@ def _account_section(result: Analysis, ds, counts) -> None:
     result.tables["cycle_size_band"] = sales_cycle(leads, "size_band")
 
 
-def analyse(
-    ds, *, stage_window_days=None, stage_window_quantile: float = 0.9, top_stuck: int = 5
-) -> Analysis:
+def analyse(ds, *, stage_window_days=None, stage_window_quantile: float = 0.9) -> Analysis:
     """The pipeline report from ``ds`` (``leads``; ``accounts`` for the breakdowns by industry
     and size band): every section's tables, figures and facts, or why it was skipped.
 
     ``stage_window_days``: the days a lead has to pass each stage (a number or ``{stage:
     days}``); None: each stage's typical time, the ``stage_window_quantile`` of the days the
-    leads that passed it took (:func:`_stage_window`). ``top_stuck``: open leads listed per
-    stage. Figures: ``leads``, ``unmatched_leads`` (null account id), ``lead_win_rate`` = won /
-    (won + lost) with its Wilson interval, ``weakest_stage`` (lowest stage conversion),
-    ``weighted_open_pipeline`` (Σ amount × P(win | stage) over open leads).
+    leads that passed it took (:func:`_stage_window`). Figures: ``leads``,
+    ``unmatched_leads`` (null account id), ``lead_win_rate`` = won / (won + lost) with its
+    Wilson interval, ``stage_win_rate_from_lead`` (won / all leads), ``opportunity_win_rate``
+    (won / closed opportunities), ``weakest_stage`` (lowest stage conversion),
+    ``weighted_open_pipeline`` (Σ amount × P(win | stage) over open leads). ``facts["series"]``:
+    the win rate of closed leads by the month they closed (complete months).
     """
     result = Analysis.start("pipeline", SECTIONS, _read_tables(ds))
     leads = ds.leads
@@ -518,7 +570,7 @@ def analyse(
         )
     _stages_section(result, leads, counts, stage_window_days, stage_window_quantile)
     _wins_section(result, leads, counts)
-    _open_sections(result, leads, counts, top_stuck)
+    _open_sections(result, ds, leads, counts)
     _account_section(result, ds, counts)
     return result
 
@@ -535,11 +587,26 @@ def definitions() -> dict[str, str]:
             "the stage before at least a window before the data end, whatever their outcome); "
             "younger ones are still open."
         ),
-        "Win rate": "won ÷ closed (won + lost) leads, with a 95% Wilson interval.",
+        "Win rate of closed leads": (
+            "won ÷ closed (won + lost) leads, with a 95% Wilson interval; by month, the leads "
+            "closed in that month."
+        ),
+        "Win rate from lead": (
+            "won ÷ all leads, open ones included (the stage table's won row, conversion from "
+            "lead): lower than the win rate of closed leads while leads are open."
+        ),
+        "Win rate of closed opportunities": (
+            "won ÷ closed leads that reached the opportunity stage (the velocity table)."
+        ),
+        "Wilson interval": "a 95% score interval for a proportion (Wilson 1927).",
+        "Stuck leads": (
+            "every open lead with the days since it entered its current stage, longest first; "
+            "the full list is exported (CSV and Excel)."
+        ),
         "Sales cycle": "days from a won lead's creation to its close.",
         "Pipeline velocity": (
-            "open opportunities × win rate of closed opportunities × average won amount ÷ average"
-            " sales cycle (days)."
+            "the value the open pipeline is expected to win per day: open opportunities × win "
+            "rate of closed opportunities × average won amount ÷ average sales cycle (days)."
         ),
         "Weighted pipeline": (
             "Σ amount of open leads × historical chance to win from their current stage (leads "

@@ -112,11 +112,18 @@ def _cell(value):
     return value
 
 
-def table(df: pd.DataFrame, caption: str = "", formats: Mapping[str, str] | None = None) -> None:
+def table(
+    df: pd.DataFrame,
+    caption: str = "",
+    formats: Mapping[str, str] | None = None,
+    *,
+    paged: bool = True,
+) -> None:
     """Show ``df``: a plain table when short, an interactive (sortable, searchable, offline)
     one when longer than ``LONG_TABLE_ROWS`` rows. Refuses columns holding personal data.
     Headers are shown as words (:func:`header`), flags as Yes/No; ``formats`` is keyed by the
-    frame's own column names."""
+    frame's own column names. ``paged=False`` shows every row as a plain table however long
+    (a table read in full and printed, e.g. one row per month)."""
     pii = sorted(_PII.intersection(map(str, df.columns)))
     if pii:
         raise ValueError(f"table would show personal data columns {pii}: export them instead")
@@ -131,7 +138,7 @@ def table(df: pd.DataFrame, caption: str = "", formats: Mapping[str, str] | None
     for column, fmt in formats.items():
         shown[column] = shown[column].map(lambda v, f=fmt: "" if pd.isna(v) else f.format(v))
     shown.columns = [header(c) for c in shown.columns]
-    if len(shown) > LONG_TABLE_ROWS:
+    if paged and len(shown) > LONG_TABLE_ROWS:
         import itables
 
         setup()

@@ -9,9 +9,11 @@ report's helpers.
 - **Clustering**: a scikit-learn Pipeline (log + standard scaling of the RFM numbers, the
   product-category revenue mix as proportions, one-hot firmographics, KMeans), k chosen by the
   silhouette (Rousseeuw 1987) with the elbow (inertia) shown beside it.
-- **Actions**: per segment, the accounts, their contacts who consented, and a suggested action,
-  written as CSV files (personal data) under ``helpers.config.EXPORTS_DIR``; the report shows
-  counts only.
+- **Actions**: per segment, the accounts (company name, lead owner), their contacts who
+  consented, and a suggested action (Lost split into once-only and occasional buyers), shown
+  by the report as lists people act on (``present.todo_list``: the first rows on the page, the
+  whole list with the contacts' personal data in ``<exports>/segmentation/<segment>.csv`` and
+  ``.xlsx``).
 """
 
 from __future__ import annotations
@@ -19,27 +21,31 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import ibis
 import numpy as np
 import pandas as pd
 
 from helpers import validate
-from helpers.config import EXPORTS_DIR
 from helpers.data import measures, tables
 from helpers.data.rfm import (  # the RFM of a date lives in the data layer (campaigns use it)
     ACTIONS,
+    CONTACT_LIST_COLUMNS,
     SEGMENT_RULES,
     SEGMENTS,
     _segment_of,  # noqa: F401  (tests check the grid through it)
+    account_owners,
+    contacts_per_account,
+    lost_split,
     quantile_scores,
     resolve_window,
     rfm,
     rfm_expr,
     score_rfm,
+    suggested_actions,
     to_five,  # noqa: F401
 )
+from helpers.exports import write_list
 from helpers.sections import Analysis, Section
 from helpers.stats import wilson_interval
 
@@ -54,6 +60,7 @@ __all__ = [
     "SEGMENT_RULES",
     "SILHOUETTE_SAMPLE",
     "account_features",
+    "action_lists",
     "analyse",
     "choose_k",
     "cluster_profiles",
@@ -62,6 +69,7 @@ __all__ = [
     "feature_spec",
     "fit_clusters",
     "informative_features",
+    "list_name",
     "migration",
     "migration_fit",
     "moved_into",
@@ -388,11 +396,13 @@ def pca_map(pipe, table: pd.DataFrame, labels) -> tuple[pd.DataFrame, np.ndarray
 
 # ----------------------------------------------------------------------------- exports
 
-#: The columns of the per-segment action lists about the account.
+#: The columns of the per-segment action lists about the account (``lead_owner`` only when the
+#: dataset has leads: the owner of the account's latest lead).
 ACCOUNT_COLUMNS = (
     "account_id",
     "company_name",
     "segment",
+    "lead_owner",
     "R",
     "F",
     "M",
@@ -401,64 +411,58 @@ ACCOUNT_COLUMNS = (
     "monetary",
     "suggested_action",
 )
-#: The export columns when the dataset has contacts: the account columns, then the contact's.
-EXPORT_COLUMNS = (
-    *ACCOUNT_COLUMNS,
-    "contact_id",
-    "name",
-    "email",
-    "phone",
-    "consent_email",
-    "consent_sms",
-)
+#: The contact columns of a list when the dataset has contacts: how many consented, and their
+#: names, e-mails and phones joined by "; " (personal data: in the files, never on the page).
+CONTACT_COLUMNS = CONTACT_LIST_COLUMNS
+#: The report name the lists are filed under (``<exports>/segmentation/<list>.csv``).
+REPORT = "segmentation"
 
 
-def _slug(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+def list_name(segment: str) -> str:
+    """The file name of a segment's action list: 'Need attention' -> 'need_attention'."""
+    return re.sub(r"[^a-z0-9]+", "_", segment.lower()).strip("_")
 
 
-def export_actions(ds, scored: pd.DataFrame, out_dir) -> pd.DataFrame:
-    """Write one CSV per segment to ``out_dir/segment_<name>.csv``: each account of the
-    segment with its suggested action and one row per contact who consented to email or SMS
-    (email shown only with email consent, phone only with SMS consent; an account without a
-    consenting contact keeps one row with empty contact fields). Personal data: these files
-    never go into the report. Returns counts per segment (accounts, contacts, file name).
-
-    Without a ``contacts`` table (an Online Retail or CDNOW import) the files list the accounts
-    only (:data:`ACCOUNT_COLUMNS`) and the counts have no contact columns."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with_contacts = "contacts" in ds
-    if with_contacts:
-        c = ds.contacts
-        contacts = (
-            c.filter(c.consent_email | c.consent_sms)
-            .select(
-                "contact_id", "account_id", "name", "email", "phone", "consent_email", "consent_sms"
-            )
-            .to_pandas()
-        )
-        contacts["email"] = contacts.email.where(contacts.consent_email)
-        contacts["phone"] = contacts.phone.where(contacts.consent_sms)
+def action_lists(ds, scored: pd.DataFrame) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """One list per segment (grid order, keyed by segment): each account with company name,
+    lead owner (when ``ds`` has leads: :func:`helpers.data.rfm.account_owners`), scores and
+    suggested action (:func:`helpers.data.rfm.suggested_actions`: Lost splits into once-only
+    and occasional buyers), and, when ``ds`` has contacts, its consenting contacts
+    (:data:`CONTACT_COLUMNS`); highest revenue first. With it a table of counts per segment
+    (accounts, accounts_with_contact, contacts_with_consent when there are contacts)."""
+    with_contacts, with_owner = "contacts" in ds, "leads" in ds
     names = ds.accounts.select("account_id", "company_name").to_pandas()
-    rows = []
+    acc = scored.merge(names, on="account_id", how="left")
+    acc["suggested_action"] = suggested_actions(acc).to_numpy()
+    if with_owner:
+        acc = acc.merge(account_owners(ds), on="account_id", how="left")
+    columns = [c for c in ACCOUNT_COLUMNS if c != "lead_owner" or with_owner]
+    if with_contacts:
+        acc = acc.merge(contacts_per_account(ds), on="account_id", how="left")
+        acc["contacts_with_consent"] = acc.contacts_with_consent.fillna(0).astype("int64")
+        columns += list(CONTACT_COLUMNS)
+    acc = acc.sort_values(["monetary", "account_id"], ascending=[False, True])
+    lists, rows = {}, []
     for segment in SEGMENTS:
-        acc = scored[scored.segment == segment].merge(names, on="account_id", how="left")
-        acc = acc.assign(suggested_action=ACTIONS[segment])
-        file = out_dir / f"segment_{_slug(segment)}.csv"
-        row = {"segment": segment, "accounts": len(acc)}
+        one = acc.loc[acc.segment == segment, columns].reset_index(drop=True)
+        lists[segment] = one
+        row = {"segment": segment, "accounts": len(one)}
         if with_contacts:
-            full = acc.merge(contacts, on="account_id", how="left")
-            full = full.sort_values(["account_id", "contact_id"], na_position="last")
-            full[list(EXPORT_COLUMNS)].to_csv(file, index=False)
-            row["accounts_with_contact"] = int(
-                full.dropna(subset=["contact_id"]).account_id.nunique()
-            )
-            row["contacts_with_consent"] = int(full.contact_id.notna().sum())
-        else:
-            acc.sort_values("account_id")[list(ACCOUNT_COLUMNS)].to_csv(file, index=False)
-        rows.append(row | {"suggested_action": ACTIONS[segment], "file": file.name})
-    return pd.DataFrame(rows)
+            row["accounts_with_contact"] = int((one.contacts_with_consent > 0).sum())
+            row["contacts_with_consent"] = int(one.contacts_with_consent.sum())
+        rows.append(row)
+    return lists, pd.DataFrame(rows)
+
+
+def export_actions(ds, scored: pd.DataFrame, out_dir=None) -> pd.DataFrame:
+    """Write each segment's :func:`action_lists` list in full to
+    ``<out_dir>/segmentation/<list_name>.csv`` and ``.xlsx`` (:func:`helpers.exports.write_list`;
+    ``out_dir`` None: ``helpers.config.EXPORTS_DIR``), as the report's ``present.todo_list``
+    does; returns the counts per segment with the file written. Personal data: these files
+    never go into a report page. Without a ``contacts`` table the lists hold accounts only."""
+    lists, counts = action_lists(ds, scored)
+    files = [write_list(lists[s], REPORT, list_name(s), out_dir).csv.name for s in counts.segment]
+    return counts.assign(file=files)
 
 
 # ----------------------------------------------------------------------------- tables
@@ -472,6 +476,7 @@ REQUIRED_TABLES = CORE
 OPTIONAL_TABLES = {
     "products": "the clusters' product-category mix",
     "contacts": "the contacts in the action lists (they list accounts only)",
+    "leads": "the lead owner in the action lists (the owner of each account's latest lead)",
 }
 #: The report's sections; none needs a table beyond the core (see :data:`OPTIONAL_TABLES`).
 #: Segment migration is skipped when the history is too short for ``migration_days``.
@@ -556,13 +561,12 @@ def analyse(
     k: int | None = None,
     cluster_features=DEFAULT_FEATURES,
     seed: int = 42,
-    export_dir=None,
 ) -> Analysis:
     """The segmentation report: RFM segments as of ``analysis_date`` (exclusive; None: the day
     after the last order) over ``lookback_days``, their migration from ``migration_days``
     earlier, KMeans clusters on ``cluster_features`` (k by silhouette over ``k_range`` unless
-    ``k`` is given) and one action list per segment under ``export_dir`` (None:
-    ``helpers.config.EXPORTS_DIR``).
+    ``k`` is given) and one action list per segment (:func:`action_lists`; the notebook shows
+    and files them with ``present.todo_list``).
 
     Guest accounts of an import are left out (:func:`helpers.data.tables.customers_only`);
     a dataset without ``accounts`` gets one derived from the orders. Migration is skipped when
@@ -591,7 +595,7 @@ def analyse(
     scored = _rfm_section(result, customers, start, end, lookback_days, rfm_bins)
     _migration_section(result, customers, scored, migration_days)
     _cluster_section(result, customers, k_range, k, cluster_features, seed)
-    _actions_section(result, customers, scored, export_dir)
+    _actions_section(result, customers, scored)
     return result
 
 
@@ -616,8 +620,10 @@ def _data_notes(n_guests: int, missing: dict[str, str]) -> list[str]:
 
 
 def _rfm_section(result: Analysis, customers, start, end, lookback_days, rfm_bins):
-    """Tables scored, summary, rules; figures accounts_scored, revenue,
-    champions_loyal_revenue_share, at_risk_accounts."""
+    """Tables scored, summary, rules; figures accounts_scored, scored_accounts_revenue,
+    champions_loyal_revenue_share, at_risk_accounts (the RFM segment At risk); facts
+    slipping_accounts = At risk + Cannot lose them (their parts at_risk_segment and
+    cannot_lose_segment), lost_* (:func:`helpers.data.rfm.lost_split`)."""
     scored = rfm(customers, end, lookback_days, rfm_bins)
     summary = segment_summary(scored)
     by = summary.set_index("segment")
@@ -630,13 +636,16 @@ def _rfm_section(result: Analysis, customers, start, end, lookback_days, rfm_bin
         core_accounts=int(core.accounts.sum()),
         core_revenue_share=float(core.revenue_share.sum()),
         slipping_accounts=int(slipping.accounts.sum()),
+        at_risk_segment=int(by.loc["At risk", "accounts"]),
+        cannot_lose_segment=int(by.loc["Cannot lose them", "accounts"]),
         slipping_revenue_share=float(slipping.revenue_share.sum()),
         single_order_share=float((scored.frequency == 1).mean()),
         top_segment=summary.sort_values("revenue_share", ascending=False).iloc[0],
+        **{f"lost_{k}": v for k, v in lost_split(scored).items()},
     )
     result.figures.update(
         accounts_scored=len(scored),
-        revenue=float(scored.monetary.sum()),
+        scored_accounts_revenue=float(scored.monetary.sum()),
         champions_loyal_revenue_share=float(core.revenue_share.sum()),
         at_risk_accounts=int(by.loc["At risk", "accounts"]),
     )
@@ -717,17 +726,16 @@ def _cluster_section(result: Analysis, customers, k_range, k, cluster_features, 
     result.figures.update(clusters=chosen, silhouette=silhouette)
 
 
-def _actions_section(result: Analysis, customers, scored, export_dir) -> None:
-    """Table exports (counts per segment, files written under export_dir); figure
-    consented_contacts (None without a contacts table)."""
-    out_dir = export_dir or EXPORTS_DIR
-    exports = export_actions(customers, scored, out_dir)
+def _actions_section(result: Analysis, customers, scored) -> None:
+    """Tables action_lists (segment -> its list, :func:`action_lists`) and exports (counts per
+    segment); figure consented_contacts (None without a contacts table)."""
+    lists, counts = action_lists(customers, scored)
     with_contacts = result.facts["with_contacts"]
-    result.tables["exports"] = exports
+    result.tables.update(action_lists=lists, exports=counts)
     result.facts.update(
-        out_dir=out_dir,
-        exported_accounts=int(exports.accounts.sum()),
-        consented_contacts=int(exports.contacts_with_consent.sum()) if with_contacts else None,
-        accounts_with_contact=int(exports.accounts_with_contact.sum()) if with_contacts else None,
+        exported_accounts=int(counts.accounts.sum()),
+        consented_contacts=int(counts.contacts_with_consent.sum()) if with_contacts else None,
+        accounts_with_contact=int(counts.accounts_with_contact.sum()) if with_contacts else None,
+        with_owner="leads" in customers,
     )
     result.figures["consented_contacts"] = result.facts["consented_contacts"]

@@ -79,6 +79,8 @@ __all__ = [
     "fixed_delivery_cost",
     "headline",
     "loss_drivers",
+    "loss_making_list",
+    "monthly_series",
     "monthly_service",
     "open_tables",
     "order_economics",
@@ -89,6 +91,7 @@ __all__ = [
     "ticket_rate_by_group",
     "tickets_per_100_orders",
     "time_distribution",
+    "weekly_backlog",
     "whale_curve",
     "whale_summary",
 ]
@@ -879,7 +882,7 @@ def cost_headline(costs: pd.DataFrame, curve_summary: dict) -> dict:
     """The cost-to-serve figures of :func:`headline`."""
     n_loss = int(costs.loss_making.sum())
     return {
-        "accounts": len(costs),
+        "served_accounts": len(costs),
         "loss_making_accounts": n_loss,
         "loss_making_share": n_loss / len(costs),
         "value_destroyed": curve_summary["value_destroyed"],
@@ -949,6 +952,111 @@ def by_firmographics(frame: pd.DataFrame, per_group) -> pd.DataFrame:
     return out[["breakdown", "group", *[c for c in out.columns if c not in ("breakdown", "group")]]]
 
 
+# ----------------------------------------------------------------------------- history
+
+
+def _week_start(col):
+    return col.truncate("W").cast("date")
+
+
+def weekly_backlog(ds, end: str | None = None, as_of: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Open tickets at the end of each ISO week (Sunday 24:00), from the first week with a
+    ticket to the week holding ``end`` (default: the day of ``as_of``, :func:`data_as_of`).
+
+    backlog(w) = Σ tickets opened up to the end of week w − Σ tickets resolved up to then
+    (a ticket resolved in the week it was opened is never counted open); every ticket of the
+    data counts, whenever it was opened (a backlog is a stock, not a flow). Returns week (the
+    Monday), iso_week ("YYYY-Www"), opened, resolved, backlog and complete (the week's
+    Sunday is on or before the last day the data and ``end`` cover, and its Monday on or
+    after the data's first day: the overview's rule). Counted in the engine per week,
+    summed up in pandas; a ticket resolved after the last day is still open then.
+    """
+    t = ds.service_tickets
+    as_of = data_as_of(ds) if as_of is None else pd.Timestamp(as_of)
+    last = as_of.normalize()  # the last day the data cover
+    last = min(last, pd.Timestamp(end).normalize()) if end else last
+    opened = t.group_by(week=_week_start(t.opened_at)).aggregate(opened=t.count()).to_pandas()
+    r = t.filter(t.resolved_at.notnull())
+    resolved = r.group_by(week=_week_start(r.resolved_at)).aggregate(resolved=r.count())
+    out = opened.merge(resolved.to_pandas(), on="week", how="outer")
+    out["week"] = pd.to_datetime(out["week"])
+    first_day = pd.Timestamp(out.week.min())
+    weeks = pd.date_range(first_day, last, freq="W-MON")
+    out = out.set_index("week").reindex(weeks).rename_axis("week").fillna(0).reset_index()
+    out[["opened", "resolved"]] = out[["opened", "resolved"]].astype("int64")
+    out["backlog"] = out.opened.cumsum() - out.resolved.cumsum()
+    lo = pd.Timestamp(t.aggregate(m=t.opened_at.min()).to_pandas().m.iloc[0]).normalize()
+    out["complete"] = (out.week >= lo) & (out.week + pd.Timedelta(days=6) <= last)
+    iso = out.week.dt.isocalendar()
+    out.insert(1, "iso_week", [f"{y}-W{w:02d}" for y, w in zip(iso.year, iso.week, strict=True)])
+    return out
+
+
+def monthly_series(
+    monthly: pd.DataFrame, backlog: pd.DataFrame | None, first: pd.Timestamp, last: pd.Timestamp
+) -> dict:
+    """The history of the headline figures for ``publish(series=...)``: ``ticket_backlog``
+    per complete ISO week (:func:`weekly_backlog`) and ``tickets_per_100_orders`` per
+    complete month (:func:`monthly_service`: a month whose first day is on or after
+    ``first`` and whose last day is on or before ``last``, both days), in time order."""
+    out = {}
+    if backlog is not None:
+        done = backlog[backlog.complete]
+        if len(done):
+            out["ticket_backlog"] = {
+                "freq": "week",
+                "values": {w: int(n) for w, n in zip(done.iso_week, done.backlog, strict=True)},
+            }
+    if "tickets_per_100_orders" in monthly.columns:
+        lo, hi = pd.Timestamp(first).normalize(), pd.Timestamp(last).normalize()
+        m = monthly[(monthly.month >= lo) & (monthly.month + pd.offsets.MonthEnd(0) <= hi)]
+        m = m[m.tickets_per_100_orders.notna()]
+        if len(m):
+            out["tickets_per_100_orders"] = {
+                "freq": "month",
+                "values": {
+                    f"{d:%Y-%m}": float(v)
+                    for d, v in zip(m.month, m.tickets_per_100_orders, strict=True)
+                },
+            }
+    return out
+
+
+#: Columns of the loss-making accounts' list, in order (those the data has).
+LOSS_LIST_COLUMNS = (
+    "account_id",
+    "company_name",
+    "account_manager",
+    "size_band",
+    "industry",
+    "region",
+    "orders",
+    "aov",
+    "tickets",
+    "gross_margin",
+    "delivery_cost",
+    "returns_cost",
+    "ticket_cost",
+    "contribution",
+    "drivers",
+)
+
+
+def loss_making_list(ds, losers: pd.DataFrame) -> pd.DataFrame:
+    """The loss-making accounts as a list to act on: :data:`LOSS_LIST_COLUMNS` the data has,
+    the company name and account manager read from ``ds.accounts`` (business data, shown),
+    most value destroyed first (``losers``' order)."""
+    acc = ds.accounts
+    names = [c for c in ("company_name", "account_manager") if c in acc.columns]
+    out = losers
+    if names:
+        ids = [int(i) for i in losers.account_id]
+        extra = acc.filter(acc.account_id.isin(ids)).select("account_id", *names).to_pandas()
+        out = losers.drop(columns=[c for c in names if c in losers], errors="ignore")
+        out = out.merge(extra, on="account_id", how="left")
+    return out[[c for c in LOSS_LIST_COLUMNS if c in out.columns]].reset_index(drop=True)
+
+
 # ----------------------------------------------------------------------------- analyse
 
 #: The report's core: it builds from service tickets alone (``requires:`` in reports.yml);
@@ -1008,9 +1116,14 @@ def analyse(
     if "accounts" not in ds:
         ds = tables.derive_accounts(ds)
     result = Analysis.start("service", SECTIONS, ds)
+    period_table = "orders" if "orders" in ds else "service_tickets"
+    lo, hi = ds.period(period_table)
     result.facts.update(
         as_of=data_as_of(ds),
-        period_table="orders" if "orders" in ds else "service_tickets",
+        period_table=period_table,
+        # the days counted, as the report names them (the data's own ends when not given)
+        window_start=f"{max(pd.Timestamp(start), lo.normalize()) if start else lo:%Y-%m-%d}",
+        window_end=f"{min(pd.Timestamp(end), hi.normalize()) if end else hi:%Y-%m-%d}",
         with_orders="orders" in ds,
         fr_target=float(first_response_target_hours),
         res_target=float(resolution_target_hours),
@@ -1020,7 +1133,7 @@ def analyse(
     if result.built("cost_to_serve"):
         _cost_sections(result, ds, start, end, return_recovery)
     if result.built("drivers"):
-        _driver_section(result)
+        _driver_section(result, ds)
     if result.built("recommendations"):
         levers = dict(
             min_order_value=min_order_value,
@@ -1069,16 +1182,40 @@ def _ticket_sections(result: Analysis, ds, start, end) -> None:
     result.figures.update({k: h[k] for k in ("tickets", "cost_per_ticket")})
     result.figures.update({k: h[k] for k in ("fr_past_rate", "res_past_rate")})
     result.figures.update({k: h[k] for k in ("reopened_rate", "unresolved")})
+    _history(result, ds, start, end)
+    if f["with_orders"]:
+        result.figures["service_active_accounts"] = int((activity.orders > 0).sum())
     if result.built("ticket_rate"):
         size = ticket_rate_by_group(activity, "size_band")
         result.tables["size"] = size.sort_values("tickets_per_100_orders", ascending=False)
         result.tables["volume_by"] = by_firmographics(activity, ticket_rate_by_group)
 
 
+def _history(result: Analysis, ds, start, end) -> None:
+    """Table backlog (:func:`weekly_backlog`); facts series (:func:`monthly_series`),
+    last_week; figures ticket_backlog (the last complete week's) and tickets_per_100_orders
+    (the last complete month's, with orders)."""
+    f = result.facts
+    backlog = weekly_backlog(ds, end, as_of=f["as_of"])
+    result.tables["backlog"] = backlog
+    t = ds.service_tickets
+    first = pd.Timestamp(t.aggregate(m=t.opened_at.min()).to_pandas().m.iloc[0])
+    first = max(first, pd.Timestamp(start)) if start else first
+    last = f["as_of"].normalize()  # the last day the data cover (the overview's rule)
+    last = min(last, pd.Timestamp(end).normalize()) if end else last
+    series = monthly_series(result.tables["monthly"], backlog, first, last)
+    f["series"] = series
+    for key in ("ticket_backlog", "tickets_per_100_orders"):
+        if key in series:
+            period, value = list(series[key]["values"].items())[-1]
+            result.figures[key] = value
+            f[f"{key}_period"] = period
+
+
 def _cost_sections(result: Analysis, ds, start, end, return_recovery) -> None:
     """Skips every cost section when a line has no unit cost; else tables costs, curve,
     cost_lines (by value-creating / loss-making), size_loss and where (by firmographics);
-    figures accounts, loss_making_accounts, loss_making_share, gross_margin, serving_cost,
+    figures served_accounts, loss_making_accounts, loss_making_share, gross_margin, serving_cost,
     value_destroyed, total_contribution, peak_contribution, peak_account_share."""
     if not measures.costs_known(ds):
         why = (
@@ -1109,15 +1246,16 @@ def _cost_sections(result: Analysis, ds, start, end, return_recovery) -> None:
         where=by_firmographics(costs, by_group),
         losers=costly_accounts(costs).assign(drivers=""),
     )
+    result.tables["loss_list"] = loss_making_list(ds, result.tables["losers"])
     result.facts.update(whale=whale, cost=cost_headline(costs, whale))
     h = result.facts["cost"]
-    cost_keys = ("accounts", "loss_making_accounts", "loss_making_share")
+    cost_keys = ("served_accounts", "loss_making_accounts", "loss_making_share")
     result.figures.update({k: h[k] for k in (*cost_keys, "gross_margin", "serving_cost")})
     whale_keys = ("value_destroyed", "total_contribution", "peak_contribution")
     result.figures.update({k: h[k] for k in (*whale_keys, "peak_account_share")})
 
 
-def _driver_section(result: Analysis) -> None:
+def _driver_section(result: Analysis, ds) -> None:
     """Tables drivers (= losers, with the drivers of each loss), excess (by driver), mix
     (size band x main driver); facts main_drivers. Skips drivers and recommendations when no
     account creates value to benchmark against."""
@@ -1135,6 +1273,7 @@ def _driver_section(result: Analysis) -> None:
     result.tables.update(
         drivers=drivers,
         losers=drivers,
+        loss_list=loss_making_list(ds, drivers),
         excess=excess.rename_axis("driver")
         .reset_index(name="excess")
         .sort_values("excess", ascending=False),
@@ -1211,6 +1350,10 @@ def definitions(result: Analysis) -> dict[str, str]:
         "Reopened / unresolved": "tickets reopened / tickets; tickets with no resolution time / "
         "tickets, as of the data's last ticket event.",
     }
+    terms["Ticket backlog"] = (
+        "tickets opened and not yet resolved at the end of an ISO week (Monday to Sunday), "
+        "whenever they were opened."
+    )
     if result.built("ticket_rate"):
         terms["Tickets per 100 orders"] = (
             "100 × tickets / orders in the group, with a 95% exact Poisson interval."
@@ -1218,6 +1361,8 @@ def definitions(result: Analysis) -> dict[str, str]:
     if not result.built("cost_to_serve"):
         return terms
     return terms | {
+        "Accounts served": f"accounts with an order or a ticket from {f['window_start']} to "
+        f"{f['window_end']} (not the overview's accounts ordering in one month).",
         "Gross margin": "revenue − cost of goods = Σ quantity × (unit price × (1 − discount) − "
         "unit cost); revenue is already net of discounts.",
         "Discounts": "Σ quantity × unit price × discount: part of cost to serve, but already out "

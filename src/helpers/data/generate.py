@@ -426,7 +426,7 @@ def build_truth(
             ctx, on_hand, shipped, po, fulfilment.fulfilment_truth(fulfil)
         ),
         "seasonality": _seasonality_truth(),
-        "catalogue": catalogue.catalogue_truth(),
+        "catalogue": catalogue.catalogue_truth(ctx.cat),
         "cost_to_serve": contribution.cost_to_serve_truth(acc, margin),
         "service": service.service_truth(),
         "returns": returns.returns_truth(),

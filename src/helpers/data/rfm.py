@@ -21,13 +21,21 @@ from helpers.data import measures
 
 __all__ = [
     "ACTIONS",
+    "CONTACT_LIST_COLUMNS",
+    "LOST_ONCE_ONLY_ACTION",
+    "LOST_OCCASIONAL_ACTION",
     "SEGMENTS",
     "SEGMENT_RULES",
+    "account_owners",
+    "consented_contacts",
+    "contacts_per_account",
+    "lost_split",
     "quantile_scores",
     "resolve_window",
     "rfm",
     "rfm_expr",
     "score_rfm",
+    "suggested_actions",
     "to_five",
 ]
 
@@ -110,11 +118,23 @@ SEGMENT_RULES: tuple[tuple[str, tuple[int, ...], tuple[int, ...], str, str], ...
         (1,),
         (1,),
         "lowest recency, frequency and spend",
-        "Leave out of paid outreach; keep in occasional newsletters only.",
+        "Once-only buyers: leave out of paid outreach (newsletters only). Occasional buyers "
+        "(two orders or more in the window): test a win-back offer on half of them, the other "
+        "half held back as control, before excluding them.",
     ),
 )
 SEGMENTS: tuple[str, ...] = tuple(r[0] for r in SEGMENT_RULES)
 ACTIONS: dict[str, str] = {r[0]: r[4] for r in SEGMENT_RULES}
+#: The Lost segment's two actions, per account (:func:`suggested_actions`): an uplift test can
+#: find Lost accounts persuadable, so those who bought more than once are tested before they
+#: are excluded; the once-only buyers are left out of paid outreach.
+#: The contact columns :func:`contacts_per_account` adds to an account list.
+CONTACT_LIST_COLUMNS = ("contacts_with_consent", "name", "email", "phone")
+LOST_ONCE_ONLY_ACTION = "Once-only buyer: leave out of paid outreach; newsletters only."
+LOST_OCCASIONAL_ACTION = (
+    "Occasional buyer: test a win-back offer on half of these accounts (the other half held "
+    "back as control) before excluding them."
+)
 
 
 def _segment_of(r: int, fm: int) -> str:
@@ -221,3 +241,80 @@ def score_rfm(df: pd.DataFrame, n_bins: int = 5) -> pd.DataFrame:
     df["FM"] = np.floor((f5 + m5) / 2 + 0.5).astype("int64")
     df["segment"] = [_segment_of(r, fm) for r, fm in zip(r5, df.FM, strict=True)]
     return df
+
+
+# ----------------------------------------------------------------------------- action lists
+
+
+def suggested_actions(scored: pd.DataFrame) -> pd.Series:
+    """Per account of ``scored`` (:func:`rfm`): its segment's action (:data:`ACTIONS`), except
+    in Lost, where an account with frequency ≥ 2 in the window (an occasional buyer) gets
+    :data:`LOST_OCCASIONAL_ACTION` and a once-only buyer :data:`LOST_ONCE_ONLY_ACTION`."""
+    missing = {"segment", "frequency"} - set(scored.columns)
+    if missing:
+        raise ValueError(f"scored RFM table is missing column(s) {sorted(missing)}")
+    action = scored.segment.map(ACTIONS)
+    lost = scored.segment == "Lost"
+    action[lost & (scored.frequency >= 2)] = LOST_OCCASIONAL_ACTION
+    action[lost & (scored.frequency < 2)] = LOST_ONCE_ONLY_ACTION
+    return action.rename("suggested_action")
+
+
+def lost_split(scored: pd.DataFrame) -> dict[str, int]:
+    """Accounts in Lost (``lost``), of them once-only buyers (frequency 1 in the window,
+    ``once_only``) and occasional buyers (frequency ≥ 2, ``occasional``)."""
+    lost = scored[scored.segment == "Lost"]
+    occasional = int((lost.frequency >= 2).sum())
+    return {"lost": len(lost), "once_only": len(lost) - occasional, "occasional": occasional}
+
+
+def account_owners(ds) -> pd.DataFrame:
+    """account_id, lead_owner: the owner of the account's latest lead (latest ``created_at``;
+    ties: the higher lead_id), the person in sales who knows the account. Empty (the same
+    columns) when ``ds`` has no ``leads`` table. One Ibis expression; one row per account."""
+    if "leads" not in ds:
+        return pd.DataFrame({"account_id": pd.Series(dtype="int64"), "lead_owner": []})
+    ld = ds.leads.filter(ds.leads.account_id.notnull())
+    ranked = ld.mutate(
+        rn=ibis.row_number().over(
+            group_by=ld.account_id, order_by=[ibis.desc(ld.created_at), ibis.desc(ld.lead_id)]
+        )
+    )
+    latest = ranked.filter(ranked.rn == 0).select("account_id", lead_owner=ranked.owner)
+    return latest.to_pandas().sort_values("account_id").reset_index(drop=True)
+
+
+def consented_contacts(ds) -> pd.DataFrame:
+    """contact_id, account_id, name, email, phone, consent_email, consent_sms of the contacts
+    who consented to e-mail or SMS, the e-mail only with e-mail consent and the phone only with
+    SMS consent (personal data: for export files only). Empty when ``ds`` has no contacts."""
+    cols = ["contact_id", "account_id", "name", "email", "phone", "consent_email", "consent_sms"]
+    if "contacts" not in ds:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+    c = ds.contacts
+    out = c.filter(c.consent_email | c.consent_sms).select(*cols).to_pandas()
+    out["email"] = out.email.where(out.consent_email)
+    out["phone"] = out.phone.where(out.consent_sms)
+    return out.sort_values(["account_id", "contact_id"]).reset_index(drop=True)
+
+
+def contacts_per_account(ds) -> pd.DataFrame:
+    """One row per account with a consenting contact (:func:`consented_contacts`): account_id,
+    contacts_with_consent and their name, email, phone, each joined by "; " in contact_id order
+    (an e-mail only with e-mail consent, a phone only with SMS consent, else an empty place),
+    so an action list keeps one row per account and every contact (personal data: files only).
+    Empty when ``ds`` has no contacts."""
+    c = consented_contacts(ds)
+    if c.empty:
+        empty = {"account_id": pd.Series(dtype="int64"), "contacts_with_consent": []}
+        return pd.DataFrame(
+            empty | {k: pd.Series(dtype=object) for k in ("name", "email", "phone")}
+        )
+    text = c[["name", "email", "phone"]].astype(object).where(c[["name", "email", "phone"]].notna())
+    c = c[["account_id"]].join(text.fillna(""))
+    g = c.groupby("account_id")
+    out = g[["name", "email", "phone"]].agg("; ".join)
+    out.insert(0, "contacts_with_consent", g.size())
+    for col in ("email", "phone"):  # no consented address at all: empty, not "; "
+        out[col] = out[col].where(out[col].str.strip("; ") != "")
+    return out.reset_index()

@@ -205,13 +205,16 @@ def _expected_clicks(log_spend: np.ndarray, log_a, b) -> np.ndarray:
     return np.exp(log_a + b * log_spend[None, :]).sum(axis=1)
 
 
-def _point_split(f, log_s, cvr, current, bound):
+def _point_split(f, log_s, cvr, current, bound, worth=None):
     """The recommended spend per usable channel and the expected value (conversions, or
     clicks when ``cvr`` is None) today and at the recommendation: value_i(x) = scale_i · x **
-    b_i with scale_i = CVR_i · clicks_i(today) / current_i ** b_i."""
+    b_i with scale_i = V_i · CVR_i · clicks_i(today) / current_i ** b_i, V_i = ``worth`` of
+    one conversion of channel i (1 without)."""
     rate = np.ones(len(f))
     if cvr is not None:
         rate = np.array([cvr[ch]["conversions"] / cvr[ch]["clicks"] for ch in f.channel])
+    if worth is not None:
+        rate = rate * np.array([worth[ch] for ch in f.channel])
     clicks_now = np.array(
         [_expected_clicks(log_s[r.channel], np.log(r.a), r.b)[0] for r in f.itertuples()]
     )
@@ -221,10 +224,13 @@ def _point_split(f, log_s, cvr, current, bound):
     return rec, rate * clicks_now, scale * rec**b
 
 
-def _gain_draws(f, log_s, cvr, ratio, n_draws: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _gain_draws(
+    f, log_s, cvr, ratio, n_draws: int, seed: int, worth=None
+) -> tuple[np.ndarray, np.ndarray]:
     """Per draw, the gain Σ_i q_i · clicks_i · (ratio_i ** b_i − 1) and the base Σ_i q_i ·
     clicks_i, with (log a_i, b_i) from the fit's normal approximation and q_i from the Jeffreys
-    Beta posterior of CVR_i (1 when ``cvr`` is None: clicks are the unit)."""
+    Beta posterior of CVR_i (1 when ``cvr`` is None: clicks are the unit), times V_i =
+    ``worth`` of a conversion (held fixed) when given."""
     rng = np.random.default_rng(seed)
     gains, base = np.zeros(n_draws), np.zeros(n_draws)
     for j, r in enumerate(f.itertuples()):
@@ -236,6 +242,8 @@ def _gain_draws(f, log_s, cvr, ratio, n_draws: int, seed: int) -> tuple[np.ndarr
             q = rng.beta(k + 0.5, n - k + 0.5, size=n_draws)
         else:
             q = np.ones(n_draws)
+        if worth is not None:
+            q = q * worth[r.channel]
         gains += q * clicks * (ratio[j] ** draws[:, 1] - 1)
         base += q * clicks
     return gains, base
@@ -259,6 +267,16 @@ def _gain_summary(unit, current, now_val, rec_val, gains, base, alpha: float) ->
     }
 
 
+def _worth_of(fit: pd.DataFrame, worth: dict | None) -> tuple[dict | None, dict]:
+    """``worth`` for every channel of ``fit`` (0 where absent) and, per channel without a
+    positive finite worth, the note that keeps it out of the split."""
+    if worth is None:
+        return None, {}
+    worth = {**dict.fromkeys(fit.channel, 0.0), **worth}
+    bad = [ch for ch, v in worth.items() if not np.isfinite(v) or v <= 0]
+    return worth, dict.fromkeys(bad, "n/a: no value per conversion")
+
+
 def reallocate(
     rows: pd.DataFrame,
     fit: pd.DataFrame,
@@ -267,6 +285,8 @@ def reallocate(
     alpha: float = 0.05,
     n_draws: int = 2000,
     seed: int = 0,
+    worth: dict | None = None,
+    unit: str | None = None,
 ) -> tuple[pd.DataFrame, dict]:
     """The split of today's total spend over the fitted channels that the curves say brings the
     most conversions (``conversions`` None: the most clicks), each channel within ± ``bound``
@@ -282,6 +302,10 @@ def reallocate(
     the gain = expected conversions(recommended) − expected conversions(today) is recomputed for
     every draw; the interval is the draws' ``alpha/2`` and ``1 − alpha/2`` quantiles.
 
+    ``worth`` (channel -> value of one of its conversions, e.g. the mean LTV to date of an
+    account it acquired, with ``conversions`` = accounts acquired) makes the objective that
+    value instead of the count; ``unit`` names it ("LTV to date of accounts acquired").
+
     Returns (table, summary). Table, one row per channel of ``fit``: current_spend,
     recommended_spend, change (recommended / current − 1), current_expected,
     recommended_expected, gain (point estimates, in conversions or clicks), note. Summary: unit,
@@ -296,9 +320,11 @@ def reallocate(
     if conversions is not None:
         _require(conversions, {"channel", "conversions", "clicks"}, "conversions")
         cvr = conversions.set_index("channel")[["conversions", "clicks"]].to_dict("index")
-    unit = "clicks" if conversions is None else "conversions"
+    unit = unit or ("clicks" if conversions is None else "conversions")
+    worth, notes_worth = _worth_of(fit, worth)
     table = fit[["channel", "spend"]].rename(columns={"spend": "current_spend"}).copy()
     notes = usable_curves(fit, conversions)
+    notes = notes.where(notes != "", [notes_worth.get(ch, "") for ch in fit.channel])
     table["note"] = notes.to_numpy()
     usable = (notes == "").to_numpy()
     for col in ("recommended_spend", "change", "current_expected", "recommended_expected", "gain"):
@@ -313,7 +339,7 @@ def reallocate(
     current = table.current_spend.iloc[idx].to_numpy(float)
     log_s = {ch: np.log(g.spend[g.spend > 0].to_numpy(float)) for ch, g in rows.groupby("channel")}
     rec, now_val, rec_val = _point_split(
-        f, log_s, cvr if conversions is not None else None, current, bound
+        f, log_s, cvr if conversions is not None else None, current, bound, worth
     )
     rows_used = table.index[idx]
     table.loc[rows_used, ["recommended_spend", "change", "current_expected"]] = np.column_stack(
@@ -326,7 +352,7 @@ def reallocate(
     table.loc[keep, "recommended_spend"] = table.loc[keep, "current_spend"]
 
     gains, base = _gain_draws(
-        f, log_s, cvr if conversions is not None else None, rec / current, n_draws, seed
+        f, log_s, cvr if conversions is not None else None, rec / current, n_draws, seed, worth
     )
     summary = _gain_summary(unit, current, now_val, rec_val, gains, base, alpha)
     summary.update(channels=list(f.channel), n_draws=int(n_draws), bound=bound)

@@ -43,8 +43,9 @@ from helpers.data.files import has_table
 from helpers.data.schema import TABLES
 from helpers.reports import now_iso
 
-from . import atomic
-from .config import ConfigError, ReportSpec, load_config, select
+from . import atomic, history
+from .changes import build_changes, since_html
+from .config import ConfigError, ReportSpec, load_config, load_history_keep, select
 from .fingerprint import cache_key, data_fingerprint, file_sha256, git_commit, source_hash
 from .index import write_index
 
@@ -172,14 +173,27 @@ def exports_for(out_dir: Path, data_dir: Path) -> Path | None:
     return out_dir / "exports"
 
 
-def _parameters(spec: ReportSpec, overrides: dict[str, Any], data_dir: Path, exports):
+def _parameters(
+    spec: ReportSpec,
+    overrides: dict[str, Any],
+    data_dir: Path,
+    exports,
+    period_end: str | None = None,
+):
     """The parameters injected into one notebook: reports.yml's, the command line's over them,
-    ``data_dir``, and ``export_dir`` (:func:`exports_for`) when the notebook declares it and
-    neither names it."""
+    ``data_dir``, ``export_dir`` (:func:`exports_for`) when the notebook declares it and
+    neither names it, and with ``period_end`` (``--end``) each end parameter the notebook
+    declares (:data:`helpers.reports.period.END_PARAMETERS`) unless ``--param`` names it."""
     parameters = {**spec.parameters, **overrides, "data_dir": str(data_dir)}
     if exports is not None and EXPORT_PARAMETER not in parameters:
         if declares(spec.notebook, EXPORT_PARAMETER):
             parameters[EXPORT_PARAMETER] = str(exports)
+    if period_end is not None:
+        from .period import end_parameters
+
+        for name, value in end_parameters(period_end).items():
+            if name not in overrides and declares(spec.notebook, name):
+                parameters[name] = value
     return parameters
 
 
@@ -191,6 +205,7 @@ def plan(
     overrides: dict[str, Any],
     force: bool,
     base_dir: Path,
+    period_end: str | None = None,
 ) -> tuple[list[Job], list[Result]]:
     """Split the reports into jobs to run and results of reports that are up to date."""
     specs = list(specs)
@@ -212,7 +227,7 @@ def plan(
         if missing or none_of:
             skipped.append(Result(spec.name, "not_applicable", missing=missing, none_of=none_of))
             continue
-        parameters = _parameters(spec, overrides, data_dir, exports)
+        parameters = _parameters(spec, overrides, data_dir, exports, period_end)
         key = cache_key(
             {
                 "runner": RUNNER_VERSION,
@@ -445,6 +460,7 @@ class _Built:
     html: str | None = None
     ipynb: str | None = None
     staged: list[tuple[Path, Path]] = field(default_factory=list)
+    changes: dict[str, Any] | None = None  # against the last good build (changes.py)
 
     def stage(self, target: Path, suffix: str = atomic.TMP_SUFFIX) -> Path:
         """A fresh temporary file that :meth:`commit` will move over ``target``."""
@@ -497,8 +513,18 @@ def _render(tmp: Path, target: Path, render: dict[str, Any], built: _Built) -> s
 
 
 def _publish_good(tmp: Path, files: _Files, render: dict[str, Any], built: _Built) -> None:
-    """Stage ``<name>.html`` and ``<name>.ipynb``; a failed render becomes ``built.error``."""
-    problem = _render(tmp, files.html, render, built)
+    """Stage ``<name>.html`` and ``<name>.ipynb``; a failed render becomes ``built.error``.
+    What the notebook published is compared with the last good build's record
+    (:func:`helpers.reports.changes.build_changes`) before the page is rendered, so that the
+    page shows it ("Since the last build") and ``<name>.json`` keeps it (``changes``)."""
+    previous = (_read_json(files.cache) or {}).get("record")
+    name = files.record.stem
+
+    def with_changes(found: dict[str, Any]) -> dict[str, Any]:
+        built.changes = build_changes(name, found, previous)
+        return {"changes_html": since_html(built.changes)}
+
+    problem = _render(tmp, files.html, {**render, "extra": with_changes}, built)
     if problem is not None:
         built.error = f"rendering failed: {problem}"
         return
@@ -542,6 +568,7 @@ def _record(job: Job, built: _Built, seconds: float, built_at: str) -> dict[str,
         "finding": built.found.get("finding") or "",
         "sections": built.found.get("sections"),
         "series": built.found.get("series") or {},
+        "changes": built.changes,
         "error": built.error,
     }
 
@@ -737,6 +764,34 @@ def _record_skipped(
             log(f"  skip    {result.name:<28} up to date")
 
 
+def _keep_history(
+    out_dir: Path,
+    specs: list[ReportSpec],
+    outcome: Outcome,
+    context: dict[str, Any],
+    period_end: str | None,
+    keep: int | None,
+    log: Log,
+) -> None:
+    """Add this build to ``history/`` when it ran a report (:func:`history.record_build`)."""
+    ran = {r.name: r.status for r in outcome.results if r.status in ("ok", "failed")}
+    if not ran:
+        return
+    data_dir = context["data_dir"]
+    manifest = {
+        "data_dir": str(data_dir),
+        "data_fingerprint": data_fingerprint(data_dir),
+        "git_commit": git_commit(context["base_dir"]),
+        "overrides": context["overrides"],
+        "period_end": period_end,
+    }
+    keep = history.DEFAULT_KEEP if keep is None else keep
+    with writing(out_dir):
+        folder = history.record_build(out_dir, [s.name for s in specs], ran, manifest, keep)
+    if folder is not None:
+        log(f"  history {_relative(folder, out_dir)} (last {keep} builds kept)")
+
+
 def build(
     config: Path,
     *,
@@ -748,6 +803,8 @@ def build(
     jobs: int | None = None,
     validate: bool = True,
     log: Log = _stderr,
+    period_end: str | None = None,
+    keep_history: int | None = None,
 ) -> Outcome:
     """Build the selected reports of ``config`` into ``out_dir`` and rewrite the index.
 
@@ -757,6 +814,10 @@ def build(
     notebook or data folder, and :class:`OutputError` when ``out_dir`` cannot be written
     (before any report runs, or at the end when a report or the index could not be written:
     earlier pages are kept); a failing report is a ``failed`` result, never an exception.
+    ``period_end`` (an ISO day, :func:`helpers.reports.period.resolve_end`) is injected into
+    the notebooks that declare an end parameter. A build that ran a report keeps every
+    report's record under ``history/<build time>/`` (:mod:`helpers.reports.history`), the last
+    ``keep_history`` builds (default: reports.yml's ``history: {keep: N}``, else 20).
     """
 
     started = time.perf_counter()
@@ -771,7 +832,7 @@ def build(
         "overrides": dict(overrides or {}),
         "base_dir": config.parent,
     }
-    todo, skipped = plan(chosen, force=force, **context)
+    todo, skipped = plan(chosen, force=force, period_end=period_end, **context)
     check_writable(out_dir)
     workers = jobs or default_jobs()
     parallel = f", {min(workers, len(todo))} at a time" if todo else ""
@@ -796,6 +857,9 @@ def build(
             outcome.index = write_index(out_dir, specs)
     except OutputError as exc:
         unwritten.append(str(exc))
+    if not unwritten:
+        keep = keep_history if keep_history is not None else load_history_keep(config)
+        _keep_history(out_dir, specs, outcome, context, period_end, keep, log)
     outcome.seconds = time.perf_counter() - started
     _log_summary(outcome, out_dir, log)
     if unwritten:

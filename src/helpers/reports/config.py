@@ -14,10 +14,15 @@ The format (also documented at the top of the project's ``reports.yml``)::
                                            #   must have, else the report is "not applicable"
                                            #   (not run, not failed)
         requires_any: [campaign_sends, marketing_spend]  # optional; at least one of these
+        module: overview                   # optional; the topic module helpers.<module>
+                                           #   (default: the name)
         variants:                          # optional; one report per entry INSTEAD of one
           - name: north                    #   -> report "overview-north"
             title: Overview, North region  #   optional; default "<title> (north)"
             parameters: {region: north}    #   merged over the report's parameters
+
+    history:                               # optional; how many builds reports/history/
+      keep: 20                             #   keeps (default 20; 0 keeps none)
 
 ``data_dir`` is reserved: the runner injects it (``--data``) into every report. ``requires``
 names tables of :mod:`helpers.data.schema` that make the report's core; a dataset without one of
@@ -55,6 +60,7 @@ REPORT_KEYS = {
     "kernel",
     "requires",
     "requires_any",
+    "module",
 }
 VARIANT_KEYS = {"name", "title", "parameters"}
 DEFAULT_KERNEL = "python3"
@@ -77,6 +83,7 @@ class ReportSpec:
     kernel: str = DEFAULT_KERNEL
     requires: tuple[str, ...] = ()  # tables the dataset must have for the report to apply
     requires_any: tuple[str, ...] = ()  # the dataset must have at least one of these
+    module: str = ""  # the topic module, helpers.<module> ("" = helpers.<name of the entry>)
 
     def missing(self, has: Callable[[str], bool]) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """What keeps the report from applying to a dataset, given ``has(table)``: the
@@ -187,7 +194,11 @@ def _entry_common(entry: dict, where: str, base_dir: Path) -> dict[str, Any]:
     kernel = entry.get("kernel", DEFAULT_KERNEL)
     if not isinstance(kernel, str) or not kernel:
         raise ConfigError(f"{where}: 'kernel' must be a kernel name such as python3")
+    module = entry.get("module", entry["name"])
+    if not isinstance(module, str) or not module.isidentifier():
+        raise ConfigError(f"{where}: 'module' must be a module name such as overview")
     return {
+        "module": module,
         "notebook": (base_dir / notebook).resolve(),
         "timeout": timeout,
         "kernel": kernel,
@@ -243,7 +254,8 @@ def parse_config(data: Any, base_dir: Path, source: str = "reports.yml") -> list
     ``base_dir``. Raises :class:`ConfigError` naming the report and key at fault."""
     if not isinstance(data, dict) or "reports" not in data:
         raise ConfigError(f"{source}: expected a top-level 'reports:' list")
-    _unknown(data, {"reports"}, source)
+    _unknown(data, {"reports", "history"}, source)
+    history_keep(data, source)
     entries = data["reports"]
     if not isinstance(entries, list) or not entries:
         raise ConfigError(f"{source}: 'reports' must be a non-empty list")
@@ -259,6 +271,29 @@ def parse_config(data: Any, base_dir: Path, source: str = "reports.yml") -> list
             json.dumps(spec.parameters)  # plain() guarantees this; fail loudly if not
             specs.append(spec)
     return specs
+
+
+def history_keep(data: Any, source: str = "reports.yml") -> int | None:
+    """``history: {keep: N}`` of reports.yml: how many builds ``reports/history/`` keeps (None
+    when not set: the default, :data:`helpers.reports.history.DEFAULT_KEEP`)."""
+    history = data.get("history") if isinstance(data, dict) else None
+    if history is None:
+        return None
+    if not isinstance(history, dict):
+        raise ConfigError(f"{source}: 'history' must be a mapping, e.g. history: {{keep: 20}}")
+    _unknown(history, {"keep"}, f"{source}: history")
+    keep = history.get("keep")
+    if keep is None:
+        return None
+    if isinstance(keep, bool) or not isinstance(keep, int) or keep < 0:
+        raise ConfigError(f"{source}: history.keep must be a whole number of builds (0: none)")
+    return keep
+
+
+def load_history_keep(path: Path) -> int | None:
+    """:func:`history_keep` of the reports file at ``path`` (already validated by
+    :func:`load_config`)."""
+    return history_keep(yaml.safe_load(Path(path).read_text(encoding="utf-8")), Path(path).name)
 
 
 def load_config(path: Path) -> list[ReportSpec]:

@@ -10,6 +10,7 @@ from typing import Any
 from helpers import metrics
 
 from . import atomic, now_iso
+from .changes import change_html, flag_text, flags
 from .config import ReportSpec
 
 CSS = """
@@ -44,6 +45,13 @@ code { font-size: .85em; }
 table.figures { border-collapse: collapse; font-size: .85rem; margin: .4rem 0; }
 table.figures td { padding: .05rem .6rem .05rem 0; }
 table.figures td.v { text-align: right; font-variant-numeric: tabular-nums; }
+table.figures td.c { font-size: .8rem; white-space: nowrap; font-variant-numeric: tabular-nums; }
+.chg.good { color: #1a7f37; } .chg.bad { color: #b42318; } .chg.neutral { color: #57606a; }
+.worth { background: #fff8c5; border: 1px solid #d4a72c; border-radius: 6px;
+  padding: .5rem 1rem; margin: 0 0 1rem; }
+.worth h2 { font-size: 1.1rem; margin: .2rem 0 .4rem; }
+.worth ul { margin: 0; padding-left: 1.2rem; }
+.worth li.good::marker { color: #1a7f37; } .worth li.bad::marker { color: #b42318; }
 footer { color: #57606a; font-size: .85rem; }
 .sections { margin: .4rem 0; font-size: .9rem; }
 .sections summary { cursor: pointer; color: #57606a; }
@@ -145,30 +153,60 @@ def _on_card(key: str, value: Any) -> bool:
     return found is None or found.kind != "provenance"
 
 
+def card_order(figures: dict[str, Any], series: dict[str, Any]) -> list[str]:
+    """The order of a card's figures: headline figures with a history (a published series)
+    first, then the other figures, then those named after another figure of the card (its
+    comparison or interval: ``gmv_mom`` after ``gmv``, ``lead_win_rate_ci_low`` after
+    ``lead_win_rate``), then settings (model chosen, calibration end...); published order
+    within each."""
+    keys = list(figures)
+
+    def rank(key: str) -> int:
+        if getattr(metrics.lookup(key), "kind", "") == "setting":
+            return 3
+        if any(key != other and key.startswith(other + "_") for other in keys):
+            return 2
+        return 0 if key in series else 1
+
+    return sorted(keys, key=rank)
+
+
 def _figures(record: dict[str, Any]) -> str:
-    """The first eight scalar key figures, headline metrics before settings (model chosen,
-    calibration end...), each by its label in :mod:`helpers.metrics` (its definition as the
-    tooltip) and formatted by its unit. A key still to be renamed (``metrics.RENAMES``) takes
-    its new key's label, never the label of the other report's measure."""
-    report = str(record.get("name") or "")
-    figures = {
-        metrics.registry_key(report, k): v
-        for k, v in (record.get("figures") or {}).items()
-        if _on_card(metrics.registry_key(report, k), v)
-    }
+    """The first eight scalar key figures (:func:`card_order`), each by its label in
+    :mod:`helpers.metrics` (its definition as the tooltip) and formatted by its unit."""
+    figures = {k: v for k, v in (record.get("figures") or {}).items() if _on_card(k, v)}
     if not figures:
         return ""
-    settings = [k for k in figures if getattr(metrics.lookup(k), "kind", "") == "setting"]
-    order = [k for k in figures if k not in settings] + settings
+    order = card_order(figures, record.get("series") or {})
+    changes = record.get("changes") or {}
+    since = (changes.get("figures") or {}) if changes.get("since") else {}
+    periods = changes.get("series") or {}
     rows = []
     for k in order[:8]:
         found = metrics.lookup(k)
         tip = f' title="{escape(found.definition)}"' if found else ""
         rows.append(
             f'<tr data-key="{escape(k)}"><td{tip}>{escape(metrics.label(k))}</td>'
-            f'<td class="v">{escape(_fmt_figure(k, figures[k]))}</td></tr>'
+            f'<td class="v">{escape(_fmt_figure(k, figures[k]))}</td>'
+            f'<td class="c">{_change_cell(k, since.get(k), periods.get(k))}</td></tr>'
         )
     return f'<table class="figures">{"".join(rows)}</table>'
+
+
+def _change_cell(key: str, entry: dict[str, Any] | None, period: dict[str, Any] | None) -> str:
+    """The change beside a card's figure: since the last build (arrow, sign, coloured by the
+    figure's direction); with a series of the same key, its last period against the one
+    before as the tooltip."""
+    shown = ""
+    if entry:
+        shown = change_html(key, entry.get("change"), entry.get("relative"), entry.get("tone", ""))
+    if period and period.get("previous") is not None:
+        tip = (
+            f"{period['period']} against {period['previous_period']}: "
+            f"{_fmt_figure(key, period['current'])} vs {_fmt_figure(key, period['previous'])}"
+        )
+        shown = f'<span title="{escape(tip)}">{shown or "·"}</span>'
+    return shown
 
 
 def _shown_value(value: Any) -> Any:
@@ -241,6 +279,46 @@ def _card(spec: ReportSpec, record: dict[str, Any] | None) -> str:
     return "".join(parts)
 
 
+def worth_a_look(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every flag (:func:`helpers.reports.changes.flags`) of the reports that built, each with
+    its report's name, title and page (``html``), in report order."""
+    out = []
+    for record in records:
+        if record.get("status") != "ok":
+            continue
+        for flag in flags(record):
+            out.append(
+                {
+                    **flag,
+                    "report": record.get("name"),
+                    "title": record.get("title"),
+                    "html": record.get("html"),
+                }
+            )
+    return out
+
+
+def _worth_html(found: list[dict[str, Any]]) -> str:
+    """The index's "Worth a look" list: one line per flag, linked to the report's "Since the
+    last build" block; empty when nothing is flagged."""
+    if not found:
+        return ""
+    items = []
+    for flag in found:
+        text = escape(flag_text(flag))
+        title = escape(str(flag.get("title") or flag.get("report")))
+        link = (
+            f'<a href="{escape(flag["html"])}#since-the-last-build">{title}</a>'
+            if flag.get("html")
+            else title
+        )
+        items.append(f'<li class="{escape(flag["tone"])}">{link}: {text}</li>')
+    return (
+        '<section class="worth" id="worth-a-look"><h2>Worth a look</h2>'
+        f"<ul>{''.join(items)}</ul></section>"
+    )
+
+
 def write_index(out_dir: Path, specs: list[ReportSpec]) -> Path:
     """Rewrite ``index.html`` and ``index.json`` from the ``<name>.json`` of every report in
     the config (reports not built in this run keep their last state), and ``metrics.json``
@@ -258,6 +336,7 @@ def write_index(out_dir: Path, specs: list[ReportSpec]) -> Path:
         cards.append(_card(spec, record))
         records.append(record or {"name": spec.name, "title": spec.title, "status": "not built"})
     generated = now_iso()
+    found = worth_a_look(records)
     n_failed = sum(r.get("status") == "failed" for r in records)
     noun = "report" if len(records) == 1 else "reports"
     summary = f"{len(records)} {noun}" + (f", {n_failed} failed" if n_failed else "")
@@ -283,7 +362,7 @@ def write_index(out_dir: Path, specs: list[ReportSpec]) -> Path:
 <body>
 <header><h1>Reports</h1><p class="sub">{escape(summary)} &middot; index written {escape(generated)}
 </p></header>
-<main><ul class="cards">
+<main>{_worth_html(found)}<ul class="cards">
 {chr(10).join(cards)}
 </ul></main>
 <footer>Generated by <code>python -m helpers.reports build</code> from
@@ -291,7 +370,10 @@ def write_index(out_dir: Path, specs: list[ReportSpec]) -> Path:
 </body>
 </html>
 """
-    atomic.write_json(out_dir / "index.json", {"generated_at": generated, "reports": records})
+    atomic.write_json(
+        out_dir / "index.json",
+        {"generated_at": generated, "worth_a_look": found, "reports": records},
+    )
     atomic.write_json(out_dir / "metrics.json", metrics.registry_json())
     index = out_dir / "index.html"
     atomic.write_text(index, page)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html as _html
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -91,17 +91,11 @@ def strip_published(nb: Any) -> None:
 def toc_entries(nb: Any) -> list[tuple[str, str]]:
     """``(id, text)`` of each level-2 heading of the markdown cells that will be shown, with
     the ids nbconvert gives them (same markdown renderer)."""
-    from nbconvert.filters.markdown import markdown2html
-
     entries = []
     for cell in nb.cells:
         if cell.cell_type != "markdown" or _has_tag(cell, "remove-cell"):
             continue
-        if "##" not in cell.source and "---" not in cell.source:
-            continue
-        for anchor, inner in _H2.findall(markdown2html(cell.source)):
-            text = _html.unescape(_TAG.sub("", _ANCHOR.sub("", inner))).strip()
-            entries.append((anchor, text))
+        entries += _heading_entries(cell.source)
     return entries
 
 
@@ -123,11 +117,52 @@ def _exporter() -> Any:
     )
 
 
+CHANGES_MARK = "helpers_changes_before"
+CHANGES_ANCHOR = ("since-the-last-build", "Since the last build")
+FINDINGS = "key findings"
+
+
+def place_changes(nb: Any, toc: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Mark the cell the "Since the last build" block goes before: the first markdown cell
+    with a ``## `` heading after the one titled Key findings (so the block follows the key
+    findings), and add the block to the contents after Key findings. Without a Key findings
+    heading nothing is marked (the block then follows the contents) and the block is listed
+    first."""
+    seen = False
+    for cell in nb.cells:
+        if cell.cell_type != "markdown" or _has_tag(cell, "remove-cell"):
+            continue
+        headings = [text for _, text in _heading_entries(cell.source)]
+        if seen and headings:
+            cell.metadata[CHANGES_MARK] = True
+            break
+        seen = seen or any(h.strip().lower() == FINDINGS for h in headings)
+    at = next((i + 1 for i, (_, text) in enumerate(toc) if text.lower() == FINDINGS), 0)
+    return [*toc[:at], CHANGES_ANCHOR, *toc[at:]]
+
+
+def _heading_entries(source: str) -> list[tuple[str, str]]:
+    from nbconvert.filters.markdown import markdown2html
+
+    if "##" not in source and "---" not in source:
+        return []
+    return [
+        (anchor, _html.unescape(_TAG.sub("", _ANCHOR.sub("", inner))).strip())
+        for anchor, inner in _H2.findall(markdown2html(source))
+    ]
+
+
 def to_html(nb: Any, *, title: str, notebook_dir: Path, info: dict[str, Any]) -> str:
-    """The report page for an executed notebook node (modified in place)."""
+    """The report page for an executed notebook node (modified in place); ``info`` may hold
+    ``changes_html`` (:func:`helpers.reports.changes.since_html`), placed after the key
+    findings (:func:`place_changes`)."""
     strip_published(nb)
     nb.metadata["title"] = title
-    report = {**info, "title": title, "toc": toc_entries(nb)}
+    toc = toc_entries(nb)
+    if info.get("changes_html"):
+        toc = place_changes(nb, toc)
+    anchored = any(CHANGES_MARK in c.metadata for c in nb.cells)
+    report = {**info, "title": title, "toc": toc, "changes_anchored": anchored}
     resources = {
         "metadata": {"name": title, "path": str(notebook_dir)},
         "report": report,
@@ -142,15 +177,24 @@ def _chunks(text: str) -> Iterator[str]:
 
 
 def render_html(
-    ipynb: Path, html_path: Path, *, title: str, notebook_dir: Path, info: dict[str, Any]
+    ipynb: Path,
+    html_path: Path,
+    *,
+    title: str,
+    notebook_dir: Path,
+    info: dict[str, Any],
+    extra: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Render the executed notebook ``ipynb`` to ``html_path`` (atomically) and return what
     the notebook published (see :func:`published`), plus ``external``: the URLs the page would
-    fetch from the network (a remote image in markdown, say), which should be none."""
+    fetch from the network (a remote image in markdown, say), which should be none.
+    ``extra(published)`` may add to ``info`` from what was published (the build's changes)."""
     import nbformat
 
     nb = nbformat.read(ipynb, as_version=4)
     found = published(nb)
+    if extra is not None:
+        info = {**info, **extra(found)}
     page = to_html(nb, title=title, notebook_dir=notebook_dir, info=info)
     with atomic_open(html_path) as fh:
         for chunk in _chunks(page):

@@ -11,6 +11,7 @@ import pyarrow as pa
 from scipy import stats
 
 from helpers.data import schema
+from helpers.data.synth.accounts import CLUSTERS
 from helpers.data.synth.common import _choice, _labels, _lognormal_median, _money, _rank_within
 from helpers.data.synth.names import CN_BRANDS, CN_CITIES, EN_PREFIXES, EN_SUFFIXES
 from helpers.data.synth.writer import Writer
@@ -70,6 +71,17 @@ PRODUCT_NOUNS = {
     "office": ("A4 paper", "Toner cartridge", "Office chair", "File folder", "Label printer"),
     "lab_medical": ("Nitrile gloves", "Face masks", "Thermometer", "First aid kit", "Sample tubes"),
 }
+# Planted product affinities, which the recommendations report recovers (truth["catalogue"]
+# ["affinities"]). Pairs bought together: in every category PAIRS_PER_CATEGORY anchors, drawn
+# from its ANCHOR_TOP most popular SKUs, each with a companion from its less popular half; an
+# order line of an anchor brings its companion into the same order with probability PAIR_PROB.
+# Cluster favourites: each planted account cluster (accounts.CLUSTERS: firmographic groups that
+# keep their taste, unlike the lifecycle archetypes an account moves through) has
+# FAVOURITES_PREFERRED SKUs in its preferred category and FAVOURITES_OTHER in other categories,
+# from the less popular halves; a line an account of the cluster draws in one of those
+# categories is one of the cluster's favourites there with probability FAVOURITE_PROB.
+PAIRS_PER_CATEGORY, ANCHOR_TOP, PAIR_PROB = 2, 3, 0.5
+FAVOURITES_PREFERRED, FAVOURITES_OTHER, FAVOURITE_PROB = 2, 2, 0.5
 SUPPLIER_WORDS_CN = tuple(
     "五金制造 工具 劳保用品 电气 包装材料 暖通设备 农资 办公用品 医疗用品".split()
 )
@@ -108,6 +120,8 @@ class Catalogue:
     unit_cost: np.ndarray
     supplier: np.ndarray
     popularity: np.ndarray  # within-category choice weights
+    companion: np.ndarray  # per SKU: the SKU its orders bring along (planted pair), or -1
+    favourites: np.ndarray  # (clusters, categories, FAVOURITES) SKU indices, padded with -1
 
     @property
     def n_sku(self) -> int:
@@ -123,6 +137,7 @@ def make_catalogue(rng: np.random.Generator, n_suppliers: int, n_products: int) 
     ``in_full_prob ~ Beta(18, 2)``; ``defect_rate ~ Beta(1.2, 80)`` (two planted bad suppliers
     get 5-8 %); price_sd ~ U(0.01, 0.08). List prices are LogNormal per category; unit cost is
     list price x U(0.55, 0.80); within a category SKU popularity is Zipf-like (1/rank^0.9).
+    Last, the planted product affinities (:func:`_plant_affinities`).
     """
     n_cat = len(CATEGORIES)
     sup_cat = np.arange(n_suppliers) % n_cat
@@ -139,6 +154,7 @@ def make_catalogue(rng: np.random.Generator, n_suppliers: int, n_products: int) 
     sup_region = rng.integers(0, len(schema.REGIONS), n_suppliers)
     chinese = rng.random(n_suppliers) < 0.6
     sup_names = _supplier_names(rng, sup_region, sup_cat, chinese)
+    products = _make_products(rng, n_products, sup_cat)
     return Catalogue(
         supplier_id=[f"SUP-{i + 1:03d}" for i in range(n_suppliers)],
         supplier_name=sup_names,
@@ -152,7 +168,8 @@ def make_catalogue(rng: np.random.Generator, n_suppliers: int, n_products: int) 
         defect_rate=defect,
         price_sd=price_sd,
         sku=[f"SKU-{i + 1:05d}" for i in range(n_products)],
-        **_make_products(rng, n_products, sup_cat),
+        **products,
+        **_plant_affinities(rng, products["category"], products["popularity"]),
     )
 
 
@@ -215,6 +232,50 @@ def _make_products(rng: np.random.Generator, n_products: int, sup_cat: np.ndarra
     }
 
 
+def _plant_affinities(rng: np.random.Generator, cat: np.ndarray, popularity: np.ndarray) -> dict:
+    """Pairs bought together and cluster favourites (see PAIRS_PER_CATEGORY, FAVOURITE_PROB).
+
+    Companions and favourites are drawn without replacement from each category's less popular
+    half (popularity below the category's median), so that popularity alone does not find them;
+    when a small category's half runs out, from the whole half again."""
+    n_cat, n_fav = len(CATEGORIES), FAVOURITES_PREFERRED + FAVOURITES_OTHER
+    companion = np.full(len(cat), -1, dtype=np.int64)
+    pools, halves, anchors = [], [], set()
+    for k in range(n_cat):
+        rows = np.flatnonzero(cat == k)
+        by_pop = rows[np.argsort(-popularity[rows], kind="stable")]
+        half = by_pop[len(by_pop) // 2 :] if len(by_pop) > 1 else by_pop
+        halves.append(half)
+        pools.append(list(rng.permutation(half)))
+        top = by_pop[: min(ANCHOR_TOP, len(by_pop))]
+        mine = rng.choice(top, size=min(PAIRS_PER_CATEGORY, len(top)), replace=False)
+        anchors.update(int(a) for a in mine)
+        for anchor in mine:
+            mate = _take(rng, pools[k], halves[k], exclude=anchors)
+            if mate >= 0:
+                companion[anchor] = mate
+    favourites = np.full((len(CLUSTERS), n_cat, n_fav), -1, dtype=np.int64)
+    for j, (_, _, _, preferred) in enumerate(CLUSTERS.values()):
+        pk = CATEGORIES.index(preferred)
+        others = rng.choice([k for k in range(n_cat) if k != pk], FAVOURITES_OTHER, replace=False)
+        for slot, k in enumerate([pk] * FAVOURITES_PREFERRED + list(others)):
+            favourites[j, k, slot] = _take(rng, pools[k], halves[k], exclude=anchors)
+    favourites = -np.sort(-favourites, axis=2)  # each (cluster, category)'s SKUs first, then -1
+    return {"companion": companion, "favourites": favourites}
+
+
+def _take(rng: np.random.Generator, pool: list, half: np.ndarray, exclude: set) -> int:
+    """The next SKU of a shuffled pool (refilled from ``half`` when empty), none of
+    ``exclude`` (the anchors); -1 when the category has no other SKU."""
+    choices = [int(s) for s in half if s not in exclude]
+    if not choices:
+        return -1
+    if not [s for s in pool if s not in exclude]:
+        pool.extend(rng.permutation(choices))
+    i = next(i for i, s in enumerate(pool) if s not in exclude)
+    return int(pool.pop(i))
+
+
 def sku_sampler(cat: Catalogue) -> np.ndarray:
     """Keys for inverse-CDF SKU draws: category index + cumulative share within the category."""
     keys = np.empty(cat.n_sku)
@@ -250,10 +311,42 @@ def write_products_and_suppliers(w: Writer, cat: Catalogue) -> None:
     )
 
 
-def catalogue_truth() -> dict:
-    """The categories, their return probability per line and the industry affinities."""
-    return {
+def catalogue_truth(cat: Catalogue | None = None) -> dict:
+    """The categories, their return probability per line, the industry affinities and, given
+    the catalogue, the planted product affinities (pairs bought together, cluster favourites)."""
+    truth = {
         "categories": CATEGORIES,
         "return_prob_per_line": {c: CATEGORY_SPEC[c][3] for c in CATEGORIES},
         "industry_affinity": INDUSTRY_AFFINITY,
+    }
+    if cat is not None:
+        truth["affinities"] = affinities_truth(cat)
+    return truth
+
+
+def affinities_truth(cat: Catalogue) -> dict:
+    """The planted pairs (anchor -> companion SKU) and each cluster's favourite SKUs."""
+    anchors = np.flatnonzero(cat.companion >= 0)
+    return {
+        "pairs": [
+            {
+                "anchor": cat.sku[a],
+                "companion": cat.sku[cat.companion[a]],
+                "category": CATEGORIES[cat.category[a]],
+            }
+            for a in anchors
+        ],
+        "pair_prob": PAIR_PROB,
+        "cluster_favourites": {
+            name: [cat.sku[s] for s in np.sort(cat.favourites[j].ravel()) if s >= 0]
+            for j, name in enumerate(CLUSTERS)
+        },
+        "favourite_prob": FAVOURITE_PROB,
+        "rule": (
+            "an order line of an anchor brings its companion into the same order with "
+            "probability pair_prob; a line an account of a cluster draws in a category where "
+            "the cluster has favourites is one of them (uniformly) with probability "
+            "favourite_prob; companions and favourites come from their category's less "
+            "popular half; clusters are truth['accounts']['cluster']"
+        ),
     }

@@ -19,7 +19,9 @@ from helpers.data.synth.catalogue import (
     CATEGORIES,
     CATEGORY_MONTHLY,
     CATEGORY_SPEC,
+    FAVOURITE_PROB,
     INDUSTRY_AFFINITY,
+    PAIR_PROB,
 )
 from helpers.data.synth.common import (
     US_DAY,
@@ -83,10 +85,11 @@ def build_order_lines(
 
     ``n_lines = 1 + Poisson(4 (z / E[z]) ** 0.4)`` (capped at 20, duplicate SKUs merged);
     category ~ P(category | month, industry, cluster) (seasonal mix x industry affinity x the
-    planted cluster's preferred category), SKU ~ popularity
-    within the category; discount from the size band's tiers; the order's value is split over
-    lines with weights ``Gamma(1) * net_list ** 0.7`` (lines worth under half a unit are dropped
-    and the value re-split, keeping at least the cheapest line);
+    planted cluster's preferred category), SKU ~ popularity within the category, then the
+    planted affinities (:func:`plant_affinities`); discount from the size band's tiers; the
+    order's value is split over lines with weights ``Gamma(1) * net_list ** 0.7`` (lines
+    worth under half a unit are dropped and the value re-split, keeping at least the cheapest
+    line);
     ``quantity = max(1, round(v / net_list))``;
     a negotiated price factor ``clip(z / sum(q net_list), 0.85, 1.15)`` on the list price closes
     the gap, so revenue = z except where the clip binds.
@@ -100,6 +103,7 @@ def build_order_lines(
     c = _choice_rows(rng, ctx.cat_cum[month[pos], industry[pos], cluster[pos]])
     sku = np.searchsorted(ctx.sku_keys, c + rng.random(len(pos)), side="right")
     sku = np.minimum(sku, cat.n_sku - 1)
+    pos, sku = plant_affinities(rng, cat, pos, sku, c, cluster[pos])
     key = np.unique(pos * cat.n_sku + sku)
     pos, sku = key // cat.n_sku, key % cat.n_sku
     probs = np.array([DISCOUNT_PROBS[b] for b in schema.SIZE_BANDS])
@@ -131,6 +135,30 @@ def build_order_lines(
         "unit_cost": cat.unit_cost[sku],
         "discount": discount,
     }
+
+
+def plant_affinities(
+    rng: np.random.Generator,
+    cat,
+    pos: np.ndarray,
+    sku: np.ndarray,
+    category: np.ndarray,
+    cluster: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cluster favourites and pairs bought together (catalogue.FAVOURITE_PROB, PAIR_PROB).
+
+    A line of category ``c`` drawn for an account of cluster ``k`` where ``k`` has ``n > 0``
+    favourites in ``c`` becomes favourite ``floor(U n)`` with probability FAVOURITE_PROB (the
+    category mix is unchanged); then every line of an anchor SKU gets its companion as an extra
+    line of the same order with probability PAIR_PROB (merged if the order already has it)."""
+    fav = cat.favourites[cluster, category]  # (lines, FAVOURITES)
+    n_fav = (fav >= 0).sum(axis=1)
+    swap = (rng.random(len(sku)) < FAVOURITE_PROB) & (n_fav > 0)
+    pick = np.floor(rng.random(len(sku)) * np.maximum(n_fav, 1)).astype(np.int64)
+    sku = np.where(swap, fav[np.arange(len(sku)), pick], sku)
+    mate = cat.companion[sku]
+    add = (mate >= 0) & (rng.random(len(sku)) < PAIR_PROB)
+    return np.concatenate([pos, pos[add]]), np.concatenate([sku, mate[add]])
 
 
 def make_orders_chunk(rng: np.random.Generator, ctx: Context, lo: int, hi: int) -> dict:

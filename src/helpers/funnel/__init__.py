@@ -52,12 +52,17 @@ import numpy as np
 import pandas as pd
 
 from helpers.data import tables
+from helpers.funnel import drivers
 from helpers.sections import Analysis, Section
 from helpers.stats import chi_square_proportions, pairwise_proportion_tests, wilson_interval
 
 __all__ = [
     "ACCOUNT_COLUMNS",
     "ANONYMOUS",
+    "JOURNEYS",
+    "after_dropoff",
+    "conversion_drivers",
+    "journey_events",
     "CORE",
     "SECTIONS",
     "STEPS",
@@ -134,6 +139,24 @@ def _by_list(by) -> list[str]:
     if by is None:
         return []
     return [by] if isinstance(by, str) else list(by)
+
+
+def _anchors(steps: Sequence[str], optional=None) -> list[int]:
+    """For each step (1-based position k), the step it is counted from: the latest step before
+    it that is not optional (0 for the first step). Optional steps are neither the first nor
+    the last, and must be steps."""
+    steps, optional = list(steps), _by_list(optional)
+    bad = [s for s in optional if s not in steps[1:-1]]
+    if bad:
+        raise ValueError(
+            f"optional steps {bad} must be steps other than the first and the last {steps}"
+        )
+    out, anchor = [0], 1
+    for k, step in enumerate(steps[1:], start=2):
+        out.append(anchor)
+        if step not in optional:
+            anchor = k
+    return out
 
 
 def _validate(t, steps, order, id_col, ts_col, event_col, by) -> list[str]:
@@ -240,31 +263,32 @@ def _backend_name(t) -> str:
         return "duckdb"
 
 
-def _strict_joins(e, entries, n: int, id_col: str, by: list[str], win, step_wins):
+def _strict_joins(e, entries, n: int, id_col: str, by: list[str], win, step_wins, anchors):
     anchor = entries.select(id_col, entered_at="entered_at")
     cand = e.filter(e._k > 0).select(id_col, "_k", "_t").join(anchor, id_col)
     cand = cand.filter(cand._t >= cand.entered_at, cand._t <= cand.entered_at + win)
     cand = cand.select(id_col, "_k", "_t")
-    prev = anchor.select(id_col, _prev="entered_at")
+    reached = {1: anchor.select(id_col, _prev="entered_at")}  # step k -> (id, time)
     out = entries.select(id_col, *by, at_1="entered_at")
     for i in range(1, n):
-        c = cand.filter(cand._k == i).join(prev, id_col)
+        c = cand.filter(cand._k == i).join(reached[anchors[i]], id_col)
         cond = [c._t >= c._prev]
         if step_wins[i] is not None:
             cond.append(c._t <= c._prev + ibis.interval(seconds=step_wins[i]))
         c = c.filter(*cond).group_by(id_col).aggregate(at=c._t.min())
-        prev = c.select(id_col, _prev="at")
+        reached[i + 1] = c.select(id_col, _prev="at")
         c = c.select(_id=c[id_col], **{f"at_{i + 1}": c.at})
         out = out.left_join(c, out[id_col] == c._id).drop("_id")
     return out
 
 
-def _strict_carry(e, out, n: int, id_col: str, by: list[str], win, step_wins):
+def _strict_carry(e, out, n: int, id_col: str, by: list[str], win, step_wins, anchors):
     for i in range(1, n):
         c = e.filter(e._k == i).select(_id=e[id_col], _t=e._t)
-        cond = [out[id_col] == c._id, c._t >= out[f"at_{i}"], c._t <= out.at_1 + win]
+        prev = out[f"at_{anchors[i]}"]
+        cond = [out[id_col] == c._id, c._t >= prev, c._t <= out.at_1 + win]
         if step_wins[i] is not None:
-            cond.append(c._t <= out[f"at_{i}"] + ibis.interval(seconds=step_wins[i]))
+            cond.append(c._t <= prev + ibis.interval(seconds=step_wins[i]))
         j = out.left_join(c, cond)
         carried = [*by, *[f"at_{m}" for m in range(1, i + 1)]]
         # the carried columns hold one value per unit: min() passes them through
@@ -274,7 +298,7 @@ def _strict_carry(e, out, n: int, id_col: str, by: list[str], win, step_wins):
     return out
 
 
-def _any_order(e, out, n: int, id_col: str, by: list[str], win):
+def _any_order(e, out, n: int, id_col: str, by: list[str], win, anchors):
     c = e.filter(e._k > 0).select(_id=e[id_col], _t=e._t, _k=e._k)
     j = out.left_join(c, [out[id_col] == c._id, c._t >= out.at_1, c._t <= out.at_1 + win])
     firsts = j.group_by(id_col).aggregate(
@@ -283,7 +307,7 @@ def _any_order(e, out, n: int, id_col: str, by: list[str], win):
     )
     cols = {"at_1": firsts.at_1}
     for i in range(1, n):
-        before, f = cols[f"at_{i}"], firsts[f"_f{i}"]
+        before, f = cols[f"at_{anchors[i]}"], firsts[f"_f{i}"]
         cols[f"at_{i + 1}"] = ibis.ifelse(
             before.notnull() & f.notnull(), ibis.greatest(before, f), ibis.null("timestamp")
         )
@@ -326,6 +350,7 @@ def funnel_paths(
     step_windows=None,
     exclusions=None,
     as_of=None,
+    optional=None,
 ):
     """One row per unit that entered the funnel (an Ibis expression, not executed).
 
@@ -351,6 +376,7 @@ def funnel_paths(
     win = ibis.interval(seconds=total)
     step_wins = _step_windows(step_windows, steps, order, total)
     excl = _exclusions(exclusions, steps)
+    anchors = _anchors(steps, optional)
     xevents = sorted({x[0] for x in excl})
     e = _coded(t, steps, xevents, id_col, by, ts_col, event_col, entry_start, entry_end)
     entries = _entries(e, id_col, by)
@@ -359,11 +385,11 @@ def funnel_paths(
         if plan == "auto":
             plan = "joins" if _backend_name(t) == "duckdb" else "carry"
         if plan == "joins":
-            out = _strict_joins(e, entries, len(steps), id_col, by, win, step_wins)
+            out = _strict_joins(e, entries, len(steps), id_col, by, win, step_wins, anchors)
         else:
-            out = _strict_carry(e, out, len(steps), id_col, by, win, step_wins)
+            out = _strict_carry(e, out, len(steps), id_col, by, win, step_wins, anchors)
     else:
-        out = _any_order(e, out, len(steps), id_col, by, win)
+        out = _any_order(e, out, len(steps), id_col, by, win, anchors)
     # the latest time a step can still happen: the whole window, or the per-step windows
     # added up when every step has one
     horizon = total
@@ -382,6 +408,32 @@ def funnel_paths(
     hit = ibis.union(*hits, distinct=True).mutate(_x=ibis.literal(True))
     j = out.left_join(hit, out[id_col] == hit._xid)
     return j.mutate(excluded=j._x.notnull()).drop("_xid", "_x")
+
+
+JOURNEYS = ("first", "repeat")
+
+
+def journey_events(
+    events, first_step: str, id_col: str = "visitor_id", ts_col: str = "ts", event_col="event"
+):
+    """``events`` with a ``journey_id`` column, so that a funnel with ``id_col="journey_id"``
+    counts every journey instead of each unit's first (Mixpanel's "totals", Amplitude's
+    "conversions" counting).
+
+    A unit's journey starts at each of its ``first_step`` events (a visit, say); every event
+    from that instant up to the unit's next ``first_step`` event belongs to it (a step at the
+    same instant as an entry joins the new journey). journey_id = "<unit id>@<start time>";
+    events before a unit's first entry have none (null). Computed in the engine: the latest
+    entry time at or before each event, a running max over the unit's events in time order.
+    """
+    t = _as_table(events)
+    entry = t[event_col] == first_step
+    w = ibis.window(
+        group_by=t[id_col], order_by=[t[ts_col], ibis.desc(entry.cast("int8"))], rows=(None, 0)
+    )
+    start = ibis.ifelse(entry, t[ts_col], ibis.null("timestamp")).max().over(w)
+    key = t[id_col].cast("string").concat("@", start.cast("string"))
+    return t.mutate(journey_id=ibis.ifelse(start.isnull(), ibis.null("string"), key))
 
 
 def unit_paths(
@@ -459,6 +511,7 @@ def funnel_conversion(
     exclusions=None,
     as_of=None,
     unfinished: str = "exclude",
+    optional=None,
 ) -> pd.DataFrame:
     """Conversion through ``steps`` within ``window``: one row per step (and ``by`` group).
 
@@ -481,8 +534,14 @@ def funnel_conversion(
       *still in window* when ``t_1 + window > as_of`` (with per-step windows on every step:
       ``t_1 + min(window, Σ step windows)``). ``unfinished="exclude"`` (default) leaves them
       out of entrants, rates and times; "include" counts them as they stand at ``as_of``.
+    - ``optional``: steps (not the first or last) a unit may skip without leaving the funnel,
+      as PostHog defines them: an optional step counts the units that did it at or after the
+      last required step before it (within its windows), and the steps after it are found
+      from that required step, skipped or not. "Previous" below then means the last required
+      step before (column ``previous_step``), for conversion, drop-off and times alike.
 
-    Columns: the ``by`` columns, ``step_index`` (1..n), ``step``, ``entrants`` (units that
+    Columns: the ``by`` columns, ``step_index`` (1..n), ``step``, ``previous_step``,
+    ``entrants`` (units that
     reached the step), ``conversion_from_previous`` = entrants_k / entrants_{k-1},
     ``conversion_from_first`` = entrants_k / entrants_1, ``dropoff`` = entrants_{k-1} -
     entrants_k, ``dropoff_rate`` = 1 - conversion_from_previous, ``median_seconds`` and
@@ -494,35 +553,33 @@ def funnel_conversion(
     The first step has conversion 1, drop-off 0 and no times.
     """
     by = _by_list(by)
-    paths = funnel_paths(
-        events,
-        steps,
-        window,
-        order=order,
-        id_col=id_col,
-        by=by,
-        ts_col=ts_col,
-        event_col=event_col,
-        plan=plan,
-        entry_start=entry_start,
-        entry_end=entry_end,
-        step_windows=step_windows,
-        exclusions=exclusions,
-        as_of=as_of,
-    )
+    columns = {"id_col": id_col, "ts_col": ts_col, "event_col": event_col}
+    edges = {"entry_start": entry_start, "entry_end": entry_end, "as_of": as_of}
+    edges |= {"step_windows": step_windows, "exclusions": exclusions, "optional": optional}
+    paths = funnel_paths(events, steps, window, order=order, by=by, plan=plan, **columns, **edges)
     return conversion_from_paths(
-        paths, steps, by, unfinished=unfinished, excluding=bool(exclusions), window=window
-    )
+        paths, steps, by, unfinished=unfinished, excluding=bool(exclusions), window=window,
+        optional=optional,
+    )  # fmt: skip
 
 
 def conversion_from_paths(
-    paths, steps: Sequence[str], by=None, *, unfinished="exclude", excluding=True, window="30D"
+    paths,
+    steps: Sequence[str],
+    by=None,
+    *,
+    unfinished="exclude",
+    excluding=True,
+    window="30D",
+    optional=None,
 ) -> pd.DataFrame:
     """:func:`funnel_conversion` counted from its :func:`funnel_paths` (or
     :func:`unit_paths`) ``paths``, grouped by ``by`` (columns of ``paths``). ``excluding``:
     whether the paths were made with exclusions (counts the ``excluded`` column); ``window``
-    only names the window in an error message."""
+    only names the window in an error message; ``optional``: the optional steps the paths
+    were made with."""
     by = _by_list(by)
+    anchors = _anchors(steps, optional)
     keep = _counted(paths, unfinished)
     has_excl = excluding
     still = paths.still_in_window & ~paths.excluded if has_excl else paths.still_in_window
@@ -534,11 +591,11 @@ def conversion_from_paths(
         if has_excl:
             metrics[f"x_{i}"] = at.count(where=paths.excluded)
         if i > 1:
-            prev = paths[f"at_{i - 1}"]
+            prev = paths[f"at_{anchors[i - 1]}"]
             d_prev, d_first = _seconds(at, prev), _seconds(at, paths.at_1)
             # one multi-quantile aggregate per duration (Spark sorts once per percentile call)
             metrics[f"q_{i}"] = d_prev.quantile([0.5, 0.9], where=keep)
-            if i > 2:  # from the first step to the second is the time from the previous one
+            if anchors[i - 1] > 1:  # from the first step: the time from the previous one
                 metrics[f"qf_{i}"] = d_first.quantile([0.5, 0.9], where=keep)
     agg = paths.group_by(by).aggregate(**metrics) if by else paths.aggregate(**metrics)
     wide = agg.to_pandas()
@@ -553,20 +610,21 @@ def conversion_from_paths(
             f"every entrant is excluded or still in its {window} window at the end of the "
             f"data: choose an earlier entry range, or unfinished='include'"
         )
-    return _long(wide, steps, by)
+    return _long(wide, steps, by, anchors)
 
 
-def _long(wide: pd.DataFrame, steps: list[str], by: list[str]) -> pd.DataFrame:
+def _long(wide: pd.DataFrame, steps: list[str], by: list[str], anchors: list[int]):
     rows = []
     for _, r in wide.iterrows():
         first = int(r["n_1"])
-        prev = first
         for i, step in enumerate(steps, start=1):
             n = int(r[f"n_{i}"])
+            prev = int(r[f"n_{anchors[i - 1]}"]) if i > 1 else first
             row = {c: r[c] for c in by}
             row |= {
                 "step_index": i,
                 "step": step,
+                "previous_step": steps[anchors[i - 1] - 1] if i > 1 else None,
                 "entrants": n,
                 "conversion_from_previous": n / prev if prev else np.nan,
                 "conversion_from_first": n / first if first else np.nan,
@@ -579,14 +637,13 @@ def _long(wide: pd.DataFrame, steps: list[str], by: list[str]) -> pd.DataFrame:
                 ("median_seconds_from_first", "qf", 0),
                 ("p90_seconds_from_first", "qf", 1),
             ):
-                key = "q" if i == 2 else key
+                key = "q" if anchors[i - 1] == 1 else key
                 q = r[f"{key}_{i}"] if i > 1 else None
                 v = q[j] if q is not None and len(q) > j else None
                 row[name] = float(v) if v is not None and pd.notna(v) else np.nan
             row["still_in_window"] = int(r[f"s_{i}"])
             row["excluded"] = int(r[f"x_{i}"]) if f"x_{i}" in r else 0
             rows.append(row)
-            prev = n
     out = pd.DataFrame(rows)
     return out.sort_values([*by, "step_index"]).reset_index(drop=True)
 
@@ -616,9 +673,10 @@ def step_comparison(result: pd.DataFrame, group: str, step: str) -> pd.DataFrame
     k = int(rows.step_index.iloc[0])
     if k == 1:
         raise ValueError(f"'{step}' is the first step: it has no conversion from a previous one")
-    prev = result[result.step_index == k - 1][[group, "entrants"]].rename(
-        columns={"entrants": "trials"}
-    )
+    before = rows.previous_step.iloc[0] if "previous_step" in rows else None
+    prev = result[result.step == before] if before is not None else None
+    prev = prev if prev is not None else result[result.step_index == k - 1]
+    prev = prev[[group, "entrants"]].rename(columns={"entrants": "trials"})
     out = rows[[group, "entrants"]].rename(columns={"entrants": "successes"}).merge(prev, on=group)
     out = out[out.trials > 0].copy()
     out["rate"] = out.successes / out.trials
@@ -717,6 +775,91 @@ def avoidable_by_breakdown(results: dict, min_trials: int = 30) -> pd.DataFrame:
         raise ValueError("no breakdown given")
     out = pd.concat(parts, ignore_index=True)
     return out.sort_values("avoidable", ascending=False).reset_index(drop=True)
+
+
+# ----------------------------------------------------------------------------- drivers
+
+
+def _units(paths, steps: Sequence[str], window, unfinished: str = "exclude"):
+    """The counted units of ``paths`` with ``converted`` (reached the last step) and ``end``
+    (the last step's time, else the end of the window)."""
+    n = len(list(steps))
+    t = paths.filter(_counted(paths, unfinished))
+    win = ibis.interval(seconds=_window_seconds(window))
+    last = t[f"at_{n}"]
+    return t.mutate(converted=last.notnull(), end=ibis.coalesce(last, t.at_1 + win))
+
+
+def conversion_drivers(
+    paths,
+    events,
+    steps: Sequence[str] = STEPS,
+    window="30D",
+    *,
+    attributes: Sequence[str] = (),
+    id_col: str = "visitor_id",
+    ts_col: str = "ts",
+    event_col: str = "event",
+    leave_out=None,
+    min_support: int = 30,
+    alpha: float = 0.05,
+    unfinished: str = "exclude",
+) -> pd.DataFrame:
+    """What goes with converting (reaching the last step), from the per-unit ``paths``
+    (:func:`unit_paths` with ``attributes`` among its columns; ``id_col`` = its unit:
+    visitors, accounts or journeys) and ``events`` (the same unit column).
+
+    Tested: each value of each entry property in ``attributes`` (group = the units whose entry
+    event had it, against the other units of that property; ``leave_out`` = ``{attribute:
+    value}`` leaves a value out of the comparison, e.g. anonymous visitors for industry), and
+    each event that is not a step, done between entry and the last step (or the window's end;
+    both included). Odds ratio, 95 % interval, p-value and Benjamini-Hochberg q-value across
+    all of them (:func:`helpers.funnel.drivers.driver_table`; ``min_support`` units in the
+    group and outside it to be tested). Counted in the engine.
+    """
+    units = _units(paths, steps, window, unfinished)
+    t = _as_table(events)
+    names = t.filter(~t[event_col].isin(list(steps))).select(event_col).distinct()
+    names = sorted(names.to_pandas()[event_col].dropna())
+    counts = pd.concat(
+        [
+            drivers.property_counts(units, list(attributes), leave_out),
+            drivers.event_counts(units, t, id_col, ts_col=ts_col, event_col=event_col, names=names),
+        ],
+        ignore_index=True,
+    )
+    return drivers.driver_table(counts, min_support, alpha)
+
+
+def after_dropoff(
+    paths,
+    events,
+    steps: Sequence[str],
+    step: str,
+    window="30D",
+    *,
+    id_col: str = "visitor_id",
+    ts_col: str = "ts",
+    event_col: str = "event",
+    optional=None,
+    unfinished: str = "exclude",
+) -> tuple[pd.DataFrame, int]:
+    """Where the units that dropped out before ``step`` went: the counted units of ``paths``
+    that reached the step before it (its previous required step) and not ``step``, and the
+    first event each did next inside its window (:func:`helpers.funnel.drivers.next_events`).
+    Returns (next_event, units, share), and how many never came back (no later event at all
+    in ``events``)."""
+    steps = list(steps)
+    if step not in steps[1:]:
+        raise ValueError(f"step must be one of the steps after the first, got {step!r}")
+    k = steps.index(step) + 1
+    before = _anchors(steps, optional)[k - 1]
+    t = paths.filter(_counted(paths, unfinished))
+    win = ibis.interval(seconds=_window_seconds(window))
+    dropped = t.filter(t[f"at_{before}"].notnull(), t[f"at_{k}"].isnull())
+    dropped = dropped.select(id_col, _from=dropped[f"at_{before}"], _end=dropped.at_1 + win)
+    ev = _as_table(events)
+    return drivers.next_events(dropped, ev, id_col, ts_col=ts_col, event_col=event_col)
 
 
 def leakiest_step(result: pd.DataFrame) -> pd.Series:
@@ -821,7 +964,8 @@ def _weekly_from(res: pd.DataFrame, steps: list[str], step: str) -> pd.DataFrame
     """:func:`weekly_trend` from the funnel by entry week (``by="_week"``)."""
     res["_week"] = pd.to_datetime(res["_week"])
     k = steps.index(step) + 1
-    at = {i: res[res.step_index == i].set_index("_week") for i in (1, k - 1, k, len(steps))}
+    before = steps.index(res.loc[res.step == step, "previous_step"].iloc[0]) + 1
+    at = {i: res[res.step_index == i].set_index("_week") for i in (1, before, k, len(steps))}
     open_weeks = at[1].still_in_window
     parts = [
         pd.DataFrame(
@@ -836,8 +980,8 @@ def _weekly_from(res: pd.DataFrame, steps: list[str], step: str) -> pd.DataFrame
             {
                 "metric": f"step: {step}",
                 "successes": at[k].entrants,
-                "trials": at[k - 1].entrants,
-                "still_in_window": at[k - 1].still_in_window,
+                "trials": at[before].entrants,
+                "still_in_window": at[before].still_in_window,
             }
         ),
     ]
@@ -951,14 +1095,17 @@ def time_to_convert_histogram(
         event_col=event_col,
         **edges,
     )
-    return _histogram_from(paths, steps, bins_per_decade, unfinished)
+    return _histogram_from(paths, steps, bins_per_decade, unfinished, edges.get("optional"))
 
 
-def _histogram_from(paths, steps: list[str], bins_per_decade: int, unfinished: str):
-    """:func:`time_to_convert_histogram` counted from :func:`funnel_paths` ``paths``."""
+def _histogram_from(paths, steps: list[str], bins_per_decade: int, unfinished: str, optional=None):
+    """:func:`time_to_convert_histogram` counted from :func:`funnel_paths` ``paths`` (made
+    with the ``optional`` steps given: a step's time runs from its previous required step)."""
+    anchors = _anchors(steps, optional)
     paths = paths.filter(_counted(paths, unfinished))
     n = len(steps)
-    spans = [(i, i - 1, "from previous") for i in range(2, n + 1)] + [(n, 1, "end to end")]
+    spans = [(i, anchors[i - 1], "from previous") for i in range(2, n + 1)]
+    spans.append((n, 1, "end to end"))
     parts = []
     for j, (i, before, _) in enumerate(spans):
         sec = _seconds(paths[f"at_{i}"], paths[f"at_{before}"])
@@ -994,9 +1141,14 @@ SECTIONS = (
         "By industry, region and company size",
         needs={"accounts": ("account_id", *ACCOUNT_COLUMNS)},
     ),
+    Section("drivers", "What goes with converting"),
+    Section("after_dropoff", "Where the drop-outs went"),
     Section("weekly_trend", "Conversion by entry week"),
 )
 BREAKDOWNS = ("channel", *ACCOUNT_COLUMNS)
+#: The entry property that puts anonymous and logged-in visitors apart (visitor funnels).
+VISITOR_TYPE = "visitor_type"
+LOGGED_IN = "logged in"
 
 
 def open_tables(data_dir=None, engine: str = "duckdb", **options):
@@ -1052,6 +1204,7 @@ class _Views:
     steps: list[str]
     window: str
     excluding: bool
+    optional: list[str] | None = None
 
     def funnel(self, by: Sequence[str] = (), period: str | None = None, name: str = "_period"):
         """:func:`funnel_conversion` by ``by`` and, with ``period`` ("W", "M"), by the entry
@@ -1061,7 +1214,12 @@ class _Views:
             paths = paths.mutate(**{name: paths.at_1.truncate(_PERIODS[period])})
             by = [*by, name]
         return conversion_from_paths(
-            paths, self.steps, by, excluding=self.excluding, window=self.window
+            paths,
+            self.steps,
+            by,
+            excluding=self.excluding,
+            window=self.window,
+            optional=self.optional,
         )
 
 
@@ -1102,7 +1260,7 @@ def _time_sections(result: Analysis, views: _Views, main, min_units) -> None:
     """Time to convert (histograms) and its trend by entry week (and month by ``main``)."""
     steps = views.steps
     overall = result.tables["overall"]
-    hist = _histogram_from(views.paths, steps, 4, "exclude")
+    hist = _histogram_from(views.paths, steps, 4, "exclude", views.optional)
     per = hist[hist.span == "from previous"]
     result.tables["hist_steps"] = per.assign(
         low_hours=per.low_seconds / 3600,
@@ -1137,6 +1295,30 @@ def _time_sections(result: Analysis, views: _Views, main, min_units) -> None:
         result.tables["ttc_main"] = into.assign(minutes=into.median_seconds / 60)
 
 
+def _grouped(views: _Views, used, accounts, split: bool) -> dict[str, pd.DataFrame]:
+    """The funnel by each breakdown with anonymous and logged-in visitors apart (``split``):
+    an account attribute among logged-in visitors only (anonymous ones have none, and their
+    group would compare visitor types, not sizes or industries), any other breakdown within
+    each visitor type. Keys (and the group column) are "channel (anonymous)", "size_band
+    (logged in)"...; without ``split`` (an account funnel) the breakdowns themselves."""
+    out = {}
+    for b in used:
+        if b in accounts:
+            r = views.funnel([b])
+            key = f"{b} ({LOGGED_IN})" if split else b
+            r = r[r[b] != ANONYMOUS].rename(columns={b: key})
+            out[key] = r.reset_index(drop=True)
+        elif split:
+            r = views.funnel([VISITOR_TYPE, b])
+            for kind, part in r.groupby(VISITOR_TYPE, sort=True):
+                key = f"{b} ({kind})"
+                part = part.drop(columns=VISITOR_TYPE).rename(columns={b: key})
+                out[key] = part.reset_index(drop=True)
+        else:
+            out[b] = views.funnel([b])
+    return out
+
+
 def _group_sections(result: Analysis, views: _Views, used, accounts, min_group):
     """Which groups convert best (every breakdown used) and the account attributes' groups."""
     steps = views.steps
@@ -1148,7 +1330,8 @@ def _group_sections(result: Analysis, views: _Views, used, accounts, min_group):
         )
         return
     leak = result.facts["leak"].step
-    by_group = {b: views.funnel([b]) for b in used}
+    split = VISITOR_TYPE in views.paths.columns
+    by_group = _grouped(views, used, accounts, split)
     try:
         avoidable = avoidable_by_breakdown(by_group, min_group)
     except ValueError:
@@ -1160,32 +1343,122 @@ def _group_sections(result: Analysis, views: _Views, used, accounts, min_group):
         result.skip("account_groups", result.reason("groups"))
         return
     main = used[0]
-    cmp = step_comparison(by_group[main], main, leak)
-    last = by_group[main][by_group[main].step_index == len(steps)]
+    main_funnel = views.funnel([main])
+    cmp = step_comparison(main_funnel, main, leak)
+    last = main_funnel[main_funnel.step_index == len(steps)]
     days = {"median_seconds_from_first": "median_days", "p90_seconds_from_first": "p90_days"}
     last = last[[main, "entrants", *days]].assign(**{c: last[c] / 86400 for c in days})
     result.tables |= {
         "by_group": by_group,
         "avoidable": avoidable,
-        "tests": breakdown_tests(by_group, leak, min_group),
+        "tests": breakdown_tests(
+            ({VISITOR_TYPE: views.funnel([VISITOR_TYPE])} if split else {}) | by_group,
+            leak,
+            min_group,
+        ),
         "compare_main": cmp,
         "time_by_main": last.rename(columns={"entrants": f"reached_{steps[-1]}", **days}),
     }
     worst = avoidable.iloc[0]
     top, bottom = best_and_worst(cmp, min_group)
+    main_test = breakdown_tests({main: main_funnel}, leak, min_group).iloc[0]
     result.facts |= {"main": main, "worst": worst, "top_group": top, "bottom_group": bottom}
+    result.facts["main_test"] = main_test
     result.figures |= {
         "largest_avoidable_step": str(worst.step),
         "largest_avoidable_breakdown": str(worst.breakdown),
         "largest_avoidable_units": float(worst.avoidable),
     }
     if result.built("account_groups"):
+        keys = {c: f"{c} ({LOGGED_IN})" if split else c for c in accounts}
         parts = [
-            step_comparison(by_group[c], c, leak).rename(columns={c: "group"}).assign(breakdown=c)
-            for c in accounts
+            step_comparison(by_group[k], k, leak).rename(columns={k: "group"}).assign(breakdown=c)
+            for c, k in keys.items()
         ]
         table = pd.concat(parts, ignore_index=True)
         result.tables["account_groups"] = table[["breakdown", *table.columns[:-1]]]
+
+
+def _drivers_section(result: Analysis, views: _Views, events, attributes, opts) -> None:
+    """Conversion drivers: every entry property value and event, odds ratio and BH q-value."""
+    if not result.built("drivers"):
+        return
+    leave = {a: ANONYMOUS for a in attributes if a in ACCOUNT_COLUMNS}
+    table = conversion_drivers(
+        views.paths, events, views.steps, views.window, attributes=attributes,
+        id_col=opts["id_col"], leave_out=leave, min_support=opts["min_support"],
+    )  # fmt: skip
+    up, down = drivers.top_drivers(table, opts["top_drivers"])
+    chart = pd.concat([up, down], ignore_index=True)
+    chart = chart.assign(driver=chart.property.str.replace("_", " ") + ": " + chart.value)
+    result.tables |= {"drivers": table, "drivers_up": up, "drivers_down": down,
+                      "drivers_chart": chart}  # fmt: skip
+    result.facts["drivers_tested"] = int(table.tested.sum())
+    result.figures["conversion_drivers_found"] = int(table.discovery.sum())
+
+
+def _after_section(result: Analysis, views: _Views, events, id_col: str) -> None:
+    """Where the units that dropped out before the leakiest step went next."""
+    if not result.built("after_dropoff"):
+        return
+    leak = result.facts["leak"].step
+    table, never = after_dropoff(
+        views.paths, events, views.steps, leak, views.window, id_col=id_col,
+        optional=views.optional,
+    )  # fmt: skip
+    result.tables["after_dropoff"] = table
+    dropped = int(table.units.sum())
+    result.facts |= {"dropped": dropped, "never_came_back": never}
+    result.figures["leakiest_step_never_came_back"] = never
+
+
+def _iso_week(ts) -> str:
+    iso = pd.Timestamp(ts).isocalendar()
+    return f"{iso[0]}-W{iso[1]:02d}"
+
+
+def _weekly_series(trend: pd.DataFrame, entry_from, entry_to) -> dict:
+    """``{"funnel_conversion": {"freq": "week", "values": {"2026-W40": rate}}}``: the whole
+    funnel's conversion by entry week, complete weeks only (every entrant's window closed,
+    and the week's seven days inside the entry range)."""
+    whole = trend[trend.metric == "whole funnel"]
+    start = pd.Timestamp(entry_from).normalize()
+    end = pd.Timestamp(entry_to).normalize()
+    inside = (whole.week >= start) & (whole.week + pd.Timedelta(days=6) <= end)
+    done = whole[whole.complete & inside].sort_values("week")
+    values = {_iso_week(w): float(r) for w, r in zip(done.week, done.rate, strict=True)}
+    return {"funnel_conversion": {"freq": "week", "values": values}}
+
+
+def _other_count(events, steps, window, options, journeys: str, unit: str) -> dict:
+    """The whole funnel counted the other way (first journeys <-> every journey), for the
+    page to say what the choice changes: entrants and conversion to the last step."""
+    other = "repeat" if journeys == "first" else "first"
+    ev, id_col = events, unit
+    if other == "repeat":
+        ev, id_col = journey_events(events, steps[0], unit), "journey_id"
+    paths = unit_paths(ev, steps, window, cache=False, **(options | {"id_col": id_col}))
+    res = conversion_from_paths(
+        paths, steps, excluding=bool(options["exclusions"]), window=window,
+        optional=options["optional"],
+    )  # fmt: skip
+    return {"journeys": other, "entrants": int(res.entrants.iloc[0]),
+            "conversion": float(res.conversion_from_first.iloc[-1])}  # fmt: skip
+
+
+def _events_for(ds, unit: str, accounts, journeys: str, first_step: str):
+    """The events the funnel reads and the unit column: account attributes attached; the
+    visitor type (anonymous or logged in at the event) on a visitor funnel; a journey id
+    when every journey counts."""
+    events = events_with_accounts(ds, accounts) if accounts else ds.web_events
+    if unit == "visitor_id" and "account_id" in events.columns:
+        kind = ibis.ifelse(events.account_id.isnull(), "anonymous", LOGGED_IN)
+        events = events.mutate(**{VISITOR_TYPE: kind})
+    if journeys not in JOURNEYS:
+        raise ValueError(f"journeys must be one of {JOURNEYS}, got {journeys!r}")
+    if journeys == "repeat":
+        return journey_events(events, first_step, unit), "journey_id"
+    return events, unit
 
 
 def analyse(
@@ -1195,62 +1468,90 @@ def analyse(
     window_days: float = 30,
     order: str = "strict",
     unit: str = "visitor_id",
+    journeys: str = "first",
+    optional_steps=None,
     entry_start=None,
     entry_end=None,
     step_windows=None,
     exclusions=None,
     breakdowns: Sequence[str] = BREAKDOWNS,
     min_group: int = 30,
-    min_trend_units: int = 10,
+    min_trend_units: int = 30,
+    min_support: int = 30,
+    top_drivers: int = 5,
 ) -> Analysis:
     """The funnel report from ``ds`` (``web_events``; ``accounts`` for the breakdowns by
     industry, region and size band): every section's tables, figures and facts, or why it was
     skipped.
 
     ``steps``, ``order``, ``entry_start``, ``entry_end``, ``step_windows``, ``exclusions``: as
-    in :func:`funnel_conversion`, with ``window`` = ``window_days`` days and ``id_col`` =
-    ``unit``. ``breakdowns``: columns the funnel is broken down by (web_events columns, or
-    account attributes :data:`ACCOUNT_COLUMNS`, used only when the accounts table is there);
-    the first one used is the main one. ``min_group``: the fewest entrants a group needs to set
-    a benchmark or be named best (:func:`avoidable_dropoff`, :func:`best_and_worst`).
-    ``min_trend_units``: the fewest units a monthly point by the main breakdown needs.
+    in :func:`funnel_conversion`, with ``window`` = ``window_days`` days, ``id_col`` = ``unit``
+    and ``optional`` = ``optional_steps``. ``journeys``: "first" counts each unit's first
+    journey (one attempt each), "repeat" every journey (:func:`journey_events`).
+    ``breakdowns``: columns the funnel is broken down by (web_events columns, or account
+    attributes :data:`ACCOUNT_COLUMNS`, used only when the accounts table is there); the first
+    one used is the main one. On a visitor funnel anonymous and logged-in visitors are kept
+    apart (:func:`_grouped`). ``min_group``: the fewest entrants a group needs to set a
+    benchmark or be named best; ``min_trend_units``: the fewest units a point of a chart by
+    the main breakdown needs (a median of ten is noise); ``min_support``: the fewest units in
+    a driver's group (and outside it) for it to be tested; ``top_drivers``: listed each way.
 
     Figures: entrants, still_in_window, excluded, purchasers, funnel_conversion (last step's
     entrants / first step's), leakiest_step and its conversion, largest_avoidable_step,
-    _breakdown and _units (when groups were compared).
+    _breakdown and _units (when groups were compared), conversion_drivers_found,
+    leakiest_step_never_came_back; the setting funnel_journeys. ``facts["series"]``: the
+    weekly funnel conversion (complete weeks).
     """
     result = Analysis.start("funnel", SECTIONS, _read_tables(ds))
     steps = list(steps)
     window = f"{window_days}D"
+    used, accounts = _breakdowns(result, ds, breakdowns)
+    events, id_col = _events_for(ds, unit, accounts, journeys, steps[0])
     options = dict(
         order=order,
-        id_col=unit,
+        id_col=id_col,
         entry_start=entry_start,
         entry_end=entry_end,
         step_windows=step_windows,
         exclusions=exclusions,
+        optional=optional_steps,
     )
-    used, accounts = _breakdowns(result, ds, breakdowns)
-    events = events_with_accounts(ds, accounts) if accounts else ds.web_events
+    unit_name = "visitors" if unit == "visitor_id" else "accounts"
     result.facts |= {
-        "unit_name": "visitors" if unit == "visitor_id" else "accounts",
+        "unit_name": unit_name if journeys == "first" else f"{unit_name[:-1]} journeys",
         "main": used[0] if used else None,
+        "journeys": journeys,
     }
+    result.figures["funnel_journeys"] = journeys
+    attributes = [*used, *([VISITOR_TYPE] if VISITOR_TYPE in events.columns else [])]
     # the per-unit paths once (entry attributes: every breakdown), every view counted from them
-    paths = unit_paths(events, steps, window, attributes=used, **options)
-    views = _Views(paths, steps, window, excluding=bool(exclusions))
+    paths = unit_paths(events, steps, window, attributes=attributes, **options)
+    views = _Views(paths, steps, window, bool(exclusions), _by_list(optional_steps) or None)
     _funnel_section(result, ds, views, options)
+    result.facts["other_count"] = _other_count(events, steps, window, options, journeys, unit)
     main = result.facts["main"]
     _time_sections(result, views, main, min_trend_units)
     _group_sections(result, views, used, accounts, min_group)
-    if result.built("weekly_trend"):
-        weekly = views.funnel(period="W", name="_week")
-        trend = _weekly_from(weekly, steps, result.facts["leak"].step)
-        result.tables |= {
-            "trend_whole": trend[trend.metric == "whole funnel"],
-            "trend_step": trend[trend.metric != "whole funnel"],
-        }
+    opts = {"id_col": id_col, "min_support": min_support, "top_drivers": top_drivers}
+    _drivers_section(result, views, events, attributes, opts)
+    _after_section(result, views, events, id_col)
+    _trend_section(result, views, steps)
     return result
+
+
+def _trend_section(result: Analysis, views, steps: list[str]) -> None:
+    """Weekly trends (tables trend_whole, trend_step) and the weekly funnel conversion series
+    (``facts["series"]``, complete weeks), counted from the paths."""
+    if not result.built("weekly_trend"):
+        return
+    weekly = views.funnel(period="W", name="_week")
+    trend = _weekly_from(weekly, steps, result.facts["leak"].step)
+    result.tables |= {
+        "trend_whole": trend[trend.metric == "whole funnel"],
+        "trend_step": trend[trend.metric != "whole funnel"],
+    }
+    span = (result.facts["entry_from"], result.facts["entry_to"])
+    result.facts["series"] = _weekly_series(trend, *span)
 
 
 def definitions(result: Analysis, window_days: float) -> dict[str, str]:
