@@ -92,3 +92,13 @@ def small_build(tmp_path_factory, small_sample):
         cwd=PROJ_ROOT,
     )
     return out, run
+
+
+@pytest.fixture(scope="session")
+def spark_connect_url(tmp_path_factory):
+    """One Spark Connect server on loopback for the session (tests/sparkconnect.py): its
+    ``sc://127.0.0.1:<port>`` URL."""
+    pytest.importorskip("grpc", reason="the Spark Connect client needs pyspark[connect]")
+    from sparkconnect import serve
+
+    yield from serve(tmp_path_factory.mktemp("connect") / "server.log")

@@ -800,11 +800,28 @@ def _validate_table(name, spec, t, today, parents, cached, source):
         q = _count_reasons(name, flagged, source)
     if not q.set_aside:
         return t.drop(*internal, *extra), flagged.drop(*internal).limit(0), q
-    flagged = flagged.drop(*internal).cache()
+    flagged = materialise(flagged.drop(*internal))
     kept = flagged.filter(flagged[REASON].isnull()).drop(REASON, *extra)
     if not q.examples:
         q.examples = _examples(flagged, spec.key, list(q.set_aside))
     return kept, flagged.filter(flagged[REASON].notnull()), q
+
+
+def materialise(expr):
+    """``expr`` computed once in its engine and kept there (a DuckDB temp table, a cached
+    Spark DataFrame), for an intermediate result that several queries read.
+
+    Ibis's ``Table.cache()`` does this, but on Spark Connect its PySpark backend asserts
+    ``DataFrame.is_cached``, which a Connect DataFrame does not report (the cache lives on the
+    server), so every report that caches failed through Spark Connect. There the DataFrame is
+    cached through the session and registered as a temporary view instead."""
+    backend = expr._find_backend(use_default=True)
+    session = getattr(backend, "_session", None)
+    if session is None or not type(session).__module__.startswith("pyspark.sql.connect"):
+        return expr.cache()
+    name = ibis.util.gen_name("materialised")
+    session.sql(str(backend.compile(expr))).cache().createOrReplaceTempView(name)
+    return backend.table(name)
 
 
 def _validate(conformed, wanted, today, cached, sources):

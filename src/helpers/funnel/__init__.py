@@ -52,6 +52,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.data import tables
+from helpers.data.dataset import materialise
 from helpers.funnel import drivers
 from helpers.sections import Analysis, Section
 from helpers.stats import chi_square_proportions, pairwise_proportion_tests, wilson_interval
@@ -478,7 +479,7 @@ def unit_paths(
         joined = paths.join(entry, paths[id_col] == entry._id)
         rest = [c for c in paths.columns if c != id_col]
         paths = joined.select(id_col, *attributes, *rest)
-    return paths.cache() if cache else paths
+    return materialise(paths) if cache else paths
 
 
 def _seconds(later, earlier):
