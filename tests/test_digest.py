@@ -73,7 +73,7 @@ def test_dry_run_writes_the_message_it_would_send(out, tmp_path: Path) -> None:
     pdf.write_bytes(b"%PDF-1.4 tiny")
     env = {digest.RECIPIENTS_ENV: "ops@platform.example, lead@platform.example"}
     said, eml = digest.send_digest(folder, data, attachments=[pdf], environ=env)
-    assert said.startswith("dry run: 2 recipient(s)") and eml == folder / "digest.eml"
+    assert said.startswith("dry run: 2 recipient(s)") and eml == folder / "exports" / "digest.eml"
     msg = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
     assert msg["To"] == "ops@platform.example, lead@platform.example"
     assert msg["Subject"].endswith(": 1 worth a look")
@@ -147,7 +147,7 @@ def test_send_delivers_the_digest_over_starttls(out, smtp_server) -> None:
     }
     said, eml = digest.send_digest(folder, data, send=True, environ=env)
     assert said == "sent to 1 recipient(s)" and eml is None
-    assert not (folder / "digest.eml").exists()
+    assert not (folder / "exports" / "digest.eml").exists()
     [(rcpt, content)] = handler.received
     assert rcpt == ["ops@platform.example"]
     msg = email.message_from_bytes(content, policy=policy.default)
@@ -174,7 +174,7 @@ def test_weekly_builds_prints_and_writes_the_digest(tmp_path: Path, capsys) -> N
     assert pdf.read_bytes().startswith(b"%PDF")
     assert "Tiny sales (ok)" in (paths["out"] / "digest.txt").read_text()
     assert (paths["out"] / "digest.html").is_file()
-    eml = email.message_from_bytes((paths["out"] / "digest.eml").read_bytes())
+    eml = email.message_from_bytes((paths["out"] / "exports" / "digest.eml").read_bytes())
     assert eml["To"] == "undisclosed-recipients:;"  # no recipients set: a dry run all the same
     assert len(json.loads((paths["out"] / "index.json").read_text())["reports"]) == 1
     assert "history/" in capsys.readouterr().err

@@ -10,7 +10,7 @@
 
 ``weekly`` is ``build --end last-week`` (the history kept), a PDF of every report
 (``<out>/pdf/``, headless Chromium) and the digest (``<out>/digest.html``, ``digest.txt``; by
-e-mail with ``--send``, else the message it would send in ``<out>/digest.eml``).
+e-mail with ``--send``, else the message it would send in ``<out>/exports/digest.eml``).
 
 Output: ``reports/`` for the sample (``data/sample``); a build on any other dataset goes to
 ``reports/<dataset folder name>/`` (``--data data/raw/retail`` -> ``reports/retail/``), so two
@@ -61,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
         help="build to the last complete week, print PDFs, write (and send) the digest",
         description="build --end last-week (keeping the history), print every report to "
         "<out>/pdf/ with headless Chromium, write <out>/digest.html and digest.txt; the digest "
-        "e-mail is a dry run (<out>/digest.eml) unless --send.",
+        "e-mail is a dry run (<out>/exports/digest.eml) unless --send.",
     )
     _build_options(weekly, end="last-week")
     _mail_options(weekly)
@@ -145,7 +145,7 @@ def _mail_options(parser: argparse.ArgumentParser) -> None:
         "--send",
         action="store_true",
         help="e-mail the digest over SMTP (HELPERS_SMTP_* settings); default: a dry run that "
-        "writes <out>/digest.eml",
+        "writes <out>/exports/digest.eml",
     )
     parser.add_argument(
         "--to-file",

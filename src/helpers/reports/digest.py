@@ -8,11 +8,11 @@ table, so no name, address or other personal data can reach it (a test checks th
 contacts never appear).
 
 E-mail (:func:`send_digest`): a dry run by default, which writes the message it would send to
-``<out>/digest.eml``; ``send=True`` delivers it through :mod:`helpers.mail` (the SMTP settings
-of the campaign sender: HELPERS_SMTP_*, from the environment only). Recipients come from a file
-outside the repository (one address a line, ``#`` comments) or ``$HELPERS_DIGEST_TO`` (comma
-separated), never from a file in the repository. The PDFs (:mod:`helpers.reports.pdf`) may go
-along as attachments.
+``<out>/exports/digest.eml`` (it names the recipients); ``send=True`` delivers it through
+:mod:`helpers.mail` (the SMTP settings of the campaign sender: HELPERS_SMTP_*, from the
+environment only). Recipients come from a file outside the repository (one address a line,
+``#`` comments) or ``$HELPERS_DIGEST_TO`` (comma separated), never from a file in the
+repository. The PDFs (:mod:`helpers.reports.pdf`) may go along as attachments.
 """
 
 from __future__ import annotations
@@ -248,7 +248,7 @@ def send_digest(
     attachments: list[Path] = (),
     environ=None,
 ) -> tuple[str, Path | None]:
-    """Dry run (``send=False``): write the message to ``<out>/digest.eml``; returns ("dry
+    """Dry run (``send=False``): write the message to ``<out>/exports/digest.eml``; returns ("dry
     run", path). ``send=True``: deliver it over SMTP (:func:`helpers.mail.deliver`); returns
     ("sent to N", None). Raises ValueError (no recipients, bad settings) or
     :class:`helpers.mail.SendError`."""
@@ -263,7 +263,8 @@ def send_digest(
         mail.deliver(compose(data, settings.sender, recipients, attachments), settings)
         return f"sent to {len(recipients)} recipient(s)", None
     sender = env.get("HELPERS_SMTP_FROM") or DRY_RUN_SENDER
-    path = Path(out_dir) / "digest.eml"
+    path = Path(out_dir) / "exports" / "digest.eml"  # it names the recipients: exports only
+    path.parent.mkdir(parents=True, exist_ok=True)
     with atomic.atomic_open(path, "wb") as fh:
         fh.write(bytes(compose(data, sender, recipients, attachments)))
     return f"dry run: {len(recipients)} recipient(s), nothing sent", path
