@@ -15,7 +15,9 @@ English report is unchanged; Chinese writes compact amounts in 万 / 亿 (``5,89
 ``1.23亿``), money with the currency's symbol (CNY as ¥), months as ``2026年10月``.
 
 The language is per process (each report runs in its own kernel): :func:`set_language` at the
-top of a notebook, from its ``lang`` parameter.
+top of a notebook. The notebooks' ``lang`` parameter and the zh build variants are the next
+step of issue 20; today the data-quality section, the lists' lines and the sections' "this
+section needs" line are in the catalog.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ __all__ = [
     "set_language",
 ]
 
-#: Report languages: code -> (Babel locale, catalog folder). "en" is the source language.
+#: Report languages: code -> Babel locale (also the catalog's folder). "en" is the source.
 LANGUAGES: dict[str, str] = {"en": "en", "zh": "zh_CN"}
 LOCALE_DIR = Path(__file__).with_name("locale")
 DOMAIN = "helpers"
