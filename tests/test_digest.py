@@ -8,13 +8,12 @@ import email
 import json
 import os
 import shutil
-import socket
 import ssl
-import subprocess
 from email import policy
 from pathlib import Path
 
 import pytest
+from smtptls import free_port, self_signed_cert
 from test_history import CELLS, YML
 from test_reports import make_project
 
@@ -112,19 +111,10 @@ class _Collect:
 
 @pytest.fixture
 def smtp_server(tmp_path: Path):
-    crt, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
-        + ["-keyout", str(key), "-out", str(crt), "-subj", "/CN=localhost"]
-        + ["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-        check=True,
-        capture_output=True,
-    )
+    crt, key = self_signed_cert(tmp_path)
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(crt, key)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     handler = _Collect()
     server = aiosmtpd_controller.Controller(
         handler, hostname="127.0.0.1", port=port, tls_context=ctx, require_starttls=True

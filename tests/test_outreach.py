@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import socket
 import ssl
 import subprocess
 
 import pandas as pd
 import pytest
+from smtptls import free_port, self_signed_cert
 
 from helpers import outreach
 
@@ -116,24 +116,9 @@ def _auth(server, session, envelope, mechanism, auth_data):
     return AuthResult(success=ok, handled=False)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def cert(tmp_path_factory):
-    d = tmp_path_factory.mktemp("tls")
-    crt, key = d / "cert.pem", d / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
-        + ["-keyout", str(key), "-out", str(crt), "-subj", "/CN=localhost"]
-        + ["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-        check=True,
-        capture_output=True,
-    )
-    return crt, key
+    return self_signed_cert(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture
@@ -142,7 +127,7 @@ def server(cert):
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(crt, key)
     handler = _Collect()
-    port = _free_port()
+    port = free_port()
     c = aiosmtpd_controller.Controller(
         handler,
         hostname="127.0.0.1",
@@ -202,7 +187,7 @@ def test_refused_connection_keeps_log(server, tmp_path):
     log = tmp_path / "send_log.jsonl"
     msgs = _messages()
     assert outreach.send_messages(msgs.iloc[:1], settings, log) == 1
-    closed = outreach.SmtpSettings.from_env(_env(_free_port(), crt))
+    closed = outreach.SmtpSettings.from_env(_env(free_port(), crt))
     with pytest.raises(outreach.SendError, match="cannot connect to SMTP server 127.0.0.1") as e:
         outreach.send_messages(msgs, closed, log)
     assert PASSWORD not in str(e.value)
